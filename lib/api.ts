@@ -1,0 +1,277 @@
+/**
+ * The public interface of socket-provider: the provider, socket, user and context
+ * types of CONTRACT.md, with the order and timing every callback keeps.
+ *
+ * @packageDocumentation
+ */
+import type { PeerCertificate as NodePeerCertificate } from 'node:tls';
+import type { IoMux } from './core/iomux';
+
+/** Why a socket ended. Reported exactly once per socket through {@link USocket.socketShutdown}. */
+export enum ShutdownReason {
+  /** `shutdown()` was called (or the socket's IoMux was terminated). */
+  Normal = 'SOCKET_SHUTDOWN_NORMAL',
+  /** The peer closed cleanly and every byte it sent has been delivered. */
+  ByPeer = 'SOCKET_SHUTDOWN_BY_PEER',
+  /** An established connection broke: reset, broken pipe, time-out. */
+  Lost = 'SOCKET_LOST',
+  /** The address was malformed, had no port where one is needed, or was of the wrong family. */
+  AddressInvalid = 'SOCKET_ADDRESS_INVALID',
+  /** The OS would not give us a socket (e.g. out of file descriptors). */
+  OpenFailed = 'SOCKET_OPEN_FAILED',
+  /** The peer could not be reached: unreachable, timed out, name not resolved, no such file. */
+  ConnectFailed = 'SOCKET_CONNECT_FAILED',
+  /** The peer refused the connection (nobody listening). */
+  ConnectRejected = 'SOCKET_CONNECT_REJECTED',
+  /** Binding failed for a reason other than the address being taken (permission, no such interface…). */
+  BindFailed = 'SOCKET_BIND_FAILED',
+  /** Listening failed after a successful bind. */
+  ListenFailed = 'SOCKET_LISTEN_FAILED',
+  /** An incoming connection broke before it could be accepted. */
+  AcceptFailed = 'SOCKET_ACCEPT_FAILED',
+  /** The TLS/DTLS handshake failed: verification, protocol version, time-out… (reason in the log). */
+  TlsHandshakeFailed = 'SOCKET_TLS_HANDSHAKE_FAILED',
+  /** The address or path is already taken by another socket. */
+  AddrInUse = 'SOCKET_ADDR_IN_USE',
+  /** ALPN found no protocol in common, or the user vetoed the selected one. */
+  AlpnSelectionFailed = 'SOCKET_ALPN_SELECTION_FAILED',
+}
+
+/** Traffic class for {@link ISocket.setQoS}. */
+export enum QosTrafficType {
+  BestEffort = 'QOS_BEST_EFFORT',
+  AudioVideo = 'QOS_AUDIO_VIDEO',
+  Voice = 'QOS_VOICE',
+}
+
+/** The log channel a socket writes to: one per transport. */
+export enum LogFlag {
+  Tcp = 'tcp',
+  Tls = 'tls',
+  Udp = 'udp',
+  Local = 'lds',
+}
+
+/** Where a socket writes its log lines. Only lines whose flag is enabled are built and written. */
+export interface IInstanceLog {
+  /** Whether lines for `flag` are wanted; sockets check it before building a message. */
+  isEnabled(flag: LogFlag): boolean;
+  /** Writes one line. */
+  log(flag: LogFlag, message: string): void;
+}
+
+/** The transport kind of a provider and of the sockets it makes. */
+export type SocketType = 'tcp' | 'tls' | 'udp' | 'local';
+
+/** A socket's mode: decided by its first `connect()` (client) or `bind()` (server), then fixed. */
+export type SocketMode = 'none' | 'client' | 'server';
+
+/** A peer certificate in Node's shape (`subject.CN`, `subject.L`, `issuer`, `fingerprint256`, …). */
+export type PeerCertificate = NodePeerCertificate;
+
+/**
+ * Options for {@link ISocketProvider.createSocket}. A listening socket's options (and context)
+ * apply to the sockets it accepts. Every limit here is documented in `docs/guide.md`.
+ */
+export interface SocketOptions {
+  /** The address family of this socket: IPv6 when true. Default false (IPv4). */
+  ipv6?: boolean;
+  /** Certificates, CA, ALPN, DTLS (TLS and DTLS only). */
+  context?: ISocketContext;
+  /** Where this socket logs. Default: the package's own log, off unless `SOCKET_PROVIDER_LOG` is set. */
+  log?: IInstanceLog;
+  /** The IoMux the socket belongs to. Default: the process-wide IoMux. */
+  iomux?: IoMux;
+  /** TCP_NODELAY on connections (client and accepted). Default true: send() is a message, not a byte stream to coalesce. */
+  noDelay?: boolean;
+  /** SO_KEEPALIVE on connections; a number sets the initial delay in ms. Default off. */
+  keepAlive?: boolean | number;
+  /** How long a connect may take before it fails with `SOCKET_CONNECT_FAILED`, in ms. Default 30 000. 0 disables. */
+  connectTimeoutMs?: number;
+  /** Listen backlog; also the most connections held between `bind()` and `listen()`. Default 511. */
+  backlog?: number;
+  /** Listening socket: most live accepted connections; further ones are refused and logged. Default unlimited. */
+  maxConnections?: number;
+  /** Bytes read ahead while no `recv` is pending before the socket stops reading. Default 256 KiB. */
+  readAheadBytes?: number;
+  /** How long `shutdown()` may take to hand queued data to the OS before closing anyway, in ms. Default 30 000. */
+  shutdownTimeoutMs?: number;
+}
+
+/** Options for {@link ISocketProvider.upgradeToTls}. */
+export interface UpgradeOptions extends SocketOptions {
+  /** This side acts as the TLS server. Default false: this side starts the handshake. */
+  serverSide?: boolean;
+  /** Client side: SNI and the name the server's certificate must carry. */
+  serverName?: string;
+}
+
+/**
+ * Certificates, trust, ALPN and DTLS settings shared by any number of sockets. A change
+ * affects connections made after it only.
+ */
+export interface ISocketContext {
+  /** PEM text with the certificate (chain) and its private key; `hostName` adds it for that SNI name, without one it is the default. */
+  setServerCertificate(pem: string | Uint8Array, hostName?: string): void;
+  /** PEM text with the client certificate (chain) and its key; `hostName` is reserved and ignored. */
+  setClientCertificate(pem: string | Uint8Array, hostName?: string): void;
+  /** Sends no client certificate, even if one was set. */
+  disableClientCertificate(): void;
+  /** ALPN protocols in order of preference. */
+  setAlpnProtocols(protocols: readonly string[]): void;
+  /** SHA-256 of our own certificate's DER: the default server certificate, else the client certificate; null when neither is set. */
+  getCertificateFingerprint(): Uint8Array | null;
+  /** Makes upgrades of UDP sockets use DTLS 1.2; `useSrtp` negotiates DTLS-SRTP. */
+  enableDtls(useSrtp?: boolean): void;
+  /** Whom to trust. Default: Node's root store. */
+  setCertificateAuthority(pem: string | Uint8Array): void;
+  /** Server: require and verify a client certificate (two-way authentication). */
+  requireClientCertificate(required?: boolean): void;
+  /** Default true. False is an explicit, logged opt-out of peer verification. */
+  setVerifyPeer(verify: boolean): void;
+}
+
+/**
+ * A socket. It becomes a client by `connect()` or a server by `bind()` and then stays so.
+ * No method ever calls the user back synchronously; results arrive through the user's
+ * {@link USocket} callbacks.
+ */
+export interface ISocket {
+  /** The transport kind. */
+  readonly type: SocketType;
+  /** `none` until the first `connect()` (client) or `bind()` (server). Accepted sockets are `client`. */
+  readonly mode: SocketMode;
+
+  /**
+   * Client mode: connects to `"host:port"` (`"[v6]:port"`, or a path for local sockets).
+   * Reports `socketConnectComplete`, or `socketShutdown` with the reason it failed.
+   * @throws SocketStateError on a server-mode socket or a second `connect()`.
+   */
+  connect(address: string, serverName?: string): void;
+  /**
+   * Server mode: binds to `localAddress` (null: all interfaces) and `localPort` (0: the OS picks).
+   * Reports `socketBindResult` with the real address and port, or `socketShutdown`.
+   * @throws SocketStateError on a client-mode socket or a second `bind()`; RangeError for a bad port.
+   */
+  bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void;
+  /**
+   * Server mode, stream sockets: starts reporting `socketListenResult` for each incoming connection.
+   * @throws SocketStateError before `bind()`, on a client socket, a second time, or on UDP.
+   */
+  listen(): void;
+  /**
+   * Only inside `socketListenResult`: accepts the offered connection for `remoteUser`
+   * (it then gets `socketAcceptComplete(newSocket)`), or denies it with null.
+   * Not calling it denies the connection too.
+   * @throws SocketStateError outside `socketListenResult`.
+   */
+  accept(remoteUser: USocket | null): void;
+  /**
+   * Sends what is queued, closes, then reports `socketShutdown(SOCKET_SHUTDOWN_NORMAL)`.
+   * A pending `recv` is cancelled first. Later calls are ignored.
+   */
+  shutdown(): void;
+  /**
+   * Queues the first `len` bytes of `data`; the caller may reuse `data` at once.
+   * One `socketSendResult` follows once the bytes were handed to the OS.
+   * @throws RangeError/TypeError for bad arguments; SocketStateError on a listening socket.
+   */
+  send(data: Uint8Array, len?: number): void;
+  /** UDP: sends one datagram to `dstAddress:dstPort`. Does nothing on other transports. */
+  sendTo(data: Uint8Array, len: number | undefined, dstAddress: string, dstPort: number): void;
+  /**
+   * Asks for `len` bytes (default `buffer.byteLength`) into the front of `buffer`:
+   * exactly `len`, or with `recvPartial` as soon as 1..len are there.
+   * Completes with `socketRecvResult` (UDP: `socketRecvFromResult`) or `socketRecvCanceled`.
+   * @throws SocketStateError if a recv is already pending.
+   */
+  recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void;
+  /** Cancels the pending recv: `socketRecvCanceled(socket, buffer)` follows. */
+  recvCancel(): void;
+  /** Sends every later callback to `user`, from this moment. */
+  setUser(user: USocket): void;
+  /** The bound or connected local address; null before there is one. */
+  getLocalAddress(): { address: string; port: number } | null;
+  /** DSCP marking where the platform allows; else logged, no effect (see docs/guide.md). */
+  setQoS(type: QosTrafficType): void;
+
+  /** Local address, once bound or connected. */
+  readonly localAddress?: string;
+  /** Local port, once bound or connected. */
+  readonly localPort?: number;
+  /** The peer's address, once connected. */
+  readonly remoteAddress?: string;
+  /** The peer's port, once connected. */
+  readonly remotePort?: number;
+  /** Bytes handed to the OS so far. */
+  readonly bytesSent: number;
+  /** Bytes received from the network so far (delivered or read ahead). */
+  readonly bytesReceived: number;
+  /** Listening socket: live accepted connections. 0 on other sockets. */
+  readonly connectionCount: number;
+  /** TLS/DTLS: the negotiated ALPN protocol, or null. */
+  readonly alpnProtocol: string | null;
+  /** TLS/DTLS: the peer's certificate in Node's shape, or null. */
+  getPeerCertificate(): PeerCertificate | null;
+  /** DTLS-SRTP: the negotiated profile and RFC 5764 keying material, or null. */
+  getSrtpKeyingMaterial(): { profile: string; material: Uint8Array } | null;
+}
+
+/**
+ * Makes sockets of one transport. A socket does not depend on the provider that made it.
+ */
+export interface ISocketProvider {
+  /** The transport of the sockets this provider makes. */
+  readonly type: SocketType;
+  /** A new context for certificates, trust, ALPN and DTLS (used by TLS and DTLS sockets). */
+  createSocketContext(log?: IInstanceLog): ISocketContext;
+  /**
+   * A new socket in mode `none` whose callbacks go to `user`.
+   * @throws TypeError if `user` has no `socketShutdown` method; SocketStateError if the IoMux was terminated.
+   */
+  createSocket(user: USocket, options?: SocketOptions): ISocket;
+  /**
+   * TLS provider only: a new TLS socket that takes over a connected (or accepted) socket.
+   * @throws SocketStateError on any other provider.
+   */
+  upgradeToTls(socket: ISocket, user: USocket, options?: UpgradeOptions): ISocket;
+}
+
+/**
+ * The application's side of a socket: subclass it and override what you need. A plain
+ * object with the same methods works too.
+ *
+ * Rules that always hold: no callback runs inside an `ISocket` or provider method;
+ * `socketShutdown` comes exactly once per socket and nothing follows it; a pending `recv`
+ * completes or is cancelled before `socketShutdown`; send results come one per send, in order;
+ * callbacks go to the socket's current user.
+ */
+export abstract class USocket {
+  /** Client: the connection is up (TLS: handshake and ALPN done). Sends and recvs may follow. */
+  socketConnectComplete(socket: ISocket): void {}
+  /** Server: `bind()` succeeded on `localAddr:localPort` (the real port when 0 was asked). */
+  socketBindResult(socket: ISocket, localAddr: string, localPort: number): void {}
+  /**
+   * Server: a connection from `remoteAddr:remotePort` waits. Call `socket.accept(user)` in
+   * here to take it, or `accept(null)` (or nothing) to deny it.
+   */
+  socketListenResult(socket: ISocket, remoteAddr: string, remotePort: number): void {}
+  /** The new socket of a connection accepted for this user; it is in `client` mode. */
+  socketAcceptComplete(socket: ISocket): void {}
+  /** The socket ended, for `reason`. Called exactly once per socket; nothing follows it. */
+  abstract socketShutdown(socket: ISocket, reason: ShutdownReason): void;
+  /** The bytes of one `send`/`sendTo` were handed to the OS; one per send, in call order. */
+  socketSendResult(socket: ISocket): void {}
+  /** A stream `recv` completed: `len` bytes are at the front of `buffer`. */
+  socketRecvResult(socket: ISocket, buffer: Uint8Array, len: number): void {}
+  /** A datagram `recv` completed with one datagram (cut to the asked length) from `srcAddr:srcPort`. */
+  socketRecvFromResult(socket: ISocket, buffer: Uint8Array, len: number, srcAddr: string, srcPort: number): void {}
+  /** The pending `recv` on `buffer` was cancelled (by `recvCancel()` or because the socket closed). */
+  socketRecvCanceled(socket: ISocket, buffer: Uint8Array): void {}
+  /** A STARTTLS/DTLS upgrade finished its handshake; `socket` is the new secure socket. */
+  socketUpgradeToTlsComplete(socket: ISocket): void {}
+  /** ALPN chose `protocol`; return false to refuse it (the socket then ends with `SOCKET_ALPN_SELECTION_FAILED`). */
+  socketAcceptSelectedAlpnProtocol(socket: ISocket, protocol: string): boolean {
+    return true;
+  }
+}

@@ -1,0 +1,101 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { lookup } from 'node:dns';
+
+/** A parsed `host:port`: an IP literal of the socket's family, or a name still to resolve. */
+export interface HostPort {
+  host: string;
+  port: number;
+  /** `ip` when `host` is a literal, `name` when it must be resolved. */
+  kind: 'ip' | 'name';
+}
+
+/** Why an address was refused: a sentence for the log. */
+export interface AddressError {
+  error: string;
+}
+
+export type ParseResult<T> = T | AddressError;
+
+export function isAddressError<T>(r: ParseResult<T>): r is AddressError {
+  return typeof (r as AddressError).error === 'string';
+}
+
+const PORT_RE = /^[0-9]{1,5}$/;
+const DOTTED_NUMERIC_RE = /^[0-9.]+$/;
+// RFC 1123 labels: letters, digits, hyphens, not starting or ending with a hyphen.
+const HOST_NAME_RE = /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+function checkHost(host: string, ipv6: boolean): ParseResult<{ host: string; kind: 'ip' | 'name' }> {
+  if (isIPv6(host)) {
+    return ipv6 ? { host, kind: 'ip' } : { error: `IPv6 address ${host} on an IPv4 socket` };
+  }
+  if (DOTTED_NUMERIC_RE.test(host)) {
+    // An all-numeric dotted host is meant as IPv4; if it is not a valid one, it is malformed
+    // rather than a name for the resolver to guess at (999.1.1.1, 1.2.3).
+    if (!isIPv4(host)) return { error: `malformed IPv4 address ${host}` };
+    return ipv6 ? { error: `IPv4 address ${host} on an IPv6 socket` } : { host, kind: 'ip' };
+  }
+  if (!HOST_NAME_RE.test(host)) return { error: `malformed host ${JSON.stringify(host)}` };
+  return { host, kind: 'name' };
+}
+
+/**
+ * Parses a connect address: `a.b.c.d:port`, `[v6]:port` or `name:port`, port 1–65535.
+ * An IPv6 address with a port must be bracketed; the family must match `ipv6`.
+ */
+export function parseHostPort(address: string, ipv6: boolean): ParseResult<HostPort> {
+  if (typeof address !== 'string' || address.length === 0) return { error: 'empty address' };
+  let host: string;
+  let portText: string;
+  if (address.startsWith('[')) {
+    const close = address.indexOf(']');
+    if (close < 0) return { error: `unclosed '[' in ${JSON.stringify(address)}` };
+    host = address.slice(1, close);
+    if (!isIPv6(host)) return { error: `malformed IPv6 address ${JSON.stringify(host)}` };
+    if (address[close + 1] !== ':') return { error: `missing port in ${JSON.stringify(address)}` };
+    portText = address.slice(close + 2);
+  } else {
+    const colon = address.lastIndexOf(':');
+    if (colon < 0) return { error: `missing port in ${JSON.stringify(address)}` };
+    host = address.slice(0, colon);
+    if (host.includes(':')) return { error: `IPv6 address with a port must be bracketed: ${JSON.stringify(address)}` };
+    portText = address.slice(colon + 1);
+  }
+  if (!PORT_RE.test(portText)) return { error: `malformed port ${JSON.stringify(portText)}` };
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return { error: `port ${port} outside 1-65535` };
+  const checked = checkHost(host, ipv6);
+  if (isAddressError(checked)) return checked;
+  return { host: checked.host, port, kind: checked.kind };
+}
+
+/**
+ * Parses a bind address (no port): null/empty for all interfaces, an IP literal (IPv6 with or
+ * without brackets) or a name.
+ */
+export function parseBindHost(localAddress: string | null | undefined, ipv6: boolean): ParseResult<{ host: string; kind: 'ip' | 'name' }> {
+  if (localAddress === null || localAddress === undefined || localAddress === '') {
+    return { host: ipv6 ? '::' : '0.0.0.0', kind: 'ip' };
+  }
+  const host = localAddress.startsWith('[') && localAddress.endsWith(']') ? localAddress.slice(1, -1) : localAddress;
+  return checkHost(host, ipv6);
+}
+
+/** Resolves a name to one address of the socket's family; literals come back as they are. */
+export function resolveHost(
+  host: string,
+  kind: 'ip' | 'name',
+  ipv6: boolean,
+  done: (err: NodeJS.ErrnoException | null, address: string) => void,
+): void {
+  if (kind === 'ip') {
+    done(null, host);
+    return;
+  }
+  lookup(host, { family: ipv6 ? 6 : 4 }, (err, address) => done(err, address));
+}
+
+/** `a.b.c.d:port` or `[v6]:port`, for log lines. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,33 @@
+import { LogFlag, SocketOptions } from '../api';
+import { ParseResult } from './address';
+import type { Server, Socket } from 'node:net';
+
+/** Where a stream socket connects or binds: a host and port, or a local path. */
+export type Endpoint = { host: string; port: number; kind: 'ip' | 'name' } | { path: string };
+
+/** An endpoint ready for Node: names resolved to addresses. */
+export type ResolvedEndpoint = { host: string; port: number } | { path: string };
+
+/**
+ * What differs between stream transports (TCP, local, TLS): how addresses look and how Node
+ * opens connections and servers. Everything else is the shared {@link StreamSocket}.
+ */
+export interface StreamTransport {
+  readonly type: 'tcp' | 'tls' | 'local';
+  readonly flag: LogFlag;
+  /** Parses a connect address, or says why it is malformed. */
+  parseConnect(address: string, ipv6: boolean): ParseResult<Endpoint>;
+  /** Parses a bind address and port, or says why they are malformed. */
+  parseBind(localAddress: string | null | undefined, port: number, ipv6: boolean): ParseResult<Endpoint>;
+  /**
+   * Opens a client connection. `ready` is the event after which the stream carries
+   * application data (`connect` for TCP, `secureConnect` for TLS).
+   */
+  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, serverName: string | undefined): { socket: Socket; ready: string };
+  /** A server that holds new connections paused until they are offered and accepted. */
+  createServer(options: SocketOptions): Server;
+  /** Prepares a listening endpoint before `listen` (local sockets: a stale socket file). */
+  prepareBind?(endpoint: ResolvedEndpoint, done: (err: NodeJS.ErrnoException | null) => void): void;
+  /** Runs after the server listens (local sockets: the file mode). */
+  afterBind?(endpoint: ResolvedEndpoint, options: SocketOptions): NodeJS.ErrnoException | null;
+}

@@ -1,0 +1,133 @@
+/** One pending `recv`: where its bytes go and how many are there so far. */
+export interface RecvRequest {
+  buffer: Uint8Array;
+  len: number;
+  partial: boolean;
+  filled: number;
+}
+
+/**
+ * The read-ahead of a stream socket and its one pending `recv`.
+ *
+ * Bytes that arrive while a recv is pending go straight into the caller's buffer; the rest
+ * waits here as a list of the chunks Node gave us (no copying until a recv takes them).
+ * The owner pauses the Node stream while {@link ReceiveBuffer.full} and resumes it when a recv
+ * drains it, so a sender nobody reads from is held back by TCP flow control.
+ */
+export class ReceiveBuffer {
+  private chunks: Uint8Array[] = [];
+  /** Index of the first live chunk: consumed ones are dropped in batches, not shifted one by one. */
+  private first = 0;
+  /** Bytes of `chunks[first]` already delivered. */
+  private head = 0;
+  private buffered = 0;
+  private request: RecvRequest | null = null;
+
+  /** @param limit read-ahead bound in bytes */
+  constructor(readonly limit: number) {}
+
+  /** Bytes read ahead and not yet delivered. */
+  get size(): number {
+    return this.buffered;
+  }
+
+  /** The pending recv, if any. */
+  get pending(): RecvRequest | null {
+    return this.request;
+  }
+
+  /** The read-ahead reached its bound: stop reading from the network. */
+  get full(): boolean {
+    return this.buffered >= this.limit;
+  }
+
+  /** Data arrived; returns the recv it completed, if any. */
+  push(chunk: Uint8Array): RecvRequest | null {
+    const req = this.request;
+    if (req !== null && this.buffered === 0) {
+      const n = Math.min(chunk.byteLength, req.len - req.filled);
+      req.buffer.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n), req.filled);
+      req.filled += n;
+      if (n < chunk.byteLength) this.append(chunk.subarray(n));
+      return this.completeIfReady(req);
+    }
+    this.append(chunk);
+    return req === null ? null : this.fill(req);
+  }
+
+  /** Starts a recv; returns it already completed when the read-ahead satisfies it. */
+  start(buffer: Uint8Array, len: number, partial: boolean): RecvRequest | null {
+    const req: RecvRequest = { buffer, len, partial, filled: 0 };
+    this.request = req;
+    return this.fill(req);
+  }
+
+  /** Removes the pending recv (cancel); returns it. */
+  cancel(): RecvRequest | null {
+    const req = this.request;
+    this.request = null;
+    return req;
+  }
+
+  /** End of stream: completes the pending recv short if it holds any bytes. */
+  completeShort(): RecvRequest | null {
+    const req = this.request;
+    if (req === null || req.filled === 0) return null;
+    this.request = null;
+    return req;
+  }
+
+  /** Drops everything read ahead (the socket is going away). */
+  clear(): void {
+    this.chunks = [];
+    this.first = 0;
+    this.head = 0;
+    this.buffered = 0;
+  }
+
+  /** Takes every byte read ahead, in order, leaving the buffer empty (STARTTLS hand-over). */
+  drain(): Uint8Array[] {
+    const out = this.chunks.slice(this.first);
+    if (out.length > 0 && this.head > 0) out[0] = out[0].subarray(this.head);
+    this.clear();
+    return out;
+  }
+
+  private append(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.byteLength;
+  }
+
+  private fill(req: RecvRequest): RecvRequest | null {
+    while (this.buffered > 0 && req.filled < req.len) {
+      const chunk = this.chunks[this.first];
+      const available = chunk.byteLength - this.head;
+      const n = Math.min(available, req.len - req.filled);
+      req.buffer.set(chunk.subarray(this.head, this.head + n), req.filled);
+      req.filled += n;
+      this.buffered -= n;
+      if (n === available) {
+        this.first++;
+        this.head = 0;
+      } else {
+        this.head += n;
+      }
+    }
+    if (this.buffered === 0) {
+      this.chunks.length = 0;
+      this.first = 0;
+    } else if (this.first > 1024) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
+    }
+    return this.completeIfReady(req);
+  }
+
+  private completeIfReady(req: RecvRequest): RecvRequest | null {
+    if (req.filled === req.len || (req.partial && req.filled > 0)) {
+      this.request = null;
+      return req;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,215 @@
+import {
+  IInstanceLog,
+  ISocket,
+  LogFlag,
+  PeerCertificate,
+  QosTrafficType,
+  ShutdownReason,
+  SocketMode,
+  SocketOptions,
+  SocketType,
+  USocket,
+} from '../api';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { IoMux, getDefaultIoMux } from './iomux';
+import { getDefaultLog } from './log';
+import { checkUser } from './validate';
+
+/**
+ * A socket's life, one value changed only by {@link SocketBase.setState} (which logs every
+ * transition). `closed` means `socketShutdown` has been posted; `takenOver` that
+ * `upgradeToTls` moved the connection to a new socket.
+ */
+export type SocketState =
+  | 'idle'
+  | 'resolving'
+  | 'connecting'
+  | 'connected'
+  | 'binding'
+  | 'bound'
+  | 'listening'
+  | 'closing'
+  | 'closed'
+  | 'takenOver';
+
+let nextSocketId = 1;
+
+const QOS_VALUES = new Set<string>(Object.values(QosTrafficType));
+
+/**
+ * What every transport shares: the mode lock, the state, the user and the one path by which
+ * callbacks reach it. Transports add how bytes move.
+ *
+ * Callback rules enforced here rather than by each transport: every callback is posted to
+ * the IoMux's dispatcher (never run inside an API call); after `socketShutdown` is posted
+ * nothing else is; a pending recv is cancelled before it; a socket taken over by
+ * `upgradeToTls` delivers nothing more, not even what it had already queued.
+ */
+export abstract class SocketBase implements ISocket {
+  abstract readonly type: SocketType;
+  /** The log channel of this transport. */
+  protected abstract readonly flag: LogFlag;
+
+  /** A number for log lines, unique in this process. */
+  readonly id = nextSocketId++;
+  protected readonly log: IInstanceLog;
+  protected readonly iomux: IoMux;
+  protected readonly ipv6: boolean;
+  protected user: USocket;
+  protected modeValue: SocketMode = 'none';
+  protected state: SocketState = 'idle';
+  /** The user called `shutdown()` (or the IoMux was terminated): the end is NORMAL whatever follows. */
+  protected shutdownCalled = false;
+
+  constructor(
+    user: USocket,
+    protected readonly options: SocketOptions,
+  ) {
+    checkUser('createSocket', user);
+    this.user = user;
+    this.iomux = options.iomux ?? getDefaultIoMux();
+    if (this.iomux.isTerminated) {
+      throw new SocketStateError(SocketErrorCode.IoMuxTerminated, 'createSocket: the IoMux was terminated');
+    }
+    this.log = options.log ?? getDefaultLog();
+    this.ipv6 = options.ipv6 === true;
+    this.iomux.register(this);
+  }
+
+  get mode(): SocketMode {
+    return this.modeValue;
+  }
+
+  /** True once `socketShutdown` was posted (or the socket was taken over). */
+  protected get ended(): boolean {
+    return this.state === 'closed' || this.state === 'takenOver';
+  }
+
+  // ---- logging and state -------------------------------------------------------------
+
+  /** Writes a log line for this socket if its flag is on. */
+  protected trace(message: string): void {
+    if (this.log.isEnabled(this.flag)) this.log.log(this.flag, `#${this.id} ${message}`);
+  }
+
+  protected setState(next: SocketState, why?: string): void {
+    if (this.log.isEnabled(this.flag)) {
+      this.log.log(this.flag, `#${this.id} ${this.state} -> ${next}${why ? ` (${why})` : ''}`);
+    }
+    this.state = next;
+  }
+
+  // ---- callbacks -------------------------------------------------------------------
+
+  /**
+   * Posts a callback for the user current at delivery time. Ignored once the shutdown is
+   * posted; dropped at delivery if the socket was taken over meanwhile.
+   */
+  protected emit(call: (user: USocket) => void): void {
+    if (this.ended) return;
+    this.iomux.dispatcher.post(() => {
+      if (this.state !== 'takenOver') call(this.user);
+    });
+  }
+
+  /**
+   * Ends the socket: cancels a pending recv, posts `socketShutdown` (NORMAL if the user asked
+   * for the shutdown, whatever went wrong while closing), and nothing after it.
+   */
+  protected reportShutdown(reason: ShutdownReason): void {
+    if (this.ended) return;
+    const final = this.shutdownCalled ? ShutdownReason.Normal : reason;
+    this.cancelPendingRecv();
+    this.emit((user) => user.socketShutdown(this, final));
+    this.setState('closed', final);
+    this.iomux.unregister(this);
+    this.onEnded();
+  }
+
+  /** Hook for transports: the shutdown was posted; release what is left. */
+  protected onEnded(): void {}
+
+  /** Cancels the pending recv, if any, with `socketRecvCanceled`. */
+  protected abstract cancelPendingRecv(): void;
+
+  // ---- the mode lock -----------------------------------------------------------------
+
+  protected throwIfTakenOver(method: string): void {
+    if (this.state === 'takenOver') {
+      throw new SocketStateError(SocketErrorCode.TakenOver, `${method}(): this socket was taken over by upgradeToTls; use the new socket`);
+    }
+  }
+
+  /** `connect()`: enters client mode, or throws. */
+  protected enterClientMode(): void {
+    this.throwIfTakenOver('connect');
+    if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, 'connect() on a server-mode socket');
+    if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.AlreadyConnected, 'connect() on a socket that is already a client');
+    if (this.shutdownCalled) throw new SocketStateError(SocketErrorCode.ShutDown, 'connect() after shutdown()');
+    this.modeValue = 'client';
+  }
+
+  /** `bind()`: enters server mode, or throws. */
+  protected enterServerMode(): void {
+    this.throwIfTakenOver('bind');
+    if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'bind() on a client-mode socket');
+    if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.AlreadyBound, 'bind() on a socket that is already bound');
+    if (this.shutdownCalled) throw new SocketStateError(SocketErrorCode.ShutDown, 'bind() after shutdown()');
+    this.modeValue = 'server';
+  }
+
+  /** Whether a call that shutdown() silences should be ignored now. */
+  protected get ignoresCalls(): boolean {
+    return this.shutdownCalled || this.ended;
+  }
+
+  // ---- methods every transport shares ----------------------------------------------
+
+  setUser(user: USocket): void {
+    this.throwIfTakenOver('setUser');
+    checkUser('setUser', user);
+    this.user = user;
+  }
+
+  setQoS(type: QosTrafficType): void {
+    this.throwIfTakenOver('setQoS');
+    if (!QOS_VALUES.has(type)) throw new TypeError(`setQoS: unknown traffic type ${String(type)}`);
+    // Node exposes no IP_TOS / DSCP setting on its sockets; the contract allows "logged, no effect".
+    this.trace(`setQoS(${type}): DSCP marking is not available on Node; no effect`);
+  }
+
+  sendTo(data: Uint8Array, len: number | undefined, dstAddress: string, dstPort: number): void {
+    this.throwIfTakenOver('sendTo');
+    // The contract: sendTo on a non-UDP socket does nothing.
+    this.trace('sendTo() on a stream socket: ignored');
+  }
+
+  get alpnProtocol(): string | null {
+    return null;
+  }
+
+  getPeerCertificate(): PeerCertificate | null {
+    return null;
+  }
+
+  getSrtpKeyingMaterial(): { profile: string; material: Uint8Array } | null {
+    return null;
+  }
+
+  abstract connect(address: string, serverName?: string): void;
+  abstract bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void;
+  abstract listen(): void;
+  abstract accept(remoteUser: USocket | null): void;
+  abstract shutdown(): void;
+  abstract send(data: Uint8Array, len?: number): void;
+  abstract recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void;
+  abstract recvCancel(): void;
+  abstract getLocalAddress(): { address: string; port: number } | null;
+  abstract readonly localAddress?: string;
+  abstract readonly localPort?: number;
+  abstract readonly remoteAddress?: string;
+  abstract readonly remotePort?: number;
+  abstract readonly bytesSent: number;
+  abstract readonly bytesReceived: number;
+  abstract readonly connectionCount: number;
+}

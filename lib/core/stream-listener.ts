@@ -1,0 +1,206 @@
+import type { Server, Socket } from 'node:net';
+import { ShutdownReason, SocketOptions, USocket } from '../api';
+import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
+import { ResolvedEndpoint, StreamTransport } from './endpoint';
+import type { StreamSocket } from './stream-socket';
+import { checkCount, checkUser } from './validate';
+
+/** Node's own default backlog. */
+export const DEFAULT_BACKLOG = 511;
+
+/** How the listener talks back to the socket that owns it. */
+export interface ListenerEvents {
+  trace(message: string): void;
+  /** The server is bound. */
+  bound(address: string, port: number): void;
+  /**
+   * A connection waits. `decide(run)` must be called at delivery time with a function that
+   * runs the user's `socketListenResult`; it opens the accept window around it.
+   */
+  offer(remoteAddr: string, remotePort: number, decide: (runCallback: () => void) => void): void;
+  /** Binding or listening failed. */
+  failed(reason: ShutdownReason): void;
+}
+
+/** The offered connection whose `socketListenResult` is running now. */
+interface AcceptWindow {
+  sock: Socket;
+  decided: boolean;
+}
+
+/**
+ * The listening half of a stream socket. Node binds and listens in one step, so the server
+ * listens from `bind()` on, with `pauseOnConnect`; connections that arrive before the app's
+ * `listen()` are held (paused, at most `backlog`) and offered once it is called.
+ */
+export class StreamListener {
+  private server: Server | null = null;
+  private readonly held: Socket[] = [];
+  /** Offered to the user and not yet decided: destroyed if the listener closes first. */
+  private readonly offered = new Set<Socket>();
+  private window: AcceptWindow | null = null;
+  private listenCalled = false;
+  private closed = false;
+  private live = 0;
+  private address: { address: string; port: number } | null = null;
+  private readonly backlog: number;
+  private readonly maxConnections: number;
+
+  constructor(
+    private readonly owner: StreamSocket,
+    private readonly transport: StreamTransport,
+    private readonly options: SocketOptions,
+    private readonly events: ListenerEvents,
+  ) {
+    this.backlog = checkCount('backlog', options.backlog, DEFAULT_BACKLOG) || DEFAULT_BACKLOG;
+    this.maxConnections = checkCount('maxConnections', options.maxConnections, Infinity);
+  }
+
+  get listening(): boolean {
+    return this.listenCalled;
+  }
+
+  get connectionCount(): number {
+    return this.live;
+  }
+
+  get localAddress(): { address: string; port: number } | null {
+    return this.address;
+  }
+
+  /** Binds (and, as Node does, listens) on the resolved endpoint. */
+  start(endpoint: ResolvedEndpoint): void {
+    const prepare = this.transport.prepareBind ?? ((_e: ResolvedEndpoint, done: (err: NodeJS.ErrnoException | null) => void) => done(null));
+    prepare(endpoint, (prepErr) => {
+      if (this.closed) return;
+      if (prepErr) {
+        this.events.trace(`bind: ${errorCode(prepErr)} ${prepErr.message}`);
+        this.events.failed(reasonForError(prepErr, 'bind'));
+        return;
+      }
+      this.listenOn(endpoint);
+    });
+  }
+
+  private listenOn(endpoint: ResolvedEndpoint): void {
+    const server = this.transport.createServer(this.options);
+    this.server = server;
+    server.on('connection', (sock: Socket) => this.onConnection(sock));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (this.closed) return;
+      const phase = this.address ? 'listen' : 'bind';
+      this.events.trace(`${phase}: ${errorCode(err)} ${err.message}`);
+      this.close();
+      this.events.failed(reasonForError(err, phase));
+    });
+    server.once('listening', () => {
+      if (this.closed) return;
+      const afterErr = this.transport.afterBind?.(endpoint, this.options) ?? null;
+      if (afterErr) {
+        this.events.trace(`bind: ${errorCode(afterErr)} ${afterErr.message}`);
+        this.close();
+        this.events.failed(reasonForError(afterErr, 'bind'));
+        return;
+      }
+      const info = server.address();
+      this.address =
+        typeof info === 'object' && info !== null ? { address: info.address, port: info.port } : { address: 'path' in endpoint ? endpoint.path : String(info), port: 0 };
+      this.events.bound(this.address.address, this.address.port);
+    });
+    const common = { backlog: this.backlog, exclusive: true };
+    if ('path' in endpoint) server.listen({ path: endpoint.path, ...common });
+    else server.listen({ host: endpoint.host, port: endpoint.port, ...common });
+  }
+
+  /** The app's `listen()`: offers what was held, then everything that comes. */
+  listen(): void {
+    this.listenCalled = true;
+    for (const sock of this.held.splice(0)) this.offer(sock);
+  }
+
+  private onConnection(sock: Socket): void {
+    // A held or offered socket can still be reset by its peer: Node would throw an unhandled
+    // 'error' without a listener. Our accepted socket replaces this one once accepted.
+    sock.on('error', onHeldError);
+    if (this.closed) {
+      sock.destroy();
+      return;
+    }
+    if (this.live + this.offered.size >= this.maxConnections) {
+      this.events.trace(`refused a connection from ${sock.remoteAddress}:${sock.remotePort}: maxConnections ${this.maxConnections} reached`);
+      sock.destroy();
+      return;
+    }
+    if (!this.listenCalled) {
+      if (this.held.length >= this.backlog) {
+        this.events.trace(`refused a connection from ${sock.remoteAddress}: ${this.backlog} already wait for listen()`);
+        sock.destroy();
+        return;
+      }
+      this.held.push(sock);
+      return;
+    }
+    this.offer(sock);
+  }
+
+  private offer(sock: Socket): void {
+    this.offered.add(sock);
+    const remoteAddr = sock.remoteAddress ?? '';
+    const remotePort = sock.remotePort ?? 0;
+    this.events.offer(remoteAddr, remotePort, (runCallback) => {
+      if (!this.offered.delete(sock)) return; // destroyed when the listener closed
+      if (this.closed) {
+        sock.destroy();
+        return;
+      }
+      const window: AcceptWindow = { sock, decided: false };
+      this.window = window;
+      try {
+        runCallback();
+      } finally {
+        this.window = null;
+        if (!window.decided) this.deny(sock, 'no accept() in socketListenResult');
+      }
+    });
+  }
+
+  /** `accept()` inside `socketListenResult`. */
+  accept(remoteUser: USocket | null): void {
+    const window = this.window;
+    if (!window) throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() outside socketListenResult');
+    if (window.decided) throw new SocketStateError(SocketErrorCode.AlreadyAccepted, 'accept() twice for one connection');
+    if (remoteUser === null) {
+      window.decided = true;
+      this.deny(window.sock, 'accept(null)');
+      return;
+    }
+    checkUser('accept', remoteUser);
+    window.decided = true;
+    const socket = this.owner.makeAccepted(remoteUser);
+    this.live++;
+    socket.onConnectionEnded = () => this.live--;
+    window.sock.removeListener('error', onHeldError);
+    socket.adoptAccepted(window.sock);
+  }
+
+  private deny(sock: Socket, why: string): void {
+    this.events.trace(`denied ${sock.remoteAddress}:${sock.remotePort} (${why})`);
+    sock.destroy();
+  }
+
+  /** Stops accepting; held and undecided connections are closed, accepted ones live on. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sock of this.held.splice(0)) sock.destroy();
+    for (const sock of this.offered) sock.destroy();
+    this.offered.clear();
+    this.server?.close();
+    this.server = null;
+  }
+}
+
+function onHeldError(): void {
+  // Swallowed on purpose: the connection is only held; if it is accepted later, the accepted
+  // socket sees it closed and reports SOCKET_ACCEPT_FAILED or its end.
+}

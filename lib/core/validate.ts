@@ -1,0 +1,59 @@
+/**
+ * Argument checks shared by every transport. Bad arguments are programming errors: they
+ * throw at once, before anything about the socket changes.
+ */
+
+/** `data` must be a Uint8Array (Buffer included); returns the byte count to use. */
+export function checkBuffer(what: string, data: unknown, len: unknown): number {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(`${what}: expected a Uint8Array, got ${describe(data)}`);
+  }
+  if (len === undefined) {
+    if (data.byteLength === 0) throw new RangeError(`${what}: the buffer is empty`);
+    return data.byteLength;
+  }
+  if (typeof len !== 'number') throw new TypeError(`${what}: len must be a number, got ${describe(len)}`);
+  if (!Number.isInteger(len) || len < 1 || len > data.byteLength) {
+    throw new RangeError(`${what}: len ${len} is outside 1..${data.byteLength}`);
+  }
+  return len;
+}
+
+/** A port number 0–65535; `undefined` means 0. */
+export function checkPort(what: string, port: unknown): number {
+  if (port === undefined) return 0;
+  if (typeof port !== 'number') throw new TypeError(`${what}: port must be a number, got ${describe(port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`${what}: port ${port} is outside 0..65535`);
+  }
+  return port;
+}
+
+/** A string argument (addresses, names). */
+export function checkString(what: string, value: unknown, optional = false): void {
+  if (optional && (value === undefined || value === null)) return;
+  if (typeof value !== 'string') throw new TypeError(`${what}: expected a string, got ${describe(value)}`);
+}
+
+/** A user object: anything with a `socketShutdown` method. */
+export function checkUser(what: string, user: unknown): void {
+  if (typeof user !== 'object' || user === null || typeof (user as { socketShutdown?: unknown }).socketShutdown !== 'function') {
+    throw new TypeError(`${what}: the user must be an object with a socketShutdown method, got ${describe(user)}`);
+  }
+}
+
+/** A non-negative integer option, or its default. */
+export function checkCount(what: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${what}: expected a whole number >= 0, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
+  return `${typeof value} ${String(value)}`;
+}

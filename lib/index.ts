@@ -1,0 +1,25 @@
+/**
+ * socket-provider: one callback interface over TCP, TLS, UDP, DTLS and local sockets.
+ * Everything public is exported here, and only here.
+ *
+ * @packageDocumentation
+ */
+export {
+  ShutdownReason,
+  QosTrafficType,
+  LogFlag,
+  USocket,
+  type IInstanceLog,
+  type ISocket,
+  type ISocketProvider,
+  type ISocketContext,
+  type SocketOptions,
+  type UpgradeOptions,
+  type SocketType,
+  type SocketMode,
+  type PeerCertificate,
+} from './api';
+export { SocketStateError, SocketErrorCode } from './errors';
+export { IoMux } from './core/iomux';
+export { LOG_ENV } from './core/log';
+export { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, createLocalSocketProvider } from './providers';

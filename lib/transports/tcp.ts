@@ -1,0 +1,35 @@
+import { connect, createServer, Server, Socket } from 'node:net';
+import { LogFlag, SocketOptions } from '../api';
+import { isAddressError, parseBindHost, parseHostPort, ParseResult } from '../core/address';
+import { Endpoint, ResolvedEndpoint, StreamTransport } from '../core/endpoint';
+
+/** TCP over Node's `net`: host:port addresses, names resolved by the core. */
+export const tcpTransport: StreamTransport = {
+  type: 'tcp',
+  flag: LogFlag.Tcp,
+
+  parseConnect(address: string, ipv6: boolean): ParseResult<Endpoint> {
+    return parseHostPort(address, ipv6);
+  },
+
+  parseBind(localAddress: string | null | undefined, port: number, ipv6: boolean): ParseResult<Endpoint> {
+    const host = parseBindHost(localAddress, ipv6);
+    return isAddressError(host) ? host : { ...host, port };
+  },
+
+  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions): { socket: Socket; ready: string } {
+    if ('path' in endpoint) throw new TypeError('a TCP socket cannot connect to a path');
+    const socket = connect({
+      host: endpoint.host,
+      port: endpoint.port,
+      family: options.ipv6 ? 6 : 4,
+      // BY_PEER must wait until the app has read every byte, and our side may still send.
+      allowHalfOpen: true,
+    });
+    return { socket, ready: 'connect' };
+  },
+
+  createServer(): Server {
+    return createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  },
+};
