@@ -8,7 +8,7 @@ const config: Config = {
   // Network tests wait for real callbacks; every wait is bounded inside the tests themselves.
   testTimeout: 30000,
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
 };
 

@@ -1,0 +1,56 @@
+import { isAddressError, parseBindHost, parseHostPort } from '../../lib/core/address';
+
+describe('parseHostPort', () => {
+  it.each([
+    ['127.0.0.1:80', false, { host: '127.0.0.1', port: 80, kind: 'ip' }],
+    ['[::1]:443', true, { host: '::1', port: 443, kind: 'ip' }],
+    ['[2001:db8::1]:65535', true, { host: '2001:db8::1', port: 65535, kind: 'ip' }],
+    ['localhost:8080', false, { host: 'localhost', port: 8080, kind: 'name' }],
+    ['example.com:1', true, { host: 'example.com', port: 1, kind: 'name' }],
+  ])('accepts %s (ipv6=%s)', (address, ipv6, expected) => {
+    expect(parseHostPort(address, ipv6)).toEqual(expected);
+  });
+
+  it.each([
+    ['', false],
+    ['x', false],
+    ['127.0.0.1', false],
+    ['127.0.0.1:', false],
+    ['127.0.0.1:0', false],
+    ['127.0.0.1:65536', false],
+    ['127.0.0.1:-1', false],
+    ['127.0.0.1:80x', false],
+    ['127.0.0.1: 80', false],
+    ['999.1.1.1:80', false],
+    ['1.2.3:80', false],
+    ['::1:80', true],
+    ['[::1]:80', false],
+    ['127.0.0.1:80', true],
+    ['[::1', true],
+    ['[::1]', true],
+    ['[::1]80', true],
+    ['[zz::1]:80', true],
+    ['host name:80', false],
+    ['-bad.example:80', false],
+    [':80', false],
+  ])('refuses %j (ipv6=%s)', (address, ipv6) => {
+    const result = parseHostPort(address, ipv6);
+    expect(isAddressError(result)).toBe(true);
+  });
+});
+
+describe('parseBindHost', () => {
+  it('maps null and empty to the any-address of the family', () => {
+    expect(parseBindHost(null, false)).toEqual({ host: '0.0.0.0', kind: 'ip' });
+    expect(parseBindHost(undefined, true)).toEqual({ host: '::', kind: 'ip' });
+    expect(parseBindHost('', false)).toEqual({ host: '0.0.0.0', kind: 'ip' });
+  });
+
+  it('takes IPv6 with or without brackets, and checks the family', () => {
+    expect(parseBindHost('::1', true)).toEqual({ host: '::1', kind: 'ip' });
+    expect(parseBindHost('[::1]', true)).toEqual({ host: '::1', kind: 'ip' });
+    expect(isAddressError(parseBindHost('::1', false))).toBe(true);
+    expect(isAddressError(parseBindHost('127.0.0.1', true))).toBe(true);
+    expect(isAddressError(parseBindHost('300.0.0.1', false))).toBe(true);
+  });
+});

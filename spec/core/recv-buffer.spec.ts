@@ -1,0 +1,81 @@
+import { ReceiveBuffer } from '../../lib/core/recv-buffer';
+
+const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
+
+describe('ReceiveBuffer', () => {
+  it('fills an exact recv across chunks and completes only when full', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(5);
+    expect(rb.start(out, 5, false)).toBeNull();
+    expect(rb.push(bytes(1, 2))).toBeNull();
+    expect(rb.push(bytes(3))).toBeNull();
+    const done = rb.push(bytes(4, 5, 6, 7));
+    expect(done).not.toBeNull();
+    expect(done!.filled).toBe(5);
+    expect(Array.from(out)).toEqual([1, 2, 3, 4, 5]);
+    expect(rb.size).toBe(2);
+    expect(rb.pending).toBeNull();
+  });
+
+  it('completes a partial recv with whatever is there', () => {
+    const rb = new ReceiveBuffer(1024);
+    rb.push(bytes(9, 8, 7));
+    const out = new Uint8Array(10);
+    const done = rb.start(out, 10, true);
+    expect(done!.filled).toBe(3);
+    expect(Array.from(out.subarray(0, 3))).toEqual([9, 8, 7]);
+    expect(rb.size).toBe(0);
+  });
+
+  it('takes read-ahead in order, across many one-byte chunks', () => {
+    const rb = new ReceiveBuffer(1 << 20);
+    for (let i = 0; i < 3000; i++) rb.push(bytes(i & 0xff));
+    const out = new Uint8Array(3000);
+    const done = rb.start(out, 3000, false);
+    expect(done!.filled).toBe(3000);
+    for (let i = 0; i < 3000; i++) expect(out[i]).toBe(i & 0xff);
+  });
+
+  it('serves successive recvs from the middle of a chunk', () => {
+    const rb = new ReceiveBuffer(1024);
+    rb.push(bytes(1, 2, 3, 4, 5, 6));
+    const a = new Uint8Array(2);
+    const b = new Uint8Array(3);
+    expect(Array.from(a.subarray(0, rb.start(a, 2, false)!.filled))).toEqual([1, 2]);
+    expect(Array.from(b.subarray(0, rb.start(b, 3, false)!.filled))).toEqual([3, 4, 5]);
+    expect(rb.size).toBe(1);
+    expect(rb.drain().map((c) => Array.from(c))).toEqual([[6]]);
+    expect(rb.size).toBe(0);
+  });
+
+  it('reports full at the bound and not below it', () => {
+    const rb = new ReceiveBuffer(4);
+    rb.push(bytes(1, 2, 3));
+    expect(rb.full).toBe(false);
+    rb.push(bytes(4));
+    expect(rb.full).toBe(true);
+    rb.start(new Uint8Array(1), 1, false);
+    expect(rb.full).toBe(false);
+  });
+
+  it('completes short only when some bytes are there, and cancels', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(4);
+    rb.start(out, 4, false);
+    expect(rb.completeShort()).toBeNull();
+    rb.push(bytes(7));
+    const short = rb.completeShort();
+    expect(short!.filled).toBe(1);
+    rb.start(out, 4, false);
+    expect(rb.cancel()!.buffer).toBe(out);
+    expect(rb.pending).toBeNull();
+  });
+
+  it('drain hands over what is left of a partly read chunk', () => {
+    const rb = new ReceiveBuffer(1024);
+    rb.push(bytes(1, 2, 3));
+    rb.push(bytes(4));
+    rb.start(new Uint8Array(1), 1, false);
+    expect(rb.drain().map((c) => Array.from(c))).toEqual([[2, 3], [4]]);
+  });
+});
