@@ -90,7 +90,7 @@ export interface SocketOptions {
   connectTimeoutMs?: number;
   /** Listen backlog; also the most connections held between `bind()` and `listen()`. Default 511. */
   backlog?: number;
-  /** Listening socket: most live accepted connections; further ones are refused and logged. Default unlimited. */
+  /** Listening socket: most connections at once, live accepted plus offered and undecided; further ones are refused and logged. Default unlimited. */
   maxConnections?: number;
   /** Bytes read ahead while no `recv` is pending before the socket stops reading. Default 256 KiB. */
   readAheadBytes?: number;

@@ -62,10 +62,23 @@ export class ReceiveBuffer {
     return this.fill(req);
   }
 
-  /** Removes the pending recv (cancel); returns it. */
+  /**
+   * Removes the pending recv (cancel) and returns it. Bytes it had already taken go back to
+   * the front of the read-ahead (copied, as the caller owns its buffer again): a cancelled
+   * exact recv loses nothing.
+   */
   cancel(): RecvRequest | null {
     const req = this.request;
     this.request = null;
+    if (req !== null && req.filled > 0) {
+      const back = req.buffer.slice(0, req.filled);
+      if (this.head > 0) {
+        this.chunks[this.first] = this.chunks[this.first].subarray(this.head);
+        this.head = 0;
+      }
+      this.chunks.splice(this.first, 0, back);
+      this.buffered += back.byteLength;
+    }
     return req;
   }
 

@@ -73,6 +73,13 @@ export abstract class SocketBase implements ISocket {
     }
     this.log = options.log ?? getDefaultLog();
     this.ipv6 = options.ipv6 === true;
+  }
+
+  /**
+   * Joins the IoMux (so `terminate()` reaches it). Transports call it last in their
+   * constructor, once every option was checked: a constructor that throws leaves nothing behind.
+   */
+  protected register(): void {
     this.iomux.register(this);
   }
 
@@ -140,20 +147,25 @@ export abstract class SocketBase implements ISocket {
     }
   }
 
-  /** `connect()`: enters client mode, or throws. */
-  protected enterClientMode(): void {
+  /**
+   * `connect()`: enters client mode, or throws. The order is the contract's: the mode lock,
+   * then the arguments (`checkArgs`), then the shutdown; nothing changes if anything throws.
+   */
+  protected enterClientMode(checkArgs: () => void): void {
     this.throwIfTakenOver('connect');
     if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, 'connect() on a server-mode socket');
     if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.AlreadyConnected, 'connect() on a socket that is already a client');
+    checkArgs();
     if (this.shutdownCalled) throw new SocketStateError(SocketErrorCode.ShutDown, 'connect() after shutdown()');
     this.modeValue = 'client';
   }
 
-  /** `bind()`: enters server mode, or throws. */
-  protected enterServerMode(): void {
+  /** `bind()`: enters server mode, or throws; same order as {@link SocketBase.enterClientMode}. */
+  protected enterServerMode(checkArgs: () => void): void {
     this.throwIfTakenOver('bind');
     if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'bind() on a client-mode socket');
     if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.AlreadyBound, 'bind() on a socket that is already bound');
+    checkArgs();
     if (this.shutdownCalled) throw new SocketStateError(SocketErrorCode.ShutDown, 'bind() after shutdown()');
     this.modeValue = 'server';
   }

@@ -3,10 +3,16 @@ import { ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
 import { ResolvedEndpoint, StreamTransport } from './endpoint';
 import type { StreamSocket } from './stream-socket';
-import { checkCount, checkUser } from './validate';
+import { checkUser } from './validate';
 
 /** Node's own default backlog. */
 export const DEFAULT_BACKLOG = 511;
+
+/** The listening limits, checked when the socket is created. */
+export interface ListenLimits {
+  backlog: number;
+  maxConnections: number;
+}
 
 /** How the listener talks back to the socket that owns it. */
 export interface ListenerEvents {
@@ -50,10 +56,11 @@ export class StreamListener {
     private readonly owner: StreamSocket,
     private readonly transport: StreamTransport,
     private readonly options: SocketOptions,
+    limits: ListenLimits,
     private readonly events: ListenerEvents,
   ) {
-    this.backlog = checkCount('backlog', options.backlog, DEFAULT_BACKLOG) || DEFAULT_BACKLOG;
-    this.maxConnections = checkCount('maxConnections', options.maxConnections, Infinity);
+    this.backlog = limits.backlog;
+    this.maxConnections = limits.maxConnections;
   }
 
   get listening(): boolean {
@@ -115,7 +122,7 @@ export class StreamListener {
   /** The app's `listen()`: offers what was held, then everything that comes. */
   listen(): void {
     this.listenCalled = true;
-    for (const sock of this.held.splice(0)) this.offer(sock);
+    for (const sock of this.held.splice(0)) this.admit(sock);
   }
 
   private onConnection(sock: Socket): void {
@@ -126,18 +133,21 @@ export class StreamListener {
       sock.destroy();
       return;
     }
+    if (this.listenCalled) {
+      this.admit(sock);
+    } else if (this.held.length >= this.backlog) {
+      this.events.trace(`refused a connection from ${sock.remoteAddress}:${sock.remotePort}: ${this.backlog} already wait for listen()`);
+      sock.destroy();
+    } else {
+      this.held.push(sock);
+    }
+  }
+
+  /** Offers the connection unless `maxConnections` (live plus undecided) is reached. */
+  private admit(sock: Socket): void {
     if (this.live + this.offered.size >= this.maxConnections) {
       this.events.trace(`refused a connection from ${sock.remoteAddress}:${sock.remotePort}: maxConnections ${this.maxConnections} reached`);
       sock.destroy();
-      return;
-    }
-    if (!this.listenCalled) {
-      if (this.held.length >= this.backlog) {
-        this.events.trace(`refused a connection from ${sock.remoteAddress}: ${this.backlog} already wait for listen()`);
-        sock.destroy();
-        return;
-      }
-      this.held.push(sock);
       return;
     }
     this.offer(sock);

@@ -5,7 +5,7 @@ import { isAddressError, resolveHost } from './address';
 import { Endpoint, ResolvedEndpoint, StreamTransport } from './endpoint';
 import { RecvRequest, ReceiveBuffer } from './recv-buffer';
 import { SocketBase } from './socket-base';
-import { StreamListener } from './stream-listener';
+import { DEFAULT_BACKLOG, ListenLimits, StreamListener } from './stream-listener';
 import { checkBuffer, checkCount, checkPort, checkString } from './validate';
 
 /** Read-ahead bound while no recv is pending (NODE-PITFALLS: 256 KiB held a sender at ~4 MiB). */
@@ -34,6 +34,7 @@ export class StreamSocket extends SocketBase {
   private pendingSends: Buffer[] = [];
   private readonly connectTimeoutMs: number;
   private readonly shutdownTimeoutMs: number;
+  private readonly listenLimits: ListenLimits;
   private timer: NodeJS.Timeout | null = null;
   /** The peer finished sending (Node's 'end'). */
   private eof = false;
@@ -53,9 +54,14 @@ export class StreamSocket extends SocketBase {
     super(user, options);
     this.type = transport.type;
     this.flag = transport.flag;
-    this.recvBuffer = new ReceiveBuffer(checkCount('readAheadBytes', options.readAheadBytes, DEFAULT_READ_AHEAD) || DEFAULT_READ_AHEAD);
+    this.recvBuffer = new ReceiveBuffer(checkCount('readAheadBytes', options.readAheadBytes, DEFAULT_READ_AHEAD, 1));
     this.connectTimeoutMs = checkCount('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     this.shutdownTimeoutMs = checkCount('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    this.listenLimits = {
+      backlog: checkCount('backlog', options.backlog, DEFAULT_BACKLOG, 1),
+      maxConnections: checkCount('maxConnections', options.maxConnections, Infinity),
+    };
+    this.register();
   }
 
   // ---- read-only facts -------------------------------------------------------------
@@ -90,9 +96,10 @@ export class StreamSocket extends SocketBase {
   // ---- client mode -------------------------------------------------------------------
 
   connect(address: string, serverName?: string): void {
-    this.enterClientMode();
-    checkString('connect: address', address);
-    checkString('connect: serverName', serverName, true);
+    this.enterClientMode(() => {
+      checkString('connect: address', address);
+      checkString('connect: serverName', serverName, true);
+    });
     this.setState('resolving', address);
     const endpoint = this.transport.parseConnect(address, this.ipv6);
     if (isAddressError(endpoint)) {
@@ -142,9 +149,12 @@ export class StreamSocket extends SocketBase {
     this.remote = addressOf(sock.remoteAddress, sock.remotePort);
     this.setState('connected', `${this.local?.address}:${this.local?.port} -> ${this.remote?.address}:${this.remote?.port}`);
     this.applyConnectionOptions(sock);
-    if (!this.shutdownCalled) {
-      this.emit((user) => (accepted ? user.socketAcceptComplete?.(this) : user.socketConnectComplete?.(this)));
-    }
+    // Checked again at delivery: a shutdown() made after this was posted means no completion.
+    this.emit((user) => {
+      if (this.shutdownCalled) return;
+      if (accepted) user.socketAcceptComplete?.(this);
+      else user.socketConnectComplete?.(this);
+    });
     this.flushPendingSends();
     if (this.shutdownCalled) this.closeGracefully();
   }
@@ -152,9 +162,12 @@ export class StreamSocket extends SocketBase {
   // ---- server mode (delegated to the listener) ---------------------------------------
 
   bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void {
-    this.enterServerMode();
-    checkString('bind: localAddress', localAddress, true);
-    const port = checkPort('bind', localPort);
+    let port = 0;
+    this.enterServerMode(() => {
+      checkString('bind: localAddress', localAddress, true);
+      port = checkPort('bind', localPort);
+      if (reuseAddr !== undefined && typeof reuseAddr !== 'boolean') throw new TypeError('bind: reuseAddr must be a boolean');
+    });
     this.setState('binding');
     const endpoint = this.transport.parseBind(localAddress, port, this.ipv6);
     if (isAddressError(endpoint)) {
@@ -162,7 +175,7 @@ export class StreamSocket extends SocketBase {
       this.reportShutdown(ShutdownReason.AddressInvalid);
       return;
     }
-    this.listener = new StreamListener(this, this.transport, this.options, {
+    this.listener = new StreamListener(this, this.transport, this.options, this.listenLimits, {
       trace: (m) => this.trace(m),
       bound: (address, boundPort) => {
         if (this.state !== 'binding') return;

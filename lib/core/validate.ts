@@ -42,11 +42,11 @@ export function checkUser(what: string, user: unknown): void {
   }
 }
 
-/** A non-negative integer option, or its default. */
-export function checkCount(what: string, value: unknown, fallback: number): number {
+/** A whole-number option of at least `min`, or its default when absent. */
+export function checkCount(what: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${what}: expected a whole number >= 0, got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new RangeError(`${what}: expected a whole number >= ${min}, got ${describe(value)}`);
   }
   return value;
 }

@@ -1,4 +1,5 @@
 import { isAddressError, parseBindHost, parseHostPort } from '../../lib/core/address';
+import { MALFORMED_CONNECT_ADDRESSES } from '../helpers/address-cases';
 
 describe('parseHostPort', () => {
   it.each([
@@ -11,29 +12,7 @@ describe('parseHostPort', () => {
     expect(parseHostPort(address, ipv6)).toEqual(expected);
   });
 
-  it.each([
-    ['', false],
-    ['x', false],
-    ['127.0.0.1', false],
-    ['127.0.0.1:', false],
-    ['127.0.0.1:0', false],
-    ['127.0.0.1:65536', false],
-    ['127.0.0.1:-1', false],
-    ['127.0.0.1:80x', false],
-    ['127.0.0.1: 80', false],
-    ['999.1.1.1:80', false],
-    ['1.2.3:80', false],
-    ['::1:80', true],
-    ['[::1]:80', false],
-    ['127.0.0.1:80', true],
-    ['[::1', true],
-    ['[::1]', true],
-    ['[::1]80', true],
-    ['[zz::1]:80', true],
-    ['host name:80', false],
-    ['-bad.example:80', false],
-    [':80', false],
-  ])('refuses %j (ipv6=%s)', (address, ipv6) => {
+  it.each(MALFORMED_CONNECT_ADDRESSES)('refuses %j (ipv6=%s)', (address, ipv6) => {
     const result = parseHostPort(address, ipv6);
     expect(isAddressError(result)).toBe(true);
   });

@@ -79,3 +79,33 @@ describe('ReceiveBuffer', () => {
     expect(rb.drain().map((c) => Array.from(c))).toEqual([[2, 3], [4]]);
   });
 });
+
+describe('ReceiveBuffer cancel', () => {
+  it('puts the bytes a cancelled exact recv had taken back in front, in order', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(10);
+    rb.start(out, 10, false);
+    rb.push(bytes(1, 2, 3));
+    rb.push(bytes(4, 5));
+    expect(rb.size).toBe(0);
+    rb.cancel();
+    out.fill(0); // the caller owns its buffer again
+    expect(rb.size).toBe(5);
+    rb.push(bytes(6));
+    const next = new Uint8Array(6);
+    expect(rb.start(next, 6, false)!.filled).toBe(6);
+    expect(Array.from(next)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('puts them back before a partly consumed chunk', () => {
+    const rb = new ReceiveBuffer(1024);
+    rb.push(bytes(1, 2, 3, 4));
+    const a = new Uint8Array(1);
+    rb.start(a, 1, false); // takes 1, chunk head now at 2
+    const b = new Uint8Array(10);
+    rb.start(b, 10, false); // takes 2,3,4 and waits
+    rb.cancel();
+    const c = new Uint8Array(3);
+    expect(Array.from(c.subarray(0, rb.start(c, 3, false)!.filled))).toEqual([2, 3, 4]);
+  });
+});
