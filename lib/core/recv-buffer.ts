@@ -65,12 +65,12 @@ export class ReceiveBuffer {
   /**
    * Removes the pending recv (cancel) and returns it. Bytes it had already taken go back to
    * the front of the read-ahead (copied, as the caller owns its buffer again): a cancelled
-   * exact recv loses nothing.
+   * exact recv loses nothing. `keepBytes` false skips that when the socket is going away.
    */
-  cancel(): RecvRequest | null {
+  cancel(keepBytes = true): RecvRequest | null {
     const req = this.request;
     this.request = null;
-    if (req !== null && req.filled > 0) {
+    if (keepBytes && req !== null && req.filled > 0) {
       const back = req.buffer.slice(0, req.filled);
       if (this.head > 0) {
         this.chunks[this.first] = this.chunks[this.first].subarray(this.head);

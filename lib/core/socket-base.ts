@@ -60,6 +60,13 @@ export abstract class SocketBase implements ISocket {
   protected state: SocketState = 'idle';
   /** The user called `shutdown()` (or the IoMux was terminated): the end is NORMAL whatever follows. */
   protected shutdownCalled = false;
+  /** `socketShutdown` has run: from then on every call but the mode lock is ignored. */
+  private shutdownDelivered = false;
+  /**
+   * A recv made after the shutdown was posted but before the user saw it (typically from the
+   * last `socketRecvResult`): it is cancelled just before `socketShutdown`, so it never vanishes.
+   */
+  private lateRecv: Uint8Array | null = null;
 
   constructor(
     user: USocket,
@@ -127,7 +134,13 @@ export abstract class SocketBase implements ISocket {
     if (this.ended) return;
     const final = this.shutdownCalled ? ShutdownReason.Normal : reason;
     this.cancelPendingRecv();
-    this.emit((user) => user.socketShutdown(this, final));
+    this.emit((user) => {
+      const late = this.lateRecv;
+      this.lateRecv = null;
+      if (late) user.socketRecvCanceled?.(this, late);
+      this.shutdownDelivered = true;
+      this.user.socketShutdown(this, final); // the current user: the cancel above may have switched it
+    });
     this.setState('closed', final);
     this.iomux.unregister(this);
     this.onEnded();
@@ -173,6 +186,17 @@ export abstract class SocketBase implements ISocket {
   /** Whether a call that shutdown() silences should be ignored now. */
   protected get ignoresCalls(): boolean {
     return this.shutdownCalled || this.ended;
+  }
+
+  /**
+   * A `recv` on a socket that has ended: ignored after the user's `shutdown()` or once
+   * `socketShutdown` was delivered; otherwise the end is still on its way to the user, so the
+   * recv is kept and cancelled just before it.
+   */
+  protected recvAfterEnd(buffer: Uint8Array): void {
+    if (this.shutdownCalled || this.shutdownDelivered) return;
+    if (this.lateRecv) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
+    this.lateRecv = buffer;
   }
 
   // ---- methods every transport shares ----------------------------------------------

@@ -90,6 +90,7 @@ export class StreamListener {
   }
 
   private listenOn(endpoint: ResolvedEndpoint): void {
+    if (this.closed) return;
     const server = this.transport.createServer(this.options);
     this.server = server;
     server.on('connection', (sock: Socket) => this.onConnection(sock));
@@ -101,7 +102,10 @@ export class StreamListener {
       this.events.failed(reasonForError(err, phase));
     });
     server.once('listening', () => {
-      if (this.closed) return;
+      if (this.closed) {
+        server.close(); // shut down while Node was still binding
+        return;
+      }
       const afterErr = this.transport.afterBind?.(endpoint, this.options) ?? null;
       if (afterErr) {
         this.events.trace(`bind: ${errorCode(afterErr)} ${afterErr.message}`);
@@ -185,8 +189,14 @@ export class StreamListener {
       return;
     }
     checkUser('accept', remoteUser);
+    if (this.closed) {
+      // shutdown() of the listener earlier in this same callback: it accepts nothing more.
+      window.decided = true;
+      this.deny(window.sock, 'accept() after the listener was shut down');
+      return;
+    }
+    const socket = this.owner.makeAccepted(remoteUser); // may throw: then the finally denies
     window.decided = true;
-    const socket = this.owner.makeAccepted(remoteUser);
     this.live++;
     socket.onConnectionEnded = () => this.live--;
     window.sock.removeListener('error', onHeldError);

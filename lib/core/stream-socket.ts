@@ -199,9 +199,10 @@ export class StreamSocket extends SocketBase {
   listen(): void {
     this.throwIfTakenOver('listen');
     if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'listen() on a client-mode socket');
-    if (this.modeValue === 'none' || !this.listener) throw new SocketStateError(SocketErrorCode.NotBound, 'listen() before bind()');
-    if (this.listener.listening) throw new SocketStateError(SocketErrorCode.AlreadyListening, 'listen() on a socket that is already listening');
-    if (this.ignoresCalls) return;
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotBound, 'listen() before bind()');
+    if (this.listener?.listening) throw new SocketStateError(SocketErrorCode.AlreadyListening, 'listen() on a socket that is already listening');
+    // A bind that failed at once (malformed address) has ended the socket: nothing to listen on.
+    if (this.ignoresCalls || !this.listener) return;
     this.listener.listen();
     if (this.state === 'bound') this.setState('listening');
   }
@@ -270,7 +271,8 @@ export class StreamSocket extends SocketBase {
   recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
     this.checkIo('recv');
     const n = checkBuffer('recv', buffer, len);
-    if (this.ignoresCalls) return;
+    if (this.ended) return this.recvAfterEnd(buffer);
+    if (this.shutdownCalled) return;
     this.throwIfNotConnected('recv');
     if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
     const done = this.recvBuffer.start(buffer, n, recvPartial === true) ?? (this.eof ? this.recvBuffer.completeShort() : null);
@@ -282,11 +284,11 @@ export class StreamSocket extends SocketBase {
   recvCancel(): void {
     this.checkIo('recvCancel');
     if (this.ignoresCalls) return;
-    this.cancelPendingRecv();
+    this.cancelPendingRecv(true);
   }
 
-  protected cancelPendingRecv(): void {
-    const req = this.recvBuffer.cancel();
+  protected cancelPendingRecv(keepBytes = false): void {
+    const req = this.recvBuffer.cancel(keepBytes);
     if (req) this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
   }
 
@@ -338,6 +340,13 @@ export class StreamSocket extends SocketBase {
       if (this.shutdownCalled) this.fail(ShutdownReason.Normal);
       return;
     }
+    if (this.eof) {
+      // The peer closed cleanly and everything it sent is in the read-ahead; only our sending
+      // broke (EPIPE/ECONNRESET on a write). Deliver what arrived, then BY_PEER.
+      this.trace(`sending failed after the peer closed: ${errorCode(err)}; delivering the ${this.recvBuffer.size} bytes left`);
+      this.checkPeerDone();
+      return;
+    }
     const phase = this.state === 'connecting' || this.state === 'resolving' ? 'connect' : 'established';
     const reason = reasonForError(err, phase);
     this.trace(`${phase} error ${errorCode(err)} (${err.message}) -> ${reason}`);
@@ -345,7 +354,7 @@ export class StreamSocket extends SocketBase {
   };
 
   private readonly onClose = (): void => {
-    if (this.ended) return;
+    if (this.ended || this.eof) return; // after a clean end of stream, BY_PEER waits for the reads
     // A close with no 'error' and no end of stream first: treat it as a broken connection.
     const reason = this.state === 'connecting' ? ShutdownReason.ConnectFailed : this.shutdownCalled ? ShutdownReason.Normal : ShutdownReason.Lost;
     this.trace(`closed unexpectedly -> ${reason}`);

@@ -210,28 +210,40 @@ function accountCall(st: SocketState, method: string, args: unknown[]): void {
   }
 }
 
+const API_METHODS = ['connect', 'bind', 'listen', 'accept', 'shutdown', 'send', 'sendTo', 'recv', 'recvCancel', 'setUser', 'getLocalAddress', 'setQoS'];
+
+/**
+ * Wraps the socket's own API methods in place, so a call counts (and is accounted) whether it
+ * is made through the guard or on the raw socket a callback was given — apps do the latter.
+ */
+function instrument(target: ISocket): void {
+  const t = target as unknown as Record<string, unknown>;
+  for (const method of API_METHODS) {
+    const fn = t[method];
+    if (typeof fn !== 'function') continue;
+    Object.defineProperty(target, method, {
+      configurable: true,
+      writable: true,
+      value: function guarded(...args: unknown[]): unknown {
+        inApiDepth++;
+        try {
+          const result = (fn as (...a: unknown[]) => unknown).apply(target, args.map((a) => unwrap(a)));
+          accountCall(stateOf(target), method, args);
+          return result;
+        } finally {
+          inApiDepth--;
+        }
+      },
+    });
+  }
+}
+
 function makeProxy(target: ISocket): ISocket {
-  const wrappers = new Map<PropertyKey, unknown>();
+  instrument(target);
   return new Proxy(target, {
     get(t, prop) {
       const value: unknown = Reflect.get(t, prop, t);
-      if (typeof value !== 'function' || prop === 'constructor') return value;
-      let w = wrappers.get(prop);
-      if (!w) {
-        const fn = value as (...a: unknown[]) => unknown;
-        w = function guarded(...args: unknown[]): unknown {
-          inApiDepth++;
-          try {
-            const result = fn.apply(t, args.map((a) => unwrap(a)));
-            accountCall(stateOf(t), String(prop), args);
-            return result;
-          } finally {
-            inApiDepth--;
-          }
-        };
-        wrappers.set(prop, w);
-      }
-      return w;
+      return typeof value === 'function' && prop !== 'constructor' ? (value as (...a: unknown[]) => unknown).bind(t) : value;
     },
   });
 }
