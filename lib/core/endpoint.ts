@@ -2,6 +2,14 @@ import { LogFlag, SocketOptions } from '../api';
 import { ParseResult } from './address';
 import type { Server, Socket } from 'node:net';
 
+/** Who a secure handshake is with: our role, and for a client the name to send and verify. */
+export interface SecureRole {
+  server: boolean;
+  /** Client: SNI and the name to verify (`connect()`'s `serverName`, else the host as written). */
+  serverName?: string;
+  hostAsWritten?: string;
+}
+
 /** Where a stream socket connects or binds: a host and port, or a local path. */
 export type Endpoint = { host: string; port: number; kind: 'ip' | 'name' } | { path: string };
 
@@ -23,7 +31,14 @@ export interface StreamTransport {
    * Opens a client connection. `ready` is the event after which the stream carries
    * application data (`connect` for TCP, `secureConnect` for TLS).
    */
-  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, serverName: string | undefined): { socket: Socket; ready: string };
+  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole): { socket: Socket; ready: string };
+  /**
+   * TLS only: runs the handshake over a connected plain socket (an accepted connection, or a
+   * STARTTLS upgrade) and calls `done` with the secure socket, or with why it failed.
+   */
+  secure?(raw: Socket, role: SecureRole, options: SocketOptions, done: (err: NodeJS.ErrnoException | null, secured?: Socket) => void): void;
+  /** Checks, before a socket is made, that the options suit this transport (TLS: a usable context). */
+  checkOptions?(options: SocketOptions): void;
   /** A server that holds new connections paused until they are offered and accepted. */
   createServer(options: SocketOptions): Server;
   /** Prepares a listening endpoint before `listen` (local sockets: a stale socket file). */

@@ -55,6 +55,22 @@ export class ReceiveBuffer {
     return req === null ? null : this.fill(req);
   }
 
+  /** Data arrived while recvs must not complete yet (the connection is not reported): keep it. */
+  hold(chunk: Uint8Array): null {
+    this.append(chunk);
+    return null;
+  }
+
+  /** Registers a recv without serving it yet; {@link ReceiveBuffer.retry} serves it later. */
+  wait(buffer: Uint8Array, len: number, partial: boolean): void {
+    this.request = { buffer, len, partial, filled: 0 };
+  }
+
+  /** Serves the pending recv from the read-ahead; returns it if that completed it. */
+  retry(): RecvRequest | null {
+    return this.request === null ? null : this.fill(this.request);
+  }
+
   /** Starts a recv; returns it already completed when the read-ahead satisfies it. */
   start(buffer: Uint8Array, len: number, partial: boolean): RecvRequest | null {
     const req: RecvRequest = { buffer, len, partial, filled: 0 };

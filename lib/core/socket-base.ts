@@ -24,6 +24,7 @@ export type SocketState =
   | 'idle'
   | 'resolving'
   | 'connecting'
+  | 'handshaking'
   | 'connected'
   | 'binding'
   | 'bound'
@@ -137,9 +138,12 @@ export abstract class SocketBase implements ISocket {
     this.emit((user) => {
       const late = this.lateRecv;
       this.lateRecv = null;
-      if (late) user.socketRecvCanceled?.(this, late);
-      this.shutdownDelivered = true;
-      this.user.socketShutdown(this, final); // the current user: the cancel above may have switched it
+      try {
+        if (late) user.socketRecvCanceled?.(this, late);
+      } finally {
+        this.shutdownDelivered = true;
+        this.user.socketShutdown(this, final); // the current user: the cancel above may have switched it
+      }
     });
     this.setState('closed', final);
     this.iomux.unregister(this);

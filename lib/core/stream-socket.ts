@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import { ShutdownReason, SocketOptions, USocket } from '../api';
+import { TLSSocket } from 'node:tls';
+import { PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
 import { isAddressError, resolveHost } from './address';
-import { Endpoint, ResolvedEndpoint, StreamTransport } from './endpoint';
+import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from './endpoint';
 import { RecvRequest, ReceiveBuffer } from './recv-buffer';
 import { SocketBase } from './socket-base';
 import { DEFAULT_BACKLOG, ListenLimits, StreamListener } from './stream-listener';
@@ -12,6 +13,21 @@ import { checkBuffer, checkCount, checkPort, checkString } from './validate';
 export const DEFAULT_READ_AHEAD = 256 * 1024;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+/** A TLS peer that connects and never finishes its handshake is closed after this. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Which callback a finished connection reports. */
+type Completion = 'connect' | 'accept' | 'upgrade';
+
+/** What a socket taken over by `upgradeToTls` hands to its successor. */
+export interface HandedOver {
+  sock: Socket;
+  /** Bytes read from the network and not delivered: they belong to the TLS layer now. */
+  readAhead: Uint8Array[];
+  /** The peer had already closed its side. */
+  eof: boolean;
+  options: SocketOptions;
+}
 /** After our FIN, how long we keep reading (and discarding) so the close does not reset the peer. */
 const LINGER_MS = 2_000;
 
@@ -34,7 +50,12 @@ export class StreamSocket extends SocketBase {
   private pendingSends: Buffer[] = [];
   private readonly connectTimeoutMs: number;
   private readonly shutdownTimeoutMs: number;
+  private readonly handshakeTimeoutMs: number;
   private readonly listenLimits: ListenLimits;
+  /** Until the completion callback ran, data is read ahead but no recv completes (it must not overtake it). */
+  private completing = false;
+  private alpn: string | null = null;
+  private peerCert: PeerCertificate | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** The peer finished sending (Node's 'end'). */
   private eof = false;
@@ -57,6 +78,8 @@ export class StreamSocket extends SocketBase {
     this.recvBuffer = new ReceiveBuffer(checkCount('readAheadBytes', options.readAheadBytes, DEFAULT_READ_AHEAD, 1));
     this.connectTimeoutMs = checkCount('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     this.shutdownTimeoutMs = checkCount('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    this.handshakeTimeoutMs = checkCount('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    transport.checkOptions?.(options);
     this.listenLimits = {
       backlog: checkCount('backlog', options.backlog, DEFAULT_BACKLOG, 1),
       maxConnections: checkCount('maxConnections', options.maxConnections, Infinity),
@@ -93,6 +116,14 @@ export class StreamSocket extends SocketBase {
     return this.local;
   }
 
+  override get alpnProtocol(): string | null {
+    return this.alpn;
+  }
+
+  override getPeerCertificate(): PeerCertificate | null {
+    return this.peerCert;
+  }
+
   // ---- client mode -------------------------------------------------------------------
 
   connect(address: string, serverName?: string): void {
@@ -122,14 +153,15 @@ export class StreamSocket extends SocketBase {
         this.fail(ShutdownReason.Normal);
         return;
       }
-      this.open(resolved, serverName ?? undefined);
+      const hostAsWritten = 'host' in endpoint ? endpoint.host : undefined;
+      this.open(resolved, { server: false, serverName: serverName ?? undefined, hostAsWritten });
     });
   }
 
-  private open(endpoint: ResolvedEndpoint, serverName: string | undefined): void {
+  private open(endpoint: ResolvedEndpoint, role: SecureRole): void {
     let opened: { socket: Socket; ready: string };
     try {
-      opened = this.transport.openConnection(endpoint, this.options, serverName);
+      opened = this.transport.openConnection(endpoint, this.options, role);
     } catch (err) {
       this.trace(`connect: cannot open a socket: ${errorCode(err)} ${(err as Error).message}`);
       this.fail(reasonForError(err, 'connect'));
@@ -137,26 +169,95 @@ export class StreamSocket extends SocketBase {
     }
     this.setState('connecting');
     this.attach(opened.socket);
-    opened.socket.once(opened.ready, () => this.onConnected(false));
+    if (opened.ready !== 'connect') opened.socket.once('connect', () => this.state === 'connecting' && this.startHandshake());
+    opened.socket.once(opened.ready, () => this.onConnected('connect'));
   }
 
-  /** The connection carries data now: report it (unless shutdown() came first) and write what waited. */
-  private onConnected(accepted: boolean): void {
-    if (this.state !== 'connecting') return;
+  /** From here until the secure socket is ready, a failure is a handshake failure; bounded. */
+  private startHandshake(): void {
+    this.setState('handshaking');
+    this.startTimer(this.handshakeTimeoutMs, () => {
+      this.trace(`TLS handshake not finished within ${this.handshakeTimeoutMs} ms (ERR_TLS_HANDSHAKE_TIMEOUT)`);
+      this.fail(ShutdownReason.TlsHandshakeFailed);
+    });
+  }
+
+  /**
+   * The connection carries data now. The completion is posted (unless shutdown() came first);
+   * with ALPN, the user approves the protocol in the same delivery, just before it.
+   */
+  private onConnected(kind: Completion): void {
+    if (this.state !== 'connecting' && this.state !== 'handshaking') return;
     this.clearTimer();
     const sock = this.node!;
     this.local = addressOf(sock.localAddress, sock.localPort);
     this.remote = addressOf(sock.remoteAddress, sock.remotePort);
+    if (sock instanceof TLSSocket) this.recordSession(sock);
     this.setState('connected', `${this.local?.address}:${this.local?.port} -> ${this.remote?.address}:${this.remote?.port}`);
     this.applyConnectionOptions(sock);
-    // Checked again at delivery: a shutdown() made after this was posted means no completion.
+    this.completing = true;
     this.emit((user) => {
       if (this.shutdownCalled) return;
-      if (accepted) user.socketAcceptComplete?.(this);
-      else user.socketConnectComplete?.(this);
+      if (this.alpn !== null && !this.approveAlpn(user, this.alpn)) return;
+      const current = this.user; // the ALPN callback may have switched users
+      this.completing = false;
+      try {
+        if (kind === 'accept') current.socketAcceptComplete?.(this);
+        else if (kind === 'upgrade') current.socketUpgradeToTlsComplete?.(this);
+        else current.socketConnectComplete?.(this);
+      } finally {
+        this.completeFromReadAhead(); // even if the callback threw: the socket must go on
+      }
     });
     this.flushPendingSends();
     if (this.shutdownCalled) this.closeGracefully();
+  }
+
+  /** Asks the user about the ALPN choice; a refusal (or a throw, re-thrown) ends the socket. */
+  private approveAlpn(user: USocket, alpn: string): boolean {
+    let accepted = false;
+    try {
+      accepted = user.socketAcceptSelectedAlpnProtocol?.(this, alpn) !== false;
+    } finally {
+      if (!accepted) {
+        this.trace(`ALPN protocol ${JSON.stringify(alpn)} refused by socketAcceptSelectedAlpnProtocol`);
+        this.fail(ShutdownReason.AlpnSelectionFailed);
+      }
+    }
+    return accepted;
+  }
+
+  private recordSession(sock: TLSSocket): void {
+    this.alpn = typeof sock.alpnProtocol === 'string' ? sock.alpnProtocol : null;
+    const cert = sock.getPeerCertificate(true);
+    this.peerCert = cert && Object.keys(cert).length > 0 ? cert : null;
+    // Renegotiation is a DoS and injection surface nobody here needs (TLS 1.3 has none).
+    sock.disableRenegotiation();
+    this.trace(`TLS ${sock.getProtocol()} ${sock.getCipher()?.name ?? ''} ALPN=${this.alpn ?? 'none'} peer=${this.peerCert?.subject?.CN ?? 'none'}`);
+  }
+
+  /**
+   * Runs the transport's handshake over a connected plain socket (accepted, or STARTTLS),
+   * then completes as `kind`. A failure ends the socket with the handshake's reason.
+   */
+  private secureThen(raw: Socket, role: SecureRole, kind: Completion): void {
+    this.startHandshake();
+    raw.on('error', ignoreError); // errors during the handshake surface through `done`
+    this.transport.secure!(raw, role, this.options, (err, secured) => {
+      if (this.state !== 'handshaking') {
+        (secured ?? raw).destroy(); // timed out or shut down meanwhile
+        return;
+      }
+      if (err || !secured) {
+        const reason = reasonForError(err, 'handshake');
+        this.trace(`TLS handshake failed: ${errorCode(err)} ${err?.message ?? ''} -> ${reason}`);
+        raw.destroy();
+        this.fail(reason);
+        return;
+      }
+      this.attach(secured);
+      this.onConnected(kind);
+    });
   }
 
   // ---- server mode (delegated to the listener) ---------------------------------------
@@ -227,10 +328,82 @@ export class StreamSocket extends SocketBase {
       this.reportShutdown(ShutdownReason.AcceptFailed);
       return;
     }
+    if (this.transport.secure) {
+      this.secureThen(sock, { server: true }, 'accept');
+      return;
+    }
     this.setState('connecting', 'accepted');
     this.attach(sock);
-    this.onConnected(true);
+    this.onConnected('accept');
     sock.resume(); // held paused (pauseOnConnect) until accepted
+  }
+
+  // ---- STARTTLS --------------------------------------------------------------------------
+
+  /**
+   * Gives this connected socket's Node socket to a successor (`upgradeToTls`): this socket
+   * falls silent, its undelivered read-ahead goes along (for the TLS layer, never the app).
+   * @throws SocketStateError when it is not a connected stream socket with no recv pending.
+   */
+  handOver(): HandedOver {
+    this.throwIfTakenOver('upgradeToTls');
+    if (this.modeValue !== 'client') {
+      throw new SocketStateError(SocketErrorCode.WrongMode, `upgradeToTls: only a connected or accepted socket can be upgraded (this one is ${this.modeValue === 'server' ? 'a listener' : 'not connected'})`);
+    }
+    if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
+    if (this.state !== 'connected' || !this.node) throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket is not connected yet');
+    if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
+    const sock = this.node;
+    sock.pause();
+    sock.removeListener('data', this.onData);
+    sock.removeListener('end', this.onEnd);
+    sock.removeListener('error', this.onError);
+    sock.removeListener('close', this.onClose);
+    const readAhead = this.recvBuffer.drain();
+    this.node = null;
+    this.clearTimer();
+    this.setState('takenOver', 'upgradeToTls');
+    this.iomux.unregister(this);
+    return { sock, readAhead, eof: this.eof, options: this.options };
+  }
+
+  /** This new socket takes over `handed` and runs the TLS handshake as client or server. */
+  startUpgrade(handed: HandedOver, role: SecureRole): void {
+    this.modeValue = 'client';
+    const { sock, readAhead } = handed;
+    // Queued sends of the old socket go first (contract §6): hand over once Node has written them.
+    const start = (): void => {
+      if (this.state !== 'handshaking') return;
+      // Bytes read ahead were meant for the TLS layer (an early ClientHello, or pipelined
+      // plaintext that must fail the handshake): put them back in front of the stream.
+      for (let i = readAhead.length - 1; i >= 0; i--) sock.unshift(readAhead[i]);
+      this.transport.secure!(sock, role, this.options, (err, secured) => this.upgraded(sock, err, secured));
+    };
+    this.startHandshake();
+    sock.on('error', ignoreError);
+    if (handed.eof || sock.destroyed) {
+      this.trace('upgradeToTls: the peer had already closed the connection');
+      this.fail(ShutdownReason.TlsHandshakeFailed);
+      return;
+    }
+    if (sock.writableLength > 0) sock.write(EMPTY, start);
+    else start();
+  }
+
+  private upgraded(raw: Socket, err: NodeJS.ErrnoException | null, secured: Socket | undefined): void {
+    if (this.state !== 'handshaking') {
+      (secured ?? raw).destroy();
+      return;
+    }
+    if (err || !secured) {
+      const reason = reasonForError(err, 'handshake');
+      this.trace(`STARTTLS handshake failed: ${errorCode(err)} ${err?.message ?? ''} -> ${reason}`);
+      raw.destroy();
+      this.fail(reason);
+      return;
+    }
+    this.attach(secured);
+    this.onConnected('upgrade');
   }
 
   // ---- sending -----------------------------------------------------------------------
@@ -275,6 +448,10 @@ export class StreamSocket extends SocketBase {
     if (this.shutdownCalled) return;
     this.throwIfNotConnected('recv');
     if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
+    if (this.completing || this.state !== 'connected') {
+      this.recvBuffer.wait(buffer, n, recvPartial === true); // served once the connection is reported
+      return;
+    }
     const done = this.recvBuffer.start(buffer, n, recvPartial === true) ?? (this.eof ? this.recvBuffer.completeShort() : null);
     if (done) this.deliver(done);
     this.resumeIfDrained();
@@ -299,13 +476,21 @@ export class StreamSocket extends SocketBase {
   private readonly onData = (chunk: Buffer): void => {
     if (this.shutdownCalled || this.ended) return; // closing: discard what the peer still sends
     this.received += chunk.byteLength;
-    const done = this.recvBuffer.push(chunk);
+    const done = this.completing ? this.recvBuffer.hold(chunk) : this.recvBuffer.push(chunk);
     if (done) this.deliver(done);
     if (this.recvBuffer.full && !this.paused) {
       this.paused = true;
       this.node!.pause();
     }
   };
+
+  /** After the completion callback: a recv made before it may be served from what arrived. */
+  private completeFromReadAhead(): void {
+    const done = this.recvBuffer.retry() ?? (this.eof ? this.recvBuffer.completeShort() : null);
+    if (done) this.deliver(done);
+    this.resumeIfDrained();
+    this.checkPeerDone();
+  }
 
   private resumeIfDrained(): void {
     if (this.paused && !this.recvBuffer.full) {
@@ -322,6 +507,7 @@ export class StreamSocket extends SocketBase {
     }
     if (this.shutdownCalled) return;
     this.trace(`the peer closed its side (${this.recvBuffer.size} bytes still to deliver)`);
+    if (this.completing) return; // the completion callback's delivery checks the end again
     const short = this.recvBuffer.completeShort();
     if (short) this.deliver(short);
     this.checkPeerDone();
@@ -329,7 +515,7 @@ export class StreamSocket extends SocketBase {
 
   /** BY_PEER once the peer is done and every byte it sent was delivered. */
   private checkPeerDone(): void {
-    if (this.eof && this.recvBuffer.size === 0 && !this.ended && !this.shutdownCalled) {
+    if (this.eof && this.recvBuffer.size === 0 && !this.completing && !this.ended && !this.shutdownCalled) {
       this.reportShutdown(ShutdownReason.ByPeer);
     }
   }
@@ -472,6 +658,12 @@ export class StreamSocket extends SocketBase {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function ignoreError(): void {
+  // The socket is between owners (a handshake or hand-over runs); its errors reach the new owner.
 }
 
 function addressOf(address: string | undefined, port: number | undefined): { address: string; port: number } | null {
