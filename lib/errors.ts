@@ -31,6 +31,8 @@ export const SocketErrorCode = {
   TakenOver: 'ERR_SOCKET_TAKEN_OVER',
   /** The IoMux was terminated; it makes no more sockets. */
   IoMuxTerminated: 'ERR_IOMUX_TERMINATED',
+  /** A TLS server side (a TLS listener's `bind()`, or `upgradeToTls` with `serverSide`) whose context has no server certificate. */
+  NoServerCertificate: 'ERR_TLS_NO_SERVER_CERTIFICATE',
   /** The provider's transport is not implemented yet in this version. */
   NotImplemented: 'ERR_PROVIDER_NOT_IMPLEMENTED',
 } as const;

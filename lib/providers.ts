@@ -1,7 +1,8 @@
 import { ISocketProvider } from './api';
-import { StreamSocketProvider } from './core/provider';
+import { StreamSocketProvider, TlsSocketProvider } from './core/provider';
 import { SocketErrorCode, SocketStateError } from './errors';
 import { tcpTransport } from './transports/tcp';
+import { tlsTransport } from './transports/tls';
 
 /** Makes TCP sockets (Node's `net`). */
 export function createTcpSocketProvider(): ISocketProvider {
@@ -9,11 +10,15 @@ export function createTcpSocketProvider(): ISocketProvider {
 }
 
 /**
- * Makes TLS sockets, and upgrades connected sockets to TLS (STARTTLS) or DTLS.
- * @throws SocketStateError `ERR_PROVIDER_NOT_IMPLEMENTED`: TLS is not implemented in this version yet.
+ * Makes TLS sockets, and upgrades connected sockets to TLS (STARTTLS).
+ * @param tcpProvider accepted for the seed's signature: a TCP provider or null. TLS runs on
+ *   Node's own TCP either way (a socket does not depend on the provider that made it).
  */
 export function createTlsSocketProvider(tcpProvider?: ISocketProvider | null): ISocketProvider {
-  throw new SocketStateError(SocketErrorCode.NotImplemented, 'createTlsSocketProvider: TLS is not implemented in this version yet');
+  if (tcpProvider !== undefined && tcpProvider !== null && tcpProvider.type !== 'tcp') {
+    throw new TypeError(`createTlsSocketProvider: expected a TCP provider or null, got a ${tcpProvider.type} provider`);
+  }
+  return new TlsSocketProvider(tlsTransport);
 }
 
 /**

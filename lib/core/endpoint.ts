@@ -39,6 +39,8 @@ export interface StreamTransport {
   secure?(raw: Socket, role: SecureRole, options: SocketOptions, done: (err: NodeJS.ErrnoException | null, secured?: Socket) => void): void;
   /** Checks, before a socket is made, that the options suit this transport (TLS: a usable context). */
   checkOptions?(options: SocketOptions): void;
+  /** Checks that the options can serve (TLS: a server certificate); throws if not. */
+  checkServerOptions?(options: SocketOptions): void;
   /** A server that holds new connections paused until they are offered and accepted. */
   createServer(options: SocketOptions): Server;
   /** Prepares a listening endpoint before `listen` (local sockets: a stale socket file). */

@@ -27,6 +27,8 @@ export interface HandedOver {
   /** The peer had already closed its side. */
   eof: boolean;
   options: SocketOptions;
+  /** The host the old socket connected to, as written (else the peer's address). */
+  hostAsWritten: string | undefined;
 }
 /** After our FIN, how long we keep reading (and discarding) so the close does not reset the peer. */
 const LINGER_MS = 2_000;
@@ -55,6 +57,7 @@ export class StreamSocket extends SocketBase {
   /** Until the completion callback ran, data is read ahead but no recv completes (it must not overtake it). */
   private completing = false;
   private alpn: string | null = null;
+  private hostAsWritten: string | undefined;
   private peerCert: PeerCertificate | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** The peer finished sending (Node's 'end'). */
@@ -153,8 +156,8 @@ export class StreamSocket extends SocketBase {
         this.fail(ShutdownReason.Normal);
         return;
       }
-      const hostAsWritten = 'host' in endpoint ? endpoint.host : undefined;
-      this.open(resolved, { server: false, serverName: serverName ?? undefined, hostAsWritten });
+      this.hostAsWritten = 'host' in endpoint ? endpoint.host : undefined;
+      this.open(resolved, { server: false, serverName: serverName ?? undefined, hostAsWritten: this.hostAsWritten });
     });
   }
 
@@ -268,6 +271,7 @@ export class StreamSocket extends SocketBase {
       checkString('bind: localAddress', localAddress, true);
       port = checkPort('bind', localPort);
       if (reuseAddr !== undefined && typeof reuseAddr !== 'boolean') throw new TypeError('bind: reuseAddr must be a boolean');
+      this.transport.checkServerOptions?.(this.options);
     });
     this.setState('binding');
     const endpoint = this.transport.parseBind(localAddress, port, this.ipv6);
@@ -346,14 +350,8 @@ export class StreamSocket extends SocketBase {
    * @throws SocketStateError when it is not a connected stream socket with no recv pending.
    */
   handOver(): HandedOver {
-    this.throwIfTakenOver('upgradeToTls');
-    if (this.modeValue !== 'client') {
-      throw new SocketStateError(SocketErrorCode.WrongMode, `upgradeToTls: only a connected or accepted socket can be upgraded (this one is ${this.modeValue === 'server' ? 'a listener' : 'not connected'})`);
-    }
-    if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
-    if (this.state !== 'connected' || !this.node) throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket is not connected yet');
-    if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
-    const sock = this.node;
+    this.checkHandOver();
+    const sock = this.node!;
     sock.pause();
     sock.removeListener('data', this.onData);
     sock.removeListener('end', this.onEnd);
@@ -364,7 +362,23 @@ export class StreamSocket extends SocketBase {
     this.clearTimer();
     this.setState('takenOver', 'upgradeToTls');
     this.iomux.unregister(this);
-    return { sock, readAhead, eof: this.eof, options: this.options };
+    return { sock, readAhead, eof: this.eof, options: this.options, hostAsWritten: this.hostAsWritten ?? this.remote?.address };
+  }
+
+  /** Throws, changing nothing, unless {@link StreamSocket.handOver} can proceed. */
+  checkHandOver(): void {
+    this.throwIfTakenOver('upgradeToTls');
+    if (this.modeValue !== 'client') {
+      throw new SocketStateError(SocketErrorCode.WrongMode, `upgradeToTls: only a connected or accepted socket can be upgraded (this one is ${this.modeValue === 'server' ? 'a listener' : 'not connected'})`);
+    }
+    if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
+    if (this.state !== 'connected' || !this.node) throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket is not connected yet');
+    if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
+  }
+
+  /** The options a successor inherits (IoMux, log, limits), before its own override them. */
+  get handOverOptions(): SocketOptions {
+    return { ...this.options, iomux: this.iomux, log: this.log };
   }
 
   /** This new socket takes over `handed` and runs the TLS handshake as client or server. */

@@ -1,0 +1,158 @@
+import { isIP, Socket } from 'node:net';
+import { checkServerIdentity, ConnectionOptions, connect as tlsConnect, PeerCertificate, Server as TlsServer, TLSSocket } from 'node:tls';
+import { LogFlag, SocketOptions } from '../api';
+import { ClientTlsSettings, ServerTlsSettings, SocketContext } from '../context';
+import { ResolvedEndpoint, SecureRole, StreamTransport } from '../core/endpoint';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { tcpTransport } from './tcp';
+
+type Done = (err: NodeJS.ErrnoException | null, secured?: Socket) => void;
+
+let defaultContext: SocketContext | undefined;
+
+/** The context of a TLS socket: its own, or a default one (Node's root store, no certificate). */
+function contextOf(options: SocketOptions): SocketContext {
+  if (options.context === undefined || options.context === null) {
+    defaultContext ??= new SocketContext();
+    return defaultContext;
+  }
+  return options.context as SocketContext;
+}
+
+/**
+ * TLS over Node's `tls`, on TCP addresses. Clients verify the server's chain and name by
+ * default; servers hold connections as plain TCP until accepted, then run the handshake
+ * through a `tls.Server` shared by every connection of one context version.
+ */
+export const tlsTransport: StreamTransport = {
+  type: 'tls',
+  flag: LogFlag.Tls,
+  parseConnect: tcpTransport.parseConnect,
+  parseBind: tcpTransport.parseBind,
+  createServer: tcpTransport.createServer,
+
+  checkOptions(options: SocketOptions): void {
+    if (options.context !== undefined && options.context !== null && !(options.context instanceof SocketContext)) {
+      throw new TypeError('options.context must be made by createSocketContext()');
+    }
+  },
+
+  checkServerOptions(options: SocketOptions): void {
+    const context = options.context;
+    if (!(context instanceof SocketContext) || !context.hasServerCertificate) {
+      throw new SocketStateError(SocketErrorCode.NoServerCertificate, 'a TLS server side needs options.context with a server certificate (setServerCertificate)');
+    }
+  },
+
+  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole): { socket: Socket; ready: string } {
+    if ('path' in endpoint) throw new TypeError('a TLS socket cannot connect to a path');
+    // allowHalfOpen reaches the TLSSocket (Node passes it on) though the typings omit it.
+    const connectOptions: ConnectionOptions & { allowHalfOpen: boolean } = {
+      host: endpoint.host, // an IP literal: names were resolved for the socket's family already
+      port: endpoint.port,
+      allowHalfOpen: true,
+      ...clientOptions(contextOf(options).clientSettings(), role),
+    };
+    const socket = tlsConnect(connectOptions);
+    return { socket, ready: 'secureConnect' };
+  },
+
+  secure(raw: Socket, role: SecureRole, options: SocketOptions, done: Done): void {
+    const context = contextOf(options);
+    if (role.server) {
+      secureServerSide(raw, context.serverSettings(), done);
+      return;
+    }
+    const socket = tlsConnect({ socket: raw, ...clientOptions(context.clientSettings(), role) });
+    const settle = (err: NodeJS.ErrnoException | null): void => {
+      socket.removeListener('secureConnect', onSecure);
+      socket.removeListener('error', settle);
+      if (err) done(err);
+      else done(null, socket);
+    };
+    const onSecure = (): void => settle(null);
+    socket.once('secureConnect', onSecure);
+    socket.once('error', settle);
+  },
+};
+
+/** Client options: SNI, verification of chain and name, ALPN offer, TLS 1.2 minimum. */
+function clientOptions(settings: ClientTlsSettings, role: SecureRole): ConnectionOptions {
+  const verifyName = role.serverName ?? role.hostAsWritten;
+  return {
+    secureContext: settings.secureContext,
+    minVersion: 'TLSv1.2',
+    // SNI carries host names only (RFC 6066): an IP address is verified, not sent.
+    servername: verifyName !== undefined && isIP(verifyName) === 0 ? verifyName : undefined,
+    rejectUnauthorized: settings.verifyPeer,
+    checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+      if (!settings.verifyPeer) return undefined;
+      if (verifyName === undefined) return Object.assign(new Error('no name to verify the server certificate against'), { code: 'ERR_TLS_NO_NAME' });
+      return checkServerIdentity(verifyName, cert);
+    },
+    ALPNProtocols: settings.alpn.length > 0 ? settings.alpn : undefined,
+  };
+}
+
+// ---- the server side ---------------------------------------------------------------------
+
+/** Handshakes in flight, by the plain socket handed to the shared `tls.Server`. */
+const inFlight = new WeakMap<Socket, Done>();
+/** One `tls.Server` per server settings object (a new object after every context change). */
+const servers = new WeakMap<ServerTlsSettings, TlsServer>();
+
+function secureServerSide(raw: Socket, settings: ServerTlsSettings, done: Done): void {
+  let server = servers.get(settings);
+  if (!server) {
+    server = makeServer(settings);
+    servers.set(settings, server);
+  }
+  inFlight.set(raw, done);
+  // The documented way to run a server handshake on an existing socket: hand it to a
+  // tls.Server that never listens (NODE-PITFALLS: a bare TLSSocket skips client checks).
+  server.emit('connection', raw);
+}
+
+/** The plain socket under a server-side TLSSocket. */
+function rawOf(tlsSocket: TLSSocket): Socket | undefined {
+  // Node keeps the wrapped socket as `_parent`; spec/tls.spec.ts checks this still holds.
+  return (tlsSocket as unknown as { _parent?: Socket })._parent;
+}
+
+function settleServer(tlsSocket: TLSSocket, err: NodeJS.ErrnoException | null): void {
+  const raw = rawOf(tlsSocket);
+  const done = raw && inFlight.get(raw);
+  if (!raw || !done) {
+    tlsSocket.destroy(); // its owner gave up (time-out, shutdown) meanwhile
+    return;
+  }
+  inFlight.delete(raw);
+  if (err) {
+    tlsSocket.destroy();
+    done(err);
+  } else {
+    done(null, tlsSocket);
+  }
+}
+
+function makeServer(settings: ServerTlsSettings): TlsServer {
+  const alpn = settings.alpn;
+  const server = new TlsServer({
+    ...settings.serverOptions,
+    // Our own per-socket timer bounds the handshake (option handshakeTimeoutMs).
+    handshakeTimeout: 0,
+    // The server picks by its own preference; nothing in common sends the fatal
+    // no_application_protocol alert (undefined), as RFC 7301 asks.
+    ALPNCallback: alpn.length > 0 ? ({ protocols }: { protocols: string[] }) => alpn.find((p) => protocols.includes(p)) : undefined,
+  });
+  server.on('secureConnection', (tlsSocket: TLSSocket) => {
+    if (settings.requireClient && !tlsSocket.authorized) {
+      const why = tlsSocket.authorizationError ? String(tlsSocket.authorizationError) : 'no client certificate';
+      settleServer(tlsSocket, Object.assign(new Error(`client certificate refused: ${why}`), { code: 'ERR_TLS_CLIENT_CERT_REFUSED' }));
+      return;
+    }
+    settleServer(tlsSocket, null);
+  });
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => settleServer(tlsSocket, err));
+  return server;
+}
