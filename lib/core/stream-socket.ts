@@ -547,7 +547,7 @@ export class StreamSocket extends SocketBase {
       this.checkPeerDone();
       return;
     }
-    const phase = this.state === 'connecting' || this.state === 'resolving' ? 'connect' : 'established';
+    const phase = this.state === 'handshaking' ? 'handshake' : this.state === 'connecting' || this.state === 'resolving' ? 'connect' : 'established';
     const reason = reasonForError(err, phase);
     this.trace(`${phase} error ${errorCode(err)} (${err.message}) -> ${reason}`);
     this.fail(reason);

@@ -67,8 +67,12 @@ export const tlsTransport: StreamTransport = {
     const settle = (err: NodeJS.ErrnoException | null): void => {
       socket.removeListener('secureConnect', onSecure);
       socket.removeListener('error', settle);
-      if (err) done(err);
-      else done(null, socket);
+      if (err) {
+        done(err);
+        return;
+      }
+      socket.allowHalfOpen = true; // as every stream socket here: BY_PEER waits for the app's reads
+      done(null, socket);
     };
     const onSecure = (): void => settle(null);
     socket.once('secureConnect', onSecure);
@@ -108,6 +112,10 @@ function secureServerSide(raw: Socket, settings: ServerTlsSettings, done: Done):
     servers.set(settings, server);
   }
   inFlight.set(raw, done);
+  // The TLSSocket inherits allowHalfOpen from the raw socket. Half-open during the handshake
+  // would keep a socket whose client gave up open (no 'close', so no 'tlsClientError'); it is
+  // turned back on once the handshake is done (BY_PEER waits for the app's reads).
+  raw.allowHalfOpen = false;
   // The documented way to run a server handshake on an existing socket: hand it to a
   // tls.Server that never listens (NODE-PITFALLS: a bare TLSSocket skips client checks).
   server.emit('connection', raw);
@@ -131,6 +139,7 @@ function settleServer(tlsSocket: TLSSocket, err: NodeJS.ErrnoException | null): 
     tlsSocket.destroy();
     done(err);
   } else {
+    tlsSocket.allowHalfOpen = true;
     done(null, tlsSocket);
   }
 }
