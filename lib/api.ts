@@ -96,6 +96,8 @@ export interface SocketOptions {
   readAheadBytes?: number;
   /** How long `shutdown()` may take to hand queued data to the OS before closing anyway, in ms. Default 30 000. */
   shutdownTimeoutMs?: number;
+  /** Local sockets: the mode of the socket file `bind()` creates. Default 0o666 (every local user may connect); 0o600 narrows it to the owner. */
+  fileMode?: number;
   /** TLS: how long a handshake may take before it fails with `SOCKET_TLS_HANDSHAKE_FAILED`, in ms. Default 10 000. 0 disables. */
   handshakeTimeoutMs?: number;
 }

@@ -2,6 +2,7 @@ import { ISocketProvider } from './api';
 import { StreamSocketProvider, TlsSocketProvider } from './core/provider';
 import { SocketErrorCode, SocketStateError } from './errors';
 import { tcpTransport } from './transports/tcp';
+import { localTransport } from './transports/local';
 import { tlsTransport } from './transports/tls';
 
 /** Makes TCP sockets (Node's `net`). */
@@ -30,9 +31,9 @@ export function createUdpSocketProvider(): ISocketProvider {
 }
 
 /**
- * Makes local sockets: Unix domain sockets (named pipes on Windows).
- * @throws SocketStateError `ERR_PROVIDER_NOT_IMPLEMENTED`: local sockets are not implemented in this version yet.
+ * Makes local sockets: Unix domain sockets (a path, or `\0name` in Linux's abstract
+ * namespace), named pipes on Windows (`\\.\pipe\name`).
  */
 export function createLocalSocketProvider(): ISocketProvider {
-  throw new SocketStateError(SocketErrorCode.NotImplemented, 'createLocalSocketProvider: local sockets are not implemented in this version yet');
+  return new StreamSocketProvider(localTransport);
 }

@@ -57,6 +57,9 @@ export class StreamSocket extends SocketBase {
   /** Until the completion callback ran, data is read ahead but no recv completes (it must not overtake it). */
   private completing = false;
   private alpn: string | null = null;
+  /** Local sockets: what stands in for addresses (the path connected to, or bound). */
+  private pathLocal: { address: string; port: number } | null = null;
+  private pathRemote: { address: string; port: number } | null = null;
   private hostAsWritten: string | undefined;
   private peerCert: PeerCertificate | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -157,6 +160,10 @@ export class StreamSocket extends SocketBase {
         return;
       }
       this.hostAsWritten = 'host' in endpoint ? endpoint.host : undefined;
+      if ('path' in endpoint) {
+        this.pathRemote = { address: endpoint.path, port: 0 };
+        this.pathLocal = { address: '', port: 0 };
+      }
       this.open(resolved, { server: false, serverName: serverName ?? undefined, hostAsWritten: this.hostAsWritten });
     });
   }
@@ -193,8 +200,9 @@ export class StreamSocket extends SocketBase {
     if (this.state !== 'connecting' && this.state !== 'handshaking') return;
     this.clearTimer();
     const sock = this.node!;
-    this.local = addressOf(sock.localAddress, sock.localPort);
-    this.remote = addressOf(sock.remoteAddress, sock.remotePort);
+    // Local sockets have no IP addresses: the path stands in, with port 0 (contract §3).
+    this.local = addressOf(sock.localAddress, sock.localPort) ?? this.pathLocal;
+    this.remote = addressOf(sock.remoteAddress, sock.remotePort) ?? this.pathRemote;
     if (sock instanceof TLSSocket) this.recordSession(sock);
     this.setState('connected', `${this.local?.address}:${this.local?.port} -> ${this.remote?.address}:${this.remote?.port}`);
     this.applyConnectionOptions(sock);
@@ -320,13 +328,19 @@ export class StreamSocket extends SocketBase {
 
   /** A new socket for a connection this listener accepts: same transport, options, log and IoMux. */
   makeAccepted(user: USocket): StreamSocket {
-    return new StreamSocket(this.transport, user, { ...this.options, iomux: this.iomux, log: this.log });
+    const socket = new StreamSocket(this.transport, user, { ...this.options, iomux: this.iomux, log: this.log });
+    if (this.type === 'local') {
+      socket.pathLocal = this.listener?.localAddress ?? null;
+      socket.pathRemote = { address: '', port: 0 };
+    }
+    return socket;
   }
 
   /** Makes this (new) socket the accepted end of `sock`, or reports why it cannot be. */
   adoptAccepted(sock: Socket): void {
     this.modeValue = 'client';
-    if (sock.destroyed || !sock.remoteAddress) {
+    // A TCP connection reset before it was accepted has lost its peer address; a local one never had one.
+    if (sock.destroyed || (this.type !== 'local' && !sock.remoteAddress)) {
       this.trace('accept: the connection closed before it was accepted');
       sock.destroy();
       this.reportShutdown(ShutdownReason.AcceptFailed);
