@@ -1,6 +1,5 @@
 import { ISocketProvider } from './api';
-import { StreamSocketProvider, TlsSocketProvider } from './core/provider';
-import { SocketErrorCode, SocketStateError } from './errors';
+import { DatagramSocketProvider, StreamSocketProvider, TlsSocketProvider } from './core/provider';
 import { tcpTransport } from './transports/tcp';
 import { localTransport } from './transports/local';
 import { tlsTransport } from './transports/tls';
@@ -22,12 +21,9 @@ export function createTlsSocketProvider(tcpProvider?: ISocketProvider | null): I
   return new TlsSocketProvider(tlsTransport);
 }
 
-/**
- * Makes UDP sockets (Node's `dgram`).
- * @throws SocketStateError `ERR_PROVIDER_NOT_IMPLEMENTED`: UDP is not implemented in this version yet.
- */
+/** Makes UDP sockets (Node's `dgram`). */
 export function createUdpSocketProvider(): ISocketProvider {
-  throw new SocketStateError(SocketErrorCode.NotImplemented, 'createUdpSocketProvider: UDP is not implemented in this version yet');
+  return new DatagramSocketProvider();
 }
 
 /**

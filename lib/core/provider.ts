@@ -4,6 +4,7 @@ import { SocketErrorCode, SocketStateError } from '../errors';
 import { StreamTransport } from './endpoint';
 import { getDefaultLog } from './log';
 import { StreamSocket } from './stream-socket';
+import { DatagramSocket } from '../transports/udp';
 import { checkUser } from './validate';
 
 /**
@@ -28,6 +29,24 @@ export class StreamSocketProvider implements ISocketProvider {
 
   upgradeToTls(socket: ISocket, user: USocket, options?: UpgradeOptions): ISocket {
     throw new SocketStateError(SocketErrorCode.NotSupported, `upgradeToTls: only the TLS provider upgrades sockets (this is the ${this.type} provider)`);
+  }
+}
+
+/** The UDP provider. */
+export class DatagramSocketProvider implements ISocketProvider {
+  readonly type = 'udp' as const;
+
+  createSocketContext(log?: IInstanceLog): ISocketContext {
+    return new SocketContext(log ?? getDefaultLog());
+  }
+
+  createSocket(user: USocket, options: SocketOptions = {}): ISocket {
+    if (typeof options !== 'object' || options === null) throw new TypeError('createSocket: options must be an object');
+    return new DatagramSocket(user, options);
+  }
+
+  upgradeToTls(): ISocket {
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: only the TLS provider upgrades sockets (this is the udp provider)');
   }
 }
 

@@ -252,4 +252,5 @@ export abstract class SocketBase implements ISocket {
   abstract readonly bytesSent: number;
   abstract readonly bytesReceived: number;
   abstract readonly connectionCount: number;
+  abstract readonly droppedDatagrams: number;
 }

@@ -116,6 +116,9 @@ export class StreamSocket extends SocketBase {
   get connectionCount(): number {
     return this.listener?.connectionCount ?? 0;
   }
+  get droppedDatagrams(): number {
+    return 0;
+  }
 
   getLocalAddress(): { address: string; port: number } | null {
     if (this.listener) return this.listener.localAddress;

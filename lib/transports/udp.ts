@@ -1,0 +1,372 @@
+import { createSocket, RemoteInfo, Socket as DgramSocket } from 'node:dgram';
+import { isIPv4, isIPv6 } from 'node:net';
+import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
+import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../core/address';
+import { Datagram, DatagramQueue } from '../core/datagram-queue';
+import { SocketBase } from '../core/socket-base';
+import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
+import { checkBuffer, checkCount, checkPort, checkString } from '../core/validate';
+
+/** Datagrams kept while no recv is pending; one more is dropped and counted. */
+export const DEFAULT_DATAGRAM_QUEUE = 1024;
+/** SO_RCVBUF / SO_SNDBUF: Node's 208 KiB default lost ~23 % of a 512-byte burst here (NODE-PITFALLS). */
+export const DEFAULT_UDP_BUFFER = 1024 * 1024;
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/**
+ * A UDP socket (Node's `dgram`). `bind()` makes it a server that receives from anyone and
+ * sends with `sendTo`; `connect()` a client that talks to one peer with `send` and hears only
+ * that peer. Each `recv` takes one datagram, cut to the asked length.
+ */
+export class DatagramSocket extends SocketBase {
+  readonly type = 'udp' as const;
+  protected readonly flag = LogFlag.Udp;
+
+  private dgram: DgramSocket | null = null;
+  private readonly queue: DatagramQueue;
+  private pending: { buffer: Uint8Array; len: number } | null = null;
+  /** Sends made while the connect is on its way. */
+  private waitingSends: Buffer[] = [];
+  /** Sends handed to dgram whose callback has not come yet (shutdown waits for them). */
+  private inFlight = 0;
+  private local: { address: string; port: number } | null = null;
+  private peer: { address: string; port: number } | null = null;
+  private sent = 0;
+  private received = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly recvBufferSize: number;
+  private readonly sendBufferSize: number;
+
+  constructor(user: USocket, options: SocketOptions) {
+    super(user, options);
+    this.queue = new DatagramQueue(checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1));
+    this.recvBufferSize = checkCount('recvBufferSize', options.recvBufferSize, DEFAULT_UDP_BUFFER, 1);
+    this.sendBufferSize = checkCount('sendBufferSize', options.sendBufferSize, DEFAULT_UDP_BUFFER, 1);
+    if (options.multicastGroups !== undefined && !Array.isArray(options.multicastGroups)) {
+      throw new TypeError('multicastGroups: expected an array of group addresses');
+    }
+    this.register();
+  }
+
+  // ---- read-only facts -----------------------------------------------------------------
+
+  get localAddress(): string | undefined {
+    return this.local?.address;
+  }
+  get localPort(): number | undefined {
+    return this.local?.port;
+  }
+  get remoteAddress(): string | undefined {
+    return this.peer?.address;
+  }
+  get remotePort(): number | undefined {
+    return this.peer?.port;
+  }
+  get bytesSent(): number {
+    return this.sent;
+  }
+  get bytesReceived(): number {
+    return this.received;
+  }
+  get connectionCount(): number {
+    return 0;
+  }
+  /** Datagrams dropped because they arrived while the queue was full. */
+  get droppedDatagrams(): number {
+    return this.queue.dropped;
+  }
+
+  getLocalAddress(): { address: string; port: number } | null {
+    return this.local;
+  }
+
+  // ---- modes ---------------------------------------------------------------------------
+
+  connect(address: string, serverName?: string): void {
+    this.enterClientMode(() => checkString('connect: address', address));
+    this.setState('resolving', address);
+    const target = parseHostPort(address, this.ipv6);
+    if (isAddressError(target)) {
+      this.trace(`connect(${JSON.stringify(address)}): ${target.error}`);
+      this.reportShutdown(ShutdownReason.AddressInvalid);
+      return;
+    }
+    resolveHost(target.host, target.kind, this.ipv6, (err, host) => {
+      if (this.state !== 'resolving') return;
+      if (err) {
+        this.trace(`connect: cannot resolve ${address}: ${errorCode(err)}`);
+        this.fail(ShutdownReason.ConnectFailed);
+        return;
+      }
+      if (!this.open(false)) return;
+      this.setState('connecting');
+      this.dgram!.connect(target.port, host, () => this.onConnected());
+    });
+  }
+
+  private onConnected(): void {
+    if (this.state !== 'connecting') return;
+    const d = this.dgram!;
+    this.local = addressOf(d.address());
+    this.peer = addressOf(d.remoteAddress());
+    this.setState('connected', `${this.local.address}:${this.local.port} -> ${this.peer.address}:${this.peer.port}`);
+    this.emit((user) => {
+      if (!this.shutdownCalled) user.socketConnectComplete?.(this);
+    });
+    const waiting = this.waitingSends;
+    this.waitingSends = [];
+    for (const data of waiting) this.transmit(data);
+    if (this.shutdownCalled) this.closeWhenFlushed();
+  }
+
+  bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void {
+    let port = 0;
+    this.enterServerMode(() => {
+      checkString('bind: localAddress', localAddress, true);
+      port = checkPort('bind', localPort);
+      if (reuseAddr !== undefined && typeof reuseAddr !== 'boolean') throw new TypeError('bind: reuseAddr must be a boolean');
+    });
+    this.setState('binding');
+    const host = parseBindHost(localAddress, this.ipv6);
+    if (isAddressError(host)) {
+      this.trace(`bind(${JSON.stringify(localAddress)}, ${port}): ${host.error}`);
+      this.reportShutdown(ShutdownReason.AddressInvalid);
+      return;
+    }
+    resolveHost(host.host, host.kind, this.ipv6, (err, address) => {
+      if (this.state !== 'binding') return;
+      if (err) {
+        this.trace(`bind: cannot resolve ${JSON.stringify(localAddress)}: ${errorCode(err)}`);
+        this.fail(ShutdownReason.BindFailed);
+        return;
+      }
+      this.startBind(address, port, reuseAddr === true, true);
+    });
+  }
+
+  /** Binds the dgram socket; `report` false for the implicit bind of a first `sendTo`. */
+  private startBind(address: string, port: number, reuseAddr: boolean, report: boolean): void {
+    if (!this.open(reuseAddr)) return;
+    this.dgram!.bind({ address, port, exclusive: true }, () => {
+      if (this.state !== 'binding') return;
+      const d = this.dgram!;
+      this.local = addressOf(d.address());
+      this.applyGroupOptions(d);
+      this.setState('bound', `${this.local.address}:${this.local.port}${report ? '' : ' (implicit, for sendTo)'}`);
+      const { address: a, port: p } = this.local;
+      if (report) this.emit((user) => user.socketBindResult?.(this, a, p));
+    });
+  }
+
+  listen(): void {
+    this.throwIfTakenOver('listen');
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'listen() on a UDP socket: UDP has no connections to accept');
+  }
+
+  accept(): void {
+    this.throwIfTakenOver('accept');
+    throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() on a UDP socket: there is no socketListenResult for UDP');
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  send(data: Uint8Array, len?: number): void {
+    this.throwIfTakenOver('send');
+    if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, 'send() on a bound UDP socket: use sendTo(), or connect() a socket');
+    const n = checkBuffer('send', data, len);
+    if (this.ignoresCalls) return;
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'send() on a UDP socket before connect(): use sendTo(), or connect() first');
+    const copy = copyOf(data, n);
+    if (this.state === 'connected') this.transmit(copy);
+    else this.waitingSends.push(copy);
+  }
+
+  override sendTo(data: Uint8Array, len: number | undefined, dstAddress: string, dstPort: number): void {
+    this.throwIfTakenOver('sendTo');
+    if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'sendTo() on a connected UDP socket: use send()');
+    const n = checkBuffer('sendTo', data, len);
+    checkString('sendTo: dstAddress', dstAddress);
+    if (!(this.ipv6 ? isIPv6(dstAddress) : isIPv4(dstAddress))) {
+      throw new TypeError(`sendTo: ${JSON.stringify(dstAddress)} is not an ${this.ipv6 ? 'IPv6' : 'IPv4'} address (the socket's family)`);
+    }
+    const port = checkPort('sendTo', dstPort);
+    if (port === 0) throw new RangeError('sendTo: port 0 is not a destination');
+    if (this.ignoresCalls) return;
+    if (this.modeValue === 'none') {
+      // The first sendTo binds an ephemeral port: server mode, no socketBindResult (§10).
+      this.modeValue = 'server';
+      this.setState('binding', 'implicit bind for sendTo');
+      this.startBind(this.ipv6 ? '::' : '0.0.0.0', 0, false, false);
+      if (this.ended) return;
+    }
+    // dgram queues sends made while its bind is on the way.
+    this.transmit(copyOf(data, n), port, dstAddress);
+  }
+
+  private transmit(data: Buffer, port?: number, address?: string): void {
+    const d = this.dgram!;
+    const n = data.byteLength;
+    this.inFlight++;
+    const done = (err: Error | null): void => {
+      this.inFlight--;
+      if (err) {
+        // The contract: a datagram the OS refuses is logged and still gets its send result.
+        this.trace(`send of ${n} bytes${address ? ` to ${address}:${port}` : ''} refused: ${errorCode(err)} ${err.message}`);
+      } else {
+        this.sent += n;
+      }
+      this.emit((user) => user.socketSendResult?.(this));
+      if (this.shutdownCalled && this.inFlight === 0) this.fail(ShutdownReason.Normal);
+    };
+    if (port === undefined) d.send(data, done);
+    else d.send(data, port, address, done);
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
+    this.throwIfTakenOver('recv');
+    const n = checkBuffer('recv', buffer, len);
+    if (this.ended) return this.recvAfterEnd(buffer);
+    if (this.shutdownCalled) return;
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'recv() on a UDP socket before bind(), connect() or sendTo()');
+    if (this.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
+    const queued = this.queue.shift();
+    if (queued) this.deliver(buffer, n, queued);
+    else this.pending = { buffer, len: n };
+  }
+
+  recvCancel(): void {
+    this.throwIfTakenOver('recvCancel');
+    if (this.ignoresCalls) return;
+    this.cancelPendingRecv();
+  }
+
+  protected cancelPendingRecv(): void {
+    const req = this.pending;
+    this.pending = null;
+    if (req) this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
+  }
+
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (this.ignoresCalls) return;
+    this.received += msg.byteLength;
+    const d: Datagram = { data: msg, address: rinfo.address, port: rinfo.port };
+    const req = this.pending;
+    if (req) {
+      this.pending = null;
+      this.deliver(req.buffer, req.len, d);
+    } else if (!this.queue.push(d) && (this.queue.dropped & (this.queue.dropped - 1)) === 0) {
+      // Logged at 1, 2, 4, 8… drops: visible without flooding the log.
+      this.trace(`datagram queue full (${this.queue.limit}): ${this.queue.dropped} dropped so far`);
+    }
+  };
+
+  private deliver(buffer: Uint8Array, len: number, d: Datagram): void {
+    const n = Math.min(len, d.data.byteLength);
+    if (n < d.data.byteLength) this.trace(`datagram of ${d.data.byteLength} bytes from ${d.address}:${d.port} cut to ${n}`);
+    buffer.set(n === d.data.byteLength ? d.data : d.data.subarray(0, n));
+    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, d.address, d.port));
+  }
+
+  // ---- errors and closing ------------------------------------------------------------------
+
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    if (this.state === 'binding' || this.state === 'resolving' || this.state === 'connecting') {
+      const phase = this.state === 'binding' ? 'bind' : 'connect';
+      const reason = reasonForError(err, phase);
+      this.trace(`${phase} error ${errorCode(err)} (${err.message}) -> ${reason}`);
+      this.fail(reason);
+      return;
+    }
+    // UDP has no connection to lose: an ICMP error (e.g. ECONNREFUSED from a connected peer
+    // with no listener) concerns one datagram. Logged; the socket stays usable.
+    this.trace(`error ${errorCode(err)} (${err.message}); the socket stays open`);
+  };
+
+  shutdown(): void {
+    this.throwIfTakenOver('shutdown');
+    if (this.ignoresCalls) return;
+    this.shutdownCalled = true;
+    this.cancelPendingRecv();
+    this.queue.clear();
+    if (this.state === 'resolving' || this.state === 'connecting') {
+      if (this.waitingSends.length === 0) this.fail(ShutdownReason.Normal);
+      // else: the connect completes, the waiting sends go out, then finishShutdown()
+      return;
+    }
+    this.closeWhenFlushed();
+  }
+
+  /** NORMAL once every queued datagram was handed to the OS, or after shutdownTimeoutMs. */
+  private closeWhenFlushed(): void {
+    if (this.inFlight === 0) {
+      this.fail(ShutdownReason.Normal);
+      return;
+    }
+    const ms = checkCount('shutdownTimeoutMs', this.options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    this.timer ??= setTimeout(() => this.fail(ShutdownReason.Normal), ms);
+  }
+
+  private fail(reason: ShutdownReason): void {
+    this.reportShutdown(reason);
+  }
+
+  protected override onEnded(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.queue.clear();
+    this.waitingSends = [];
+    const d = this.dgram;
+    this.dgram = null;
+    if (d) {
+      try {
+        d.close();
+      } catch {
+        // not running yet (a bind that failed): nothing to close
+      }
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** Makes the dgram socket; false (and the socket ended) if the OS refuses one. */
+  private open(reuseAddr: boolean): boolean {
+    try {
+      const d = createSocket({
+        type: this.ipv6 ? 'udp6' : 'udp4',
+        reuseAddr,
+        recvBufferSize: this.recvBufferSize,
+        sendBufferSize: this.sendBufferSize,
+      });
+      d.on('message', this.onMessage);
+      d.on('error', this.onError);
+      this.dgram = d;
+      return true;
+    } catch (err) {
+      this.trace(`cannot open a UDP socket: ${errorCode(err)} ${(err as Error).message}`);
+      this.fail(reasonForError(err, this.modeValue === 'client' ? 'connect' : 'bind'));
+      return false;
+    }
+  }
+
+  private applyGroupOptions(d: DgramSocket): void {
+    try {
+      if (this.options.broadcast) d.setBroadcast(true);
+      for (const group of this.options.multicastGroups ?? []) d.addMembership(group);
+      if (this.options.multicastLoopback !== undefined) d.setMulticastLoopback(this.options.multicastLoopback);
+    } catch (err) {
+      this.trace(`broadcast/multicast option refused: ${errorCode(err)} ${(err as Error).message}`);
+    }
+  }
+}
+
+function addressOf(info: { address: string; port: number }): { address: string; port: number } {
+  return { address: info.address, port: info.port };
+}
+
+function copyOf(data: Uint8Array, n: number): Buffer {
+  const copy = Buffer.allocUnsafe(n);
+  copy.set(n === data.byteLength ? data : data.subarray(0, n));
+  return copy;
+}
