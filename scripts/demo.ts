@@ -1,11 +1,15 @@
 // `npm start`: the framework's main jobs on an embedded default, one part per transport,
 // each printing what happened and the reason every socket ended with.
 import { runTcp } from './demo/tcp';
+import { runLocal } from './demo/local';
 import { runTls } from './demo/tls';
+import { runUdp } from './demo/udp';
 
 const parts: Array<[string, () => Promise<string[]>]> = [
   ['TCP: echo server and clients on loopback', runTcp],
   ['TLS: verified echo with ALPN, a refused rogue server, STARTTLS', runTls],
+  ['UDP: datagrams between a bound and a connected socket', runUdp],
+  ['Local: IPC with a child process over a Unix domain socket', runLocal],
 ];
 
 async function main(): Promise<void> {
