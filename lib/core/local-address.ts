@@ -17,6 +17,7 @@ const PIPE_RE = /^\\\\[.?]\\pipe\\[^\\]+/i;
  */
 export function parseLocalAddress(address: string, platform: NodeJS.Platform = process.platform): ParseResult<LocalAddress> {
   if (typeof address !== 'string' || address.length === 0) return { error: 'empty path' };
+  if (address.indexOf('\0', 1) >= 0) return { error: 'a NUL byte inside the address' };
   if (PIPE_RE.test(address)) {
     return platform === 'win32' ? { kind: 'pipe', path: address } : { error: `named pipes exist only on Windows: ${JSON.stringify(address)}` };
   }
@@ -28,7 +29,6 @@ export function parseLocalAddress(address: string, platform: NodeJS.Platform = p
     if (bytes > maxLocalPathBytes(platform) + 1) return { error: `abstract name of ${bytes - 1} bytes is longer than ${maxLocalPathBytes(platform)}` };
     return { kind: 'abstract', path: address };
   }
-  if (address.includes('\0')) return { error: 'a NUL byte inside the path' };
   if (bytes > maxLocalPathBytes(platform)) return { error: `path of ${bytes} bytes is longer than the OS limit of ${maxLocalPathBytes(platform)}` };
   return { kind: 'path', path: address };
 }

@@ -1,0 +1,411 @@
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
+import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
+import { StreamTransport } from './endpoint';
+import { RecvRequest, ReceiveBuffer } from './recv-buffer';
+import { SocketBase } from './socket-base';
+import { checkBuffer, checkCount } from './validate';
+
+/** Read-ahead bound while no recv is pending (NODE-PITFALLS: 256 KiB held a sender at ~4 MiB). */
+export const DEFAULT_READ_AHEAD = 256 * 1024;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+/** After our FIN, how long we keep reading (and discarding) so the close does not reset the peer. */
+const LINGER_MS = 2_000;
+
+/** Which callback a finished connection reports. */
+export type Completion = 'connect' | 'accept' | 'upgrade';
+
+/**
+ * The connection half of a stream socket (TCP, TLS, local): sending, receiving, the end of
+ * the stream and closing, over one Node socket. How the connection comes to be (connect,
+ * accept, STARTTLS) is {@link StreamSocket}'s job.
+ *
+ * Sends are copied (the caller may reuse its buffer at once) and written to Node in order;
+ * each write's completion posts one `socketSendResult`. Received bytes go through one
+ * {@link ReceiveBuffer} with pause/resume at its bound.
+ */
+export abstract class StreamConnection extends SocketBase {
+  readonly type: 'tcp' | 'tls' | 'local';
+  protected readonly flag;
+
+  protected node: Socket | null = null;
+  protected readonly recvBuffer: ReceiveBuffer;
+  /** Sends made before the connection is up, written once it is. */
+  protected pendingSends: Buffer[] = [];
+  private readonly shutdownTimeoutMs: number;
+  /** Until the completion callback ran, data is read ahead but no recv completes (it must not overtake it). */
+  private completing = false;
+  private alpn: string | null = null;
+  /** Local sockets: what stands in for addresses (the path connected to, or bound). */
+  protected pathLocal: { address: string; port: number } | null = null;
+  protected pathRemote: { address: string; port: number } | null = null;
+  private peerCert: PeerCertificate | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** The peer finished sending (Node's 'end'). */
+  protected eof = false;
+  private paused = false;
+  private sent = 0;
+  private received = 0;
+  private local: { address: string; port: number } | null = null;
+  protected remote: { address: string; port: number } | null = null;
+  /** Set on an accepted socket: told when this connection ends, for `connectionCount`. */
+  onConnectionEnded: (() => void) | null = null;
+
+  constructor(transport: StreamTransport, user: USocket, options: SocketOptions) {
+    super(user, options);
+    this.type = transport.type;
+    this.flag = transport.flag;
+    this.recvBuffer = new ReceiveBuffer(checkCount('readAheadBytes', options.readAheadBytes, DEFAULT_READ_AHEAD, 1));
+    this.shutdownTimeoutMs = checkCount('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
+  }
+
+  // ---- read-only facts -------------------------------------------------------------
+
+  get localAddress(): string | undefined {
+    return this.getLocalAddress()?.address;
+  }
+  get localPort(): number | undefined {
+    return this.getLocalAddress()?.port;
+  }
+  get remoteAddress(): string | undefined {
+    return this.remote?.address;
+  }
+  get remotePort(): number | undefined {
+    return this.remote?.port;
+  }
+  get bytesSent(): number {
+    return this.sent;
+  }
+  get bytesReceived(): number {
+    return this.received;
+  }
+  get droppedDatagrams(): number {
+    return 0;
+  }
+
+  getLocalAddress(): { address: string; port: number } | null {
+    return this.local;
+  }
+
+  override get alpnProtocol(): string | null {
+    return this.alpn;
+  }
+
+  override getPeerCertificate(): PeerCertificate | null {
+    return this.peerCert;
+  }
+
+
+  // ---- the completion ----------------------------------------------------------------
+
+  protected onConnected(kind: Completion): void {
+    if (this.state !== 'connecting' && this.state !== 'handshaking') return;
+    this.clearTimer();
+    const sock = this.node!;
+    // Local sockets have no IP addresses: the path stands in, with port 0 (contract §3).
+    this.local = addressOf(sock.localAddress, sock.localPort) ?? this.pathLocal;
+    this.remote = addressOf(sock.remoteAddress, sock.remotePort) ?? this.pathRemote;
+    if (sock instanceof TLSSocket) this.recordSession(sock);
+    this.setState('connected', `${this.local?.address}:${this.local?.port} -> ${this.remote?.address}:${this.remote?.port}`);
+    this.applyConnectionOptions(sock);
+    this.completing = true;
+    this.emit((user) => {
+      if (this.shutdownCalled) return;
+      if (this.alpn !== null && !this.approveAlpn(user, this.alpn)) return;
+      const current = this.user; // the ALPN callback may have switched users
+      this.completing = false;
+      try {
+        if (kind === 'accept') current.socketAcceptComplete?.(this);
+        else if (kind === 'upgrade') current.socketUpgradeToTlsComplete?.(this);
+        else current.socketConnectComplete?.(this);
+      } finally {
+        this.completeFromReadAhead(); // even if the callback threw: the socket must go on
+      }
+    });
+    this.flushPendingSends();
+    if (this.shutdownCalled) this.closeGracefully();
+  }
+
+  /** Asks the user about the ALPN choice; a refusal (or a throw, re-thrown) ends the socket. */
+  private approveAlpn(user: USocket, alpn: string): boolean {
+    let accepted = false;
+    try {
+      accepted = user.socketAcceptSelectedAlpnProtocol?.(this, alpn) !== false;
+    } finally {
+      if (!accepted) {
+        this.trace(`ALPN protocol ${JSON.stringify(alpn)} refused by socketAcceptSelectedAlpnProtocol`);
+        this.fail(ShutdownReason.AlpnSelectionFailed);
+      }
+    }
+    return accepted;
+  }
+
+  private recordSession(sock: TLSSocket): void {
+    this.alpn = typeof sock.alpnProtocol === 'string' ? sock.alpnProtocol : null;
+    const cert = sock.getPeerCertificate(true);
+    this.peerCert = cert && Object.keys(cert).length > 0 ? cert : null;
+    // Renegotiation is a DoS and injection surface nobody here needs (TLS 1.3 has none).
+    sock.disableRenegotiation();
+    this.trace(`TLS ${sock.getProtocol()} ${sock.getCipher()?.name ?? ''} ALPN=${this.alpn ?? 'none'} peer=${this.peerCert?.subject?.CN ?? 'none'}`);
+  }
+
+  /**
+   * Runs the transport's handshake over a connected plain socket (accepted, or STARTTLS),
+   * then completes as `kind`. A failure ends the socket with the handshake's reason.
+   */
+
+  // ---- sending -----------------------------------------------------------------------
+
+  send(data: Uint8Array, len?: number): void {
+    this.checkIo('send');
+    const n = checkBuffer('send', data, len);
+    if (this.ignoresCalls) return;
+    this.throwIfNotConnected('send');
+    // Copy now: the caller may reuse `data` as soon as we return.
+    const copy = Buffer.allocUnsafe(n);
+    copy.set(n === data.byteLength ? data : data.subarray(0, n));
+    if (this.state === 'connected') this.write(copy);
+    else this.pendingSends.push(copy);
+  }
+
+  private write(chunk: Buffer): void {
+    const n = chunk.byteLength;
+    this.node!.write(chunk, (err) => {
+      if (err) return; // the socket's 'error' reports it
+      this.sent += n;
+      this.emit((user) => user.socketSendResult?.(this));
+    });
+  }
+
+  private flushPendingSends(): void {
+    const queued = this.pendingSends;
+    if (queued.length === 0) return;
+    this.pendingSends = [];
+    const sock = this.node!;
+    sock.cork();
+    for (const chunk of queued) this.write(chunk);
+    sock.uncork();
+  }
+
+  // ---- receiving ---------------------------------------------------------------------
+
+  recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
+    this.checkIo('recv');
+    const n = checkBuffer('recv', buffer, len);
+    if (this.ended) return this.recvAfterEnd(buffer);
+    if (this.shutdownCalled) return;
+    this.throwIfNotConnected('recv');
+    if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
+    if (this.completing || this.state !== 'connected') {
+      this.recvBuffer.wait(buffer, n, recvPartial === true); // served once the connection is reported
+      return;
+    }
+    const done = this.recvBuffer.start(buffer, n, recvPartial === true) ?? (this.eof ? this.recvBuffer.completeShort() : null);
+    if (done) this.deliver(done);
+    this.resumeIfDrained();
+    this.checkPeerDone();
+  }
+
+  recvCancel(): void {
+    this.checkIo('recvCancel');
+    if (this.ignoresCalls) return;
+    this.cancelPendingRecv(true);
+  }
+
+  protected cancelPendingRecv(keepBytes = false): void {
+    const req = this.recvBuffer.cancel(keepBytes);
+    if (req) this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
+  }
+
+  private deliver(req: RecvRequest): void {
+    this.emit((user) => user.socketRecvResult?.(this, req.buffer, req.filled));
+  }
+
+  protected readonly onData = (chunk: Buffer): void => {
+    if (this.shutdownCalled || this.ended) return; // closing: discard what the peer still sends
+    this.received += chunk.byteLength;
+    const done = this.completing ? this.recvBuffer.hold(chunk) : this.recvBuffer.push(chunk);
+    if (done) this.deliver(done);
+    if (this.recvBuffer.full && !this.paused) {
+      this.paused = true;
+      this.node!.pause();
+    }
+  };
+
+  /** After the completion callback: a recv made before it may be served from what arrived. */
+  private completeFromReadAhead(): void {
+    const done = this.recvBuffer.retry() ?? (this.eof ? this.recvBuffer.completeShort() : null);
+    if (done) this.deliver(done);
+    this.resumeIfDrained();
+    this.checkPeerDone();
+  }
+
+  private resumeIfDrained(): void {
+    if (this.paused && !this.recvBuffer.full) {
+      this.paused = false;
+      this.node?.resume();
+    }
+  }
+
+  protected readonly onEnd = (): void => {
+    this.eof = true;
+    if (this.ended) {
+      this.node?.destroy(); // we were lingering for this
+      return;
+    }
+    if (this.shutdownCalled) return;
+    this.trace(`the peer closed its side (${this.recvBuffer.size} bytes still to deliver)`);
+    if (this.completing) return; // the completion callback's delivery checks the end again
+    const short = this.recvBuffer.completeShort();
+    if (short) this.deliver(short);
+    this.checkPeerDone();
+  };
+
+  /** BY_PEER once the peer is done and every byte it sent was delivered. */
+  private checkPeerDone(): void {
+    if (this.eof && this.recvBuffer.size === 0 && !this.completing && !this.ended && !this.shutdownCalled) {
+      this.reportShutdown(ShutdownReason.ByPeer);
+    }
+  }
+
+  protected readonly onError = (err: NodeJS.ErrnoException): void => {
+    if (this.ended || this.shutdownCalled) {
+      this.trace(`error while closing: ${errorCode(err)} ${err.message}`);
+      if (this.shutdownCalled) this.fail(ShutdownReason.Normal);
+      return;
+    }
+    if (this.eof) {
+      // The peer closed cleanly and everything it sent is in the read-ahead; only our sending
+      // broke (EPIPE/ECONNRESET on a write). Deliver what arrived, then BY_PEER.
+      this.trace(`sending failed after the peer closed: ${errorCode(err)}; delivering the ${this.recvBuffer.size} bytes left`);
+      this.checkPeerDone();
+      return;
+    }
+    const phase = this.state === 'handshaking' ? 'handshake' : this.state === 'connecting' || this.state === 'resolving' ? 'connect' : 'established';
+    const reason = reasonForError(err, phase);
+    this.trace(`${phase} error ${errorCode(err)} (${err.message}) -> ${reason}`);
+    this.fail(reason);
+  };
+
+  protected readonly onClose = (): void => {
+    if (this.ended || this.eof) return; // after a clean end of stream, BY_PEER waits for the reads
+    // A close with no 'error' and no end of stream first: treat it as a broken connection.
+    const reason = this.state === 'connecting' ? ShutdownReason.ConnectFailed : this.shutdownCalled ? ShutdownReason.Normal : ShutdownReason.Lost;
+    this.trace(`closed unexpectedly -> ${reason}`);
+    this.fail(reason);
+  };
+
+
+  // ---- closing -----------------------------------------------------------------------
+
+  /**
+   * shutdown() of a connection (client or accepted): flush, FIN, NORMAL. While connecting,
+   * sends queued before the connection was up are still delivered if it comes up (bounded by
+   * the connect time-out); with nothing queued there is nothing to wait for.
+   */
+  protected shutdownConnection(): void {
+    this.recvBuffer.clear();
+    switch (this.state) {
+      case 'connected':
+        this.closeGracefully();
+        return;
+      case 'resolving':
+      case 'connecting':
+      case 'handshaking':
+        if (this.pendingSends.length === 0) this.fail(ShutdownReason.Normal);
+        else this.trace('shutdown() while connecting: queued sends go out once connected');
+        return;
+      default:
+        this.reportShutdown(ShutdownReason.Normal);
+    }
+  }
+
+  /** Our FIN after every queued byte; NORMAL once Node handed them all to the OS. */
+  private closeGracefully(): void {
+    const sock = this.node!;
+    this.setState('closing', `flushing ${sock.writableLength} bytes`);
+    this.startTimer(this.shutdownTimeoutMs, () => {
+      this.trace(`shutdown: queued data not handed to the OS within ${this.shutdownTimeoutMs} ms; closing anyway`);
+      this.fail(ShutdownReason.Normal);
+    });
+    if (this.paused) {
+      this.paused = false;
+      sock.resume();
+    }
+    sock.end(() => {
+      if (this.ended) return;
+      this.clearTimer();
+      this.reportShutdown(ShutdownReason.Normal);
+    });
+  }
+
+  /** Ends the socket now: the Node socket is destroyed and `reason` reported. */
+  protected fail(reason: ShutdownReason): void {
+    this.clearTimer();
+    this.node?.destroy();
+    this.reportShutdown(reason);
+  }
+
+  protected override onEnded(): void {
+    this.clearTimer();
+    this.recvBuffer.clear();
+    this.pendingSends = [];
+    this.onConnectionEnded?.();
+    this.onConnectionEnded = null;
+    const sock = this.node;
+    if (!sock || sock.destroyed) return;
+    if (this.eof && sock.writableFinished) {
+      sock.destroy();
+      return;
+    }
+    // Our side is finished (or finishing after BY_PEER). Keep reading until the peer's FIN, so
+    // closing with unread bytes does not reset the connection and lose what we sent; bounded.
+    if (!sock.writableEnded) sock.end();
+    sock.resume();
+    const linger = setTimeout(() => sock.destroy(), LINGER_MS);
+    linger.unref();
+    sock.once('close', () => clearTimeout(linger));
+  }
+
+  // ---- helpers -----------------------------------------------------------------------
+
+  protected attach(sock: Socket): void {
+    this.node = sock;
+    sock.on('data', this.onData);
+    sock.on('end', this.onEnd);
+    sock.on('error', this.onError);
+    sock.on('close', this.onClose);
+  }
+
+  private applyConnectionOptions(sock: Socket): void {
+    sock.setNoDelay(this.options.noDelay !== false);
+    const keepAlive = this.options.keepAlive;
+    if (keepAlive) sock.setKeepAlive(true, typeof keepAlive === 'number' ? keepAlive : 0);
+  }
+
+  /** Stream I/O calls: the mode lock first (a listening socket never sends or receives). */
+  private checkIo(method: string): void {
+    this.throwIfTakenOver(method);
+    if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, `${method}() on a server-mode stream socket`);
+  }
+
+  private throwIfNotConnected(method: string): void {
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, `${method}() before connect()`);
+  }
+
+  protected startTimer(ms: number, fire: () => void): void {
+    this.clearTimer();
+    if (ms > 0) this.timer = setTimeout(fire, ms);
+  }
+
+  protected clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** `{ address, port }`, or null when Node has no address (a closed or local socket). */
+export function addressOf(address: string | undefined, port: number | undefined): { address: string; port: number } | null {
+  return address === undefined ? null : { address, port: port ?? 0 };
+}
