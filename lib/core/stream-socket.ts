@@ -21,6 +21,8 @@ export interface HandedOver {
   options: SocketOptions;
   /** The host the old socket connected to, as written (else the peer's address). */
   hostAsWritten: string | undefined;
+  /** An accepted connection's listener bookkeeping, which moves to the successor. */
+  onConnectionEnded: (() => void) | null;
 }
 
 /**
@@ -253,15 +255,17 @@ export class StreamSocket extends StreamConnection {
     this.clearTimer();
     this.setState('takenOver', 'upgradeToTls');
     this.iomux.unregister(this);
-    return { sock, readAhead, eof: this.eof, options: this.options, hostAsWritten: this.hostAsWritten ?? this.remote?.address };
+    // The listener counts the connection, not the socket object: the successor ends it.
+    const onConnectionEnded = this.onConnectionEnded;
+    this.onConnectionEnded = null;
+    return { sock, readAhead, eof: this.eof, options: this.options, hostAsWritten: this.hostAsWritten ?? this.remote?.address, onConnectionEnded };
   }
 
   /** Throws, changing nothing, unless {@link StreamSocket.handOver} can proceed. */
   checkHandOver(): void {
     this.throwIfTakenOver('upgradeToTls');
-    if (this.modeValue !== 'client') {
-      throw new SocketStateError(SocketErrorCode.WrongMode, `upgradeToTls: only a connected or accepted socket can be upgraded (this one is ${this.modeValue === 'server' ? 'a listener' : 'not connected'})`);
-    }
+    if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, 'upgradeToTls: a listening socket cannot be upgraded; upgrade the sockets it accepts');
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket was never connected');
     if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
     if (this.state !== 'connected' || !this.node) throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket is not connected yet');
     if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
@@ -275,6 +279,7 @@ export class StreamSocket extends StreamConnection {
   /** This new socket takes over `handed` and runs the TLS handshake as client or server. */
   startUpgrade(handed: HandedOver, role: SecureRole): void {
     this.modeValue = 'client';
+    this.onConnectionEnded = handed.onConnectionEnded;
     const { sock, readAhead } = handed;
     // Queued sends of the old socket go first (contract §6): hand over once Node has written them.
     const start = (): void => {
