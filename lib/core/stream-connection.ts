@@ -30,6 +30,8 @@ export abstract class StreamConnection extends SocketBase {
   protected readonly flag;
 
   protected node: Socket | null = null;
+  /** The plain socket under a handshake that has not produced the secure socket yet. */
+  protected handshaking: Socket | null = null;
   protected readonly recvBuffer: ReceiveBuffer;
   /** Sends made before the connection is up, written once it is. */
   protected pendingSends: Buffer[] = [];
@@ -255,6 +257,12 @@ export abstract class StreamConnection extends SocketBase {
       return;
     }
     if (this.shutdownCalled) return;
+    if (this.state === 'handshaking') {
+      // BY_PEER is for a connection that was up; one that ends inside the handshake failed it.
+      this.trace('the peer closed the connection during the TLS handshake');
+      this.fail(ShutdownReason.TlsHandshakeFailed);
+      return;
+    }
     this.trace(`the peer closed its side (${this.recvBuffer.size} bytes still to deliver)`);
     if (this.completing) return; // the completion callback's delivery checks the end again
     const short = this.recvBuffer.completeShort();
@@ -344,6 +352,10 @@ export abstract class StreamConnection extends SocketBase {
   protected fail(reason: ShutdownReason): void {
     this.clearTimer();
     this.node?.destroy();
+    // A handshake on a socket not attached yet (server side, STARTTLS): close it too, or a
+    // time-out or shutdown would report the end and leave the connection open.
+    this.handshaking?.destroy();
+    this.handshaking = null;
     this.reportShutdown(reason);
   }
 

@@ -131,7 +131,9 @@ export class StreamSocket extends StreamConnection {
   private secureThen(raw: Socket, role: SecureRole, kind: Completion): void {
     this.startHandshake();
     raw.on('error', ignoreError); // errors during the handshake surface through `done`
+    this.handshaking = raw;
     this.transport.secure!(raw, role, this.options, (err, secured) => {
+      this.handshaking = null;
       if (this.state !== 'handshaking') {
         (secured ?? raw).destroy(); // timed out or shut down meanwhile
         return;
@@ -291,6 +293,7 @@ export class StreamSocket extends StreamConnection {
     };
     this.startHandshake();
     sock.on('error', ignoreError);
+    this.handshaking = sock; // ours from now on: a failure or time-out closes it
     if (handed.eof || sock.destroyed) {
       this.trace('upgradeToTls: the peer had already closed the connection');
       this.fail(ShutdownReason.TlsHandshakeFailed);
@@ -301,6 +304,7 @@ export class StreamSocket extends StreamConnection {
   }
 
   private upgraded(raw: Socket, err: NodeJS.ErrnoException | null, secured: Socket | undefined): void {
+    this.handshaking = null;
     if (this.state !== 'handshaking') {
       (secured ?? raw).destroy();
       return;
