@@ -36,12 +36,14 @@ export class DatagramSocket extends SocketBase {
   private timer: NodeJS.Timeout | null = null;
   private readonly recvBufferSize: number;
   private readonly sendBufferSize: number;
+  private readonly shutdownTimeoutMs: number;
 
   constructor(user: USocket, options: SocketOptions) {
     super(user, options);
     this.queue = new DatagramQueue(checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1));
     this.recvBufferSize = checkCount('recvBufferSize', options.recvBufferSize, DEFAULT_UDP_BUFFER, 1);
     this.sendBufferSize = checkCount('sendBufferSize', options.sendBufferSize, DEFAULT_UDP_BUFFER, 1);
+    this.shutdownTimeoutMs = checkCount('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
     if (options.multicastGroups !== undefined && !Array.isArray(options.multicastGroups)) {
       throw new TypeError('multicastGroups: expected an array of group addresses');
     }
@@ -100,7 +102,17 @@ export class DatagramSocket extends SocketBase {
       }
       if (!this.open(false)) return;
       this.setState('connecting');
-      this.dgram!.connect(target.port, host, () => this.onConnected());
+      this.applyGroupOptions(this.dgram!); // broadcast must be on before connecting to a broadcast address
+      this.dgram!.connect(target.port, host, (connectErr?: Error) => {
+        if (!connectErr) {
+          this.onConnected();
+          return;
+        }
+        if (this.state !== 'connecting') return;
+        const reason = reasonForError(connectErr, 'connect');
+        this.trace(`connect error ${errorCode(connectErr)} (${connectErr.message}) -> ${reason}`);
+        this.fail(reason);
+      });
     });
   }
 
@@ -304,8 +316,7 @@ export class DatagramSocket extends SocketBase {
       this.fail(ShutdownReason.Normal);
       return;
     }
-    const ms = checkCount('shutdownTimeoutMs', this.options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
-    this.timer ??= setTimeout(() => this.fail(ShutdownReason.Normal), ms);
+    this.timer ??= setTimeout(() => this.fail(ShutdownReason.Normal), this.shutdownTimeoutMs);
   }
 
   private fail(reason: ShutdownReason): void {
@@ -350,14 +361,20 @@ export class DatagramSocket extends SocketBase {
     }
   }
 
+  /** Broadcast and multicast options; each refused one is logged and the others still apply. */
   private applyGroupOptions(d: DgramSocket): void {
-    try {
-      if (this.options.broadcast) d.setBroadcast(true);
-      for (const group of this.options.multicastGroups ?? []) d.addMembership(group);
-      if (this.options.multicastLoopback !== undefined) d.setMulticastLoopback(this.options.multicastLoopback);
-    } catch (err) {
-      this.trace(`broadcast/multicast option refused: ${errorCode(err)} ${(err as Error).message}`);
-    }
+    const attempt = (what: string, apply: () => void): void => {
+      try {
+        apply();
+      } catch (err) {
+        this.trace(`${what} refused: ${errorCode(err)} ${(err as Error).message}`);
+      }
+    };
+    if (this.options.broadcast) attempt('broadcast', () => d.setBroadcast(true));
+    if (this.modeValue !== 'server') return; // group membership is about receiving, on bound sockets
+    for (const group of this.options.multicastGroups ?? []) attempt(`multicast group ${group}`, () => d.addMembership(group));
+    const loopback = this.options.multicastLoopback;
+    if (loopback !== undefined) attempt('multicastLoopback', () => d.setMulticastLoopback(loopback));
   }
 }
 
