@@ -62,7 +62,7 @@ const CONNECT_REJECTED = new Set(['ECONNREFUSED']);
 const BIND_IN_USE = new Set(['EADDRINUSE']);
 const ADDRESS_INVALID = new Set(['ERR_INVALID_ADDRESS', 'ERR_INVALID_IP_ADDRESS', 'ENAMETOOLONG']);
 /** The fatal `no_application_protocol` alert, seen from either side. */
-const NO_ALPN = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_SSL_NO_APPLICATION_PROTOCOL', 'ERR_SOCKET_ALPN_REFUSED']);
+const NO_ALPN = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_SSL_NO_APPLICATION_PROTOCOL']);
 
 /** The OS (or Node) error code carried by `err`, or `'UNKNOWN'`. */
 export function errorCode(err: unknown): string {

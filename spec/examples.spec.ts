@@ -1,16 +1,31 @@
 /**
- * The examples run as written, and the README shows them as they are: the TCP echo example
- * is run as a child process, and README.md's copy of it must equal the file (apart from the
- * import line, which the README writes as `from 'socket-provider'`).
+ * The examples run as written, and the docs show them as they are.
+ *
+ * - Every `scripts/examples/*.ts` file is run as a child process: it must exit 0 by itself,
+ *   print exactly its expected output (the table below) and nothing on stderr.
+ * - Every `<!-- example: path -->` marker in README.md and docs/*.md must be followed by a
+ *   fenced code block equal to that file, apart from the library import: the docs write
+ *   `from 'socket-provider'` where the file has `from '../../lib'`. Other imports (such as
+ *   `../certs` for the test certificates) are shown as they are.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
-const EXAMPLE = 'scripts/examples/tcp-echo.ts';
-const README_MARKER = `<!-- example: ${EXAMPLE} -->`;
+const EXAMPLES_DIR = 'scripts/examples';
 const RUN_TIMEOUT_MS = 20_000;
+
+/** What each example prints on stdout. A new example needs a line here. */
+const EXPECTED_OUTPUT: Record<string, string> = {
+  'scripts/examples/tcp-echo.ts': 'echo: hello\n',
+  'scripts/examples/tls-echo.ts': 'echo: hello (server localhost, ALPN echo/1)\n',
+  'scripts/examples/starttls.ts': 'echo over tls after STARTTLS: hello (server localhost)\n',
+};
+
+const MARKER = /<!-- example: (\S+) -->/g;
+const PACKAGE_IMPORT = / from 'socket-provider';$/gm;
+const REPO_IMPORT = / from '\.\.\/\.\.\/lib';$/gm;
 
 interface RunResult {
   code: number | null;
@@ -37,37 +52,72 @@ function runExample(file: string): Promise<RunResult> {
   });
 }
 
-/** The fenced code block that follows `marker` in `markdown`, as the lines between the fences. */
-function codeBlockAfter(markdown: string, marker: string): string {
-  const at = markdown.indexOf(marker);
-  if (at < 0) throw new Error(`README.md has no ${marker}`);
-  const lines = markdown.slice(at + marker.length).split('\n');
-  const open = lines.findIndex((line) => line.startsWith('```'));
-  if (open < 0) throw new Error(`no code block after ${marker}`);
-  const close = lines.findIndex((line, i) => i > open && line.startsWith('```'));
-  if (close < 0) throw new Error(`unclosed code block after ${marker}`);
-  return lines.slice(open + 1, close).join('\n') + '\n';
+function exampleFiles(): string[] {
+  return readdirSync(path.join(root, EXAMPLES_DIR))
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => `${EXAMPLES_DIR}/${name}`)
+    .sort();
 }
 
+function markdownFiles(): string[] {
+  const docs = readdirSync(path.join(root, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`)
+    .sort();
+  return ['README.md', ...docs];
+}
+
+interface ShownExample {
+  doc: string;
+  file: string;
+  /** The lines of the code block right after the marker, with a final newline. */
+  block: string;
+}
+
+/** Every marker in `doc`, with the fenced code block that must follow it on the next line. */
+function examplesShownIn(doc: string): ShownExample[] {
+  const markdown = readFileSync(path.join(root, doc), 'utf8');
+  const shown: ShownExample[] = [];
+  for (const match of markdown.matchAll(MARKER)) {
+    const file = match[1];
+    const lines = markdown.slice(match.index! + match[0].length).split('\n');
+    // lines[0] is the rest of the marker's line; the fence must open on the next one.
+    if (lines[0].trim() !== '' || !lines[1]?.startsWith('```')) {
+      throw new Error(`${doc}: the marker for ${file} is not followed on the next line by a code block`);
+    }
+    const close = lines.findIndex((line, i) => i > 1 && line.startsWith('```'));
+    if (close < 0) throw new Error(`${doc}: unclosed code block after the marker for ${file}`);
+    shown.push({ doc, file, block: lines.slice(2, close).join('\n') + '\n' });
+  }
+  return shown;
+}
+
+const shownExamples = markdownFiles().flatMap(examplesShownIn);
+
 describe('examples', () => {
-  it(
-    `${EXAMPLE} prints the echo and exits 0 by itself`,
-    async () => {
-      const result = await runExample(EXAMPLE);
-      expect(result).toEqual({ code: 0, signal: null, stdout: 'echo: hello\n', stderr: '' });
+  it('every example in scripts/examples has an expected output, and every expected output an example', () => {
+    expect(exampleFiles()).toEqual(Object.keys(EXPECTED_OUTPUT).sort());
+  });
+
+  it.each(Object.entries(EXPECTED_OUTPUT))(
+    '%s prints its expected output and exits 0 by itself',
+    async (file, stdout) => {
+      const result = await runExample(file);
+      expect(result).toEqual({ code: 0, signal: null, stdout, stderr: '' });
     },
     RUN_TIMEOUT_MS + 5_000,
   );
 
-  it(`README.md shows ${EXAMPLE} as it is (apart from the import line)`, () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-    const file = readFileSync(path.join(root, EXAMPLE), 'utf8');
-    const block = codeBlockAfter(readme, README_MARKER);
+  it('README.md shows the TCP echo example', () => {
+    expect(shownExamples.filter((e) => e.doc === 'README.md').map((e) => e.file)).toContain('scripts/examples/tcp-echo.ts');
+  });
 
-    const packageImport = / from 'socket-provider';$/m;
-    const repoImport = / from '\.\.\/\.\.\/lib';$/m;
-    expect(block).toMatch(packageImport);
-    expect(file).toMatch(repoImport);
-    expect(block.replace(packageImport, " from '../../lib';")).toBe(file);
+  it.each(shownExamples.map((e) => [e.doc, e.file, e] as const))('%s shows %s as it is (apart from the library import)', (_doc, file, shown) => {
+    expect(existsSync(path.join(root, file))).toBe(true);
+    const source = readFileSync(path.join(root, file), 'utf8');
+    expect(shown.block).toMatch(PACKAGE_IMPORT);
+    expect(shown.block).not.toMatch(REPO_IMPORT);
+    expect(source).toMatch(REPO_IMPORT);
+    expect(shown.block.replace(PACKAGE_IMPORT, " from '../../lib';")).toBe(source);
   });
 });

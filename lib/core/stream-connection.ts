@@ -101,6 +101,10 @@ export abstract class StreamConnection extends SocketBase {
 
   // ---- the completion ----------------------------------------------------------------
 
+  /**
+   * The connection carries data now. The completion is posted (unless shutdown() came first);
+   * with ALPN, the user approves the protocol in the same delivery, just before it.
+   */
   protected onConnected(kind: Completion): void {
     if (this.state !== 'connecting' && this.state !== 'handshaking') return;
     this.clearTimer();
@@ -151,11 +155,6 @@ export abstract class StreamConnection extends SocketBase {
     sock.disableRenegotiation();
     this.trace(`TLS ${sock.getProtocol()} ${sock.getCipher()?.name ?? ''} ALPN=${this.alpn ?? 'none'} peer=${this.peerCert?.subject?.CN ?? 'none'}`);
   }
-
-  /**
-   * Runs the transport's handshake over a connected plain socket (accepted, or STARTTLS),
-   * then completes as `kind`. A failure ends the socket with the handshake's reason.
-   */
 
   // ---- sending -----------------------------------------------------------------------
 

@@ -124,8 +124,8 @@ export class StreamSocket extends StreamConnection {
   }
 
   /**
-   * The connection carries data now. The completion is posted (unless shutdown() came first);
-   * with ALPN, the user approves the protocol in the same delivery, just before it.
+   * Runs the transport's handshake over a connected plain socket (accepted, or STARTTLS),
+   * then completes as `kind`. A failure ends the socket with the handshake's reason.
    */
 
   private secureThen(raw: Socket, role: SecureRole, kind: Completion): void {
@@ -260,7 +260,9 @@ export class StreamSocket extends StreamConnection {
     // The listener counts the connection, not the socket object: the successor ends it.
     const onConnectionEnded = this.onConnectionEnded;
     this.onConnectionEnded = null;
-    return { sock, readAhead, eof: this.eof, options: this.options, hostAsWritten: this.hostAsWritten ?? this.remote?.address, onConnectionEnded };
+    // A local socket's "remote address" is a path: no name to verify or send as SNI.
+    const hostAsWritten = this.hostAsWritten ?? (this.type === 'local' ? undefined : this.remote?.address);
+    return { sock, readAhead, eof: this.eof, options: this.options, hostAsWritten, onConnectionEnded };
   }
 
   /** Throws, changing nothing, unless {@link StreamSocket.handOver} can proceed. */
