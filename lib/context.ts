@@ -59,6 +59,19 @@ export function parseCertificatePem(what: string, pem: string | Uint8Array): Cer
   return { cert: certs.join('\n'), key: keyMatch[0], fingerprint: createHash('sha256').update(leaf.raw).digest(), leaf };
 }
 
+/** What a DTLS upgrade needs from the context. */
+export interface DtlsSettings {
+  enabled: boolean;
+  srtp: boolean;
+  serverIdentity?: { cert: string; key: string };
+  clientIdentity?: { cert: string; key: string };
+  /** Trust anchors; null: Node's root store. */
+  trusted: X509Certificate[] | null;
+  verifyPeer: boolean;
+  requireClient: boolean;
+  alpn: readonly string[];
+}
+
 /** What a TLS client connection needs from the context, fixed when the connection starts. */
 export interface ClientTlsSettings {
   secureContext: SecureContext;
@@ -171,9 +184,19 @@ export class SocketContext implements ISocketContext {
 
   // ---- read by the transports -------------------------------------------------------
 
-  /** DTLS settings, for the DTLS transport. */
-  get dtlsSettings(): { enabled: boolean; srtp: boolean } {
-    return { enabled: this.dtls, srtp: this.srtp };
+  /** DTLS settings, for the DTLS transport: fixed when a DTLS upgrade starts. */
+  get dtlsSettings(): DtlsSettings {
+    const identity = (entry: CertificateEntry | null): { cert: string; key: string } | undefined => (entry ? { cert: entry.cert, key: entry.key } : undefined);
+    return {
+      enabled: this.dtls,
+      srtp: this.srtp,
+      serverIdentity: identity(this.serverDefault),
+      clientIdentity: identity(this.clientDisabled ? null : this.client),
+      trusted: this.ca ? this.ca.map((pem) => new X509Certificate(pem)) : null,
+      verifyPeer: this.verifyPeer,
+      requireClient: this.requireClient,
+      alpn: this.alpn,
+    };
   }
 
   /** The ALPN list, in order of preference. */

@@ -5,6 +5,7 @@ import { StreamTransport } from './endpoint';
 import { getDefaultLog } from './log';
 import { StreamSocket } from './stream-socket';
 import { DatagramSocket } from '../transports/udp';
+import { DtlsSocket } from '../transports/dtls';
 import { checkUser } from './validate';
 
 /**
@@ -60,12 +61,8 @@ export class TlsSocketProvider extends StreamSocketProvider {
   override upgradeToTls(socket: ISocket, user: USocket, options: UpgradeOptions = {}): ISocket {
     checkUser('upgradeToTls', user);
     if (typeof options !== 'object' || options === null) throw new TypeError('upgradeToTls: options must be an object');
-    if (!(socket instanceof StreamSocket)) {
-      if (socket && (socket as ISocket).type === 'udp') {
-        throw new SocketStateError(SocketErrorCode.NotImplemented, 'upgradeToTls: DTLS over UDP is not implemented in this version yet');
-      }
-      throw new TypeError('upgradeToTls: expected a socket made by a socket-provider provider');
-    }
+    if (socket instanceof DatagramSocket) return upgradeToDtls(socket, user, options);
+    if (!(socket instanceof StreamSocket)) throw new TypeError('upgradeToTls: expected a socket made by a socket-provider provider');
     if (socket.type === 'tls') throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: the socket is already a TLS socket');
     socket.checkHandOver();
     const serverSide = options.serverSide === true;
@@ -76,4 +73,31 @@ export class TlsSocketProvider extends StreamSocketProvider {
     next.startUpgrade(handed, { server: serverSide, serverName: options.serverName, hostAsWritten: handed.hostAsWritten });
     return next;
   }
+}
+
+/**
+ * DTLS: a connected UDP socket (client or server side) or a bound one (server side: it serves
+ * the first peer that completes a handshake), with a context on which enableDtls() was called.
+ */
+function upgradeToDtls(socket: DatagramSocket, user: USocket, options: UpgradeOptions): ISocket {
+  const context = options.context;
+  if (!(context instanceof SocketContext) || !context.dtlsSettings.enabled) {
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls of a UDP socket needs options.context on which enableDtls() was called');
+  }
+  const settings = context.dtlsSettings;
+  if (settings.alpn.length > 0) {
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: ALPN is TLS-only for now; the DTLS engine has none (use a context without setAlpnProtocols for DTLS)');
+  }
+  const serverSide = options.serverSide === true;
+  if (serverSide && !settings.serverIdentity) {
+    throw new SocketStateError(SocketErrorCode.NoServerCertificate, 'upgradeToTls: a DTLS server side needs a server certificate (setServerCertificate)');
+  }
+  if (!serverSide && socket.mode !== 'client') {
+    throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: a DTLS client side needs a connected UDP socket');
+  }
+  socket.checkHandOver();
+  const next = new DtlsSocket(user, { ...socket.handOverOptions, ...options }, settings); // may throw on bad options: nothing changed yet
+  const handed = socket.handOver();
+  next.start(handed, { server: serverSide, serverName: options.serverName });
+  return next;
 }

@@ -7,6 +7,17 @@ import { SocketBase } from '../core/socket-base';
 import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
 import { checkBuffer, checkCount, checkPort, checkString } from '../core/validate';
 
+/** What a UDP socket taken over by a DTLS upgrade hands to its successor. */
+export interface HandedDatagram {
+  dgram: DgramSocket;
+  /** Datagrams received and not read: they belong to the DTLS layer now. */
+  queued: Datagram[];
+  /** The connected peer, if the socket was connected. */
+  peer: { address: string; port: number } | null;
+  connected: boolean;
+  options: SocketOptions;
+}
+
 /** Datagrams kept while no recv is pending; one more is dropped and counted. */
 export const DEFAULT_DATAGRAM_QUEUE = 1024;
 /** SO_RCVBUF / SO_SNDBUF: Node's 208 KiB default lost ~23 % of a 512-byte burst here (NODE-PITFALLS). */
@@ -337,6 +348,42 @@ export class DatagramSocket extends SocketBase {
         // not running yet (a bind that failed): nothing to close
       }
     }
+  }
+
+  // ---- DTLS hand-over ------------------------------------------------------------------------
+
+  /**
+   * Gives the dgram socket to a DTLS successor (`upgradeToTls`): this socket falls silent;
+   * datagrams that arrived and were not read go along (a ClientHello may be among them).
+   * @throws SocketStateError when it is not a connected or bound socket with no recv pending.
+   */
+  handOver(): HandedDatagram {
+    this.checkHandOver();
+    const dgram = this.dgram!;
+    dgram.removeListener('message', this.onMessage);
+    dgram.removeListener('error', this.onError);
+    const queued: Datagram[] = [];
+    for (let d = this.queue.shift(); d; d = this.queue.shift()) queued.push(d);
+    this.dgram = null;
+    this.setState('takenOver', 'upgradeToTls (DTLS)');
+    this.iomux.unregister(this);
+    return { dgram, queued, peer: this.peer, connected: this.modeValue === 'client', options: this.handOverOptions };
+  }
+
+  /** The options a successor inherits (IoMux, log, limits), before its own override them. */
+  get handOverOptions(): SocketOptions {
+    return { ...this.options, iomux: this.iomux, log: this.log };
+  }
+
+  /** Throws, changing nothing, unless {@link DatagramSocket.handOver} can proceed. */
+  checkHandOver(): void {
+    this.throwIfTakenOver('upgradeToTls');
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the UDP socket is neither connected nor bound');
+    if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
+    if ((this.state !== 'connected' && this.state !== 'bound') || !this.dgram) {
+      throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the UDP socket is not connected or bound yet');
+    }
+    if (this.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
   }
 
   // ---- helpers -----------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+// The one module that touches werift-dtls, the DTLS 1.2 engine. Its package `main` points at
+// a file that does not exist, so we import its entry directly; a fix upstream changes the
+// paths here and nothing else.
+import { createPrivateKey } from 'node:crypto';
+import { DtlsClient, DtlsServer, DtlsSocket as Engine } from 'werift-dtls/lib/dtls/src/index.js';
+import { createPlaintext } from 'werift-dtls/lib/dtls/src/record/builder.js';
+
+export type { Engine };
+
+/** The SRTP protection profiles we offer and accept (RFC 5764 / RFC 7714 numbers). */
+export const SRTP_PROFILES: ReadonlyArray<{ id: number; name: string; keyingLength: number }> = [
+  // 2 × (16-byte key + 14-byte salt)
+  { id: 1, name: 'SRTP_AES128_CM_SHA1_80', keyingLength: 60 },
+  // 2 × (16-byte key + 12-byte salt)
+  { id: 7, name: 'SRTP_AEAD_AES_128_GCM', keyingLength: 56 },
+];
+
+/** How the engine moves datagrams: ours, over the UDP socket we own. */
+export interface EngineTransport {
+  send(data: Buffer): Promise<void>;
+  /** Filled in by the engine: where received datagrams go. */
+  onData: (data: Buffer) => void;
+}
+
+export interface EngineOptions {
+  server: boolean;
+  cert?: string;
+  key?: string;
+  srtp: boolean;
+  /** Server: ask the client for its certificate. */
+  certificateRequest: boolean;
+}
+
+/** Makes a client or server engine over `transport`. */
+export function createEngine(transport: EngineTransport, options: EngineOptions): Engine {
+  const wrapped = {
+    type: 'udp',
+    closed: false,
+    address: { address: '', family: 'IPv4', port: 0 },
+    get onData(): (data: Buffer) => void {
+      return transport.onData;
+    },
+    set onData(handler: (data: Buffer) => void) {
+      transport.onData = handler;
+    },
+    send: (data: Buffer) => transport.send(data),
+    close: async () => {
+      wrapped.closed = true;
+    },
+  };
+  const engineOptions = {
+    transport: wrapped,
+    cert: options.cert,
+    key: options.key,
+    signatureHash: options.key ? signatureHashOf(options.key) : undefined,
+    srtpProfiles: options.srtp ? SRTP_PROFILES.map((p) => p.id) : undefined,
+    certificateRequest: options.certificateRequest,
+    extendedMasterSecret: true,
+  };
+  // The engine's typings want its own transport class; ours has the same shape.
+  return options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
+}
+
+/** The engine needs the signature algorithm of our key: ECDSA or RSA, with SHA-256. */
+function signatureHashOf(keyPem: string): { hash: 4; signature: 1 | 3 } {
+  const type = createPrivateKey(keyPem).asymmetricKeyType;
+  return { hash: 4, signature: type === 'ec' ? 3 : 1 };
+}
+
+/** Starts the client's handshake; the promise settles when its first flight is done. */
+export function startClient(engine: Engine): Promise<void> {
+  return (engine as DtlsClient).connect();
+}
+
+/** Sends a close_notify alert (the engine's own close() only drops its transport). */
+export async function sendCloseNotify(engine: Engine): Promise<void> {
+  const dtls = engine.dtls;
+  const [record] = createPlaintext(dtls)([{ type: 21 /* alert */, fragment: Buffer.from([1 /* warning */, 0 /* close_notify */]) }], ++dtls.recordSequenceNumber);
+  await engine.transport.send(engine.cipher.encryptPacket(record).serialize());
+}
+
+/** The negotiated SRTP profile's name and keying-material length, if any. */
+export function srtpProfileOf(engine: Engine): { name: string; keyingLength: number } | null {
+  const id = engine.srtp?.srtpProfile;
+  return SRTP_PROFILES.find((p) => p.id === id) ?? null;
+}

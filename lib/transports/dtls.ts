@@ -1,0 +1,369 @@
+import type { Socket as DgramSocket, RemoteInfo } from 'node:dgram';
+import { LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
+import { DtlsSettings } from '../context';
+import { Datagram, DatagramQueue } from '../core/datagram-queue';
+import { SocketBase } from '../core/socket-base';
+import { checkBuffer, checkCount } from '../core/validate';
+import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
+import { createEngine, Engine, EngineTransport, sendCloseNotify, srtpProfileOf, startClient } from './dtls-engine';
+import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
+import { DEFAULT_DATAGRAM_QUEUE, HandedDatagram } from './udp';
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Our role in the DTLS handshake, and for a client the name to verify. */
+export interface DtlsRole {
+  server: boolean;
+  serverName?: string;
+}
+
+/**
+ * A DTLS 1.2 socket over a UDP socket it took over (`upgradeToTls`). Each `send` is one
+ * protected datagram, each `recv` one decrypted datagram (`socketRecvFromResult`). The engine
+ * (werift-dtls) speaks the protocol; this socket owns the dgram handle, verifies the peer's
+ * certificate (the engine does not) and keeps every rule of the contract.
+ */
+export class DtlsSocket extends SocketBase {
+  readonly type = 'udp' as const;
+  protected readonly flag = LogFlag.Tls;
+
+  private engine: Engine | null = null;
+  private dgram: DgramSocket | null = null;
+  private readonly transport: EngineTransport;
+  /** The peer: the connected one, or (bound server) the first to complete a handshake. */
+  private peer: { address: string; port: number } | null = null;
+  /** Bound server before a peer is locked: where the engine's replies go (the latest sender). */
+  private replyTo: { address: string; port: number } | null = null;
+  private connectedUdp = false;
+  private local: { address: string; port: number } | null = null;
+  private readonly queue: DatagramQueue;
+  private pending: { buffer: Uint8Array; len: number } | null = null;
+  private waitingSends: Buffer[] = [];
+  private inFlight = 0;
+  private strangers = 0;
+  private sent = 0;
+  private received = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private peerCert: PeerCertificate | null = null;
+  private readonly handshakeTimeoutMs: number;
+
+  constructor(
+    user: USocket,
+    options: SocketOptions,
+    private readonly settings: DtlsSettings,
+  ) {
+    super(user, options);
+    this.queue = new DatagramQueue(checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1));
+    this.handshakeTimeoutMs = checkCount('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    this.transport = { onData: () => undefined, send: (data) => this.sendRecord(data) };
+    this.register();
+  }
+
+  // ---- facts -----------------------------------------------------------------------------
+
+  get localAddress(): string | undefined {
+    return this.local?.address;
+  }
+  get localPort(): number | undefined {
+    return this.local?.port;
+  }
+  get remoteAddress(): string | undefined {
+    return this.peer?.address;
+  }
+  get remotePort(): number | undefined {
+    return this.peer?.port;
+  }
+  get bytesSent(): number {
+    return this.sent;
+  }
+  get bytesReceived(): number {
+    return this.received;
+  }
+  get connectionCount(): number {
+    return 0;
+  }
+  get droppedDatagrams(): number {
+    return this.queue.dropped;
+  }
+  /** Datagrams from other sources than the peer, ignored. */
+  get strangerDatagrams(): number {
+    return this.strangers;
+  }
+  getLocalAddress(): { address: string; port: number } | null {
+    return this.local;
+  }
+  override getPeerCertificate(): PeerCertificate | null {
+    return this.peerCert;
+  }
+  override getSrtpKeyingMaterial(): { profile: string; material: Uint8Array } | null {
+    if (this.state !== 'connected' || !this.engine) return null;
+    const profile = srtpProfileOf(this.engine);
+    if (!profile) return null;
+    return { profile: profile.name, material: new Uint8Array(this.engine.exportKeyingMaterial('EXTRACTOR-dtls_srtp', profile.keyingLength)) };
+  }
+
+  // ---- the handshake -------------------------------------------------------------------------
+
+  /** Takes over `handed` and runs the handshake in `role`. */
+  start(handed: HandedDatagram, role: DtlsRole): void {
+    this.modeValue = 'client'; // a secure end that sends and receives, as an accepted socket
+    const d = handed.dgram;
+    this.dgram = d;
+    this.connectedUdp = handed.connected;
+    this.peer = handed.peer;
+    const info = d.address();
+    this.local = { address: info.address, port: info.port };
+    d.on('message', this.onDatagram);
+    d.on('error', (err: NodeJS.ErrnoException) => this.trace(`UDP error ${errorCode(err)} (${err.message})`));
+    this.setState('handshaking', `DTLS ${role.server ? 'server' : 'client'}${handed.connected ? '' : ', serving the first peer to complete a handshake'}`);
+    this.timer = setTimeout(() => {
+      this.trace(`DTLS handshake not finished within ${this.handshakeTimeoutMs} ms`);
+      this.fail(ShutdownReason.TlsHandshakeFailed);
+    }, this.handshakeTimeoutMs || 2 ** 31 - 1);
+    const identity = role.server ? this.settings.serverIdentity : this.settings.clientIdentity;
+    const engine = createEngine(this.transport, {
+      server: role.server,
+      cert: identity?.cert,
+      key: identity?.key,
+      srtp: this.settings.srtp,
+      certificateRequest: role.server && this.settings.requireClient,
+    });
+    this.engine = engine;
+    engine.onConnect.subscribe(() => this.onSecure(role));
+    engine.onData.subscribe((data: Buffer) => this.onAppData(data));
+    engine.onError.subscribe((err: Error) => this.onEngineError(err));
+    engine.onClose.subscribe(() => this.onPeerClosed());
+    // Datagrams that came before the upgrade (an early ClientHello) go to the engine first.
+    for (const q of handed.queued) this.onDatagram(q.data as Buffer, { address: q.address, port: q.port } as RemoteInfo);
+    if (!role.server) startClient(engine).catch((err: Error) => this.onEngineError(err));
+  }
+
+  /** A record from the engine: to the peer, or (before one is locked) to the latest sender. */
+  private sendRecord(data: Buffer): Promise<void> {
+    const d = this.dgram;
+    const to = this.peer ?? this.replyTo;
+    if (!d || this.ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (err: Error | null): void => {
+        if (err) this.trace(`sending a DTLS record failed: ${errorCode(err)} ${err.message}`);
+        resolve();
+      };
+      if (this.connectedUdp) d.send(data, done);
+      else if (to) d.send(data, to.port, to.address, done);
+      else resolve();
+    });
+  }
+
+  private readonly onDatagram = (msg: Buffer, rinfo: RemoteInfo): void => {
+    if (this.ended) return;
+    const peer = this.peer;
+    if (peer && (peer.address !== rinfo.address || peer.port !== rinfo.port)) {
+      if (this.strangers++ === 0 || (this.strangers & (this.strangers - 1)) === 0) {
+        this.trace(`ignored a datagram from ${rinfo.address}:${rinfo.port} (not the peer); ${this.strangers} so far`);
+      }
+      return;
+    }
+    if (!peer) this.replyTo = { address: rinfo.address, port: rinfo.port };
+    try {
+      this.transport.onData(msg);
+    } catch (err) {
+      // Garbage must never take the socket (or the process) down.
+      this.trace(`the DTLS engine refused a datagram: ${(err as Error).message}`);
+    }
+  };
+
+  private onSecure(role: DtlsRole): void {
+    if (this.state !== 'handshaking' || !this.engine) return;
+    const s = this.settings;
+    const der = this.engine.remoteCertificate;
+    const checkName = role.server ? undefined : role.serverName ?? this.peer?.address ?? this.replyTo?.address;
+    const mustCheck = role.server ? s.requireClient && s.verifyPeer : s.verifyPeer;
+    if (mustCheck) {
+      const why = checkPeerCertificate(der, { trusted: s.trusted, name: checkName });
+      if (why) {
+        this.trace(`DTLS peer certificate refused: ${why}`);
+        this.fail(ShutdownReason.TlsHandshakeFailed);
+        return;
+      }
+    } else if (!role.server) {
+      this.trace('DTLS peer certificate NOT verified (setVerifyPeer(false))');
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.peer ??= this.replyTo; // a bound server now serves this peer only
+    this.peerCert = peerCertificateOf(der);
+    const srtp = srtpProfileOf(this.engine);
+    this.setState('connected', `DTLS with ${this.peer?.address}:${this.peer?.port}${srtp ? `, ${srtp.name}` : ''}, peer=${this.peerCert?.subject?.CN ?? 'none'}`);
+    this.emit((user) => {
+      if (!this.shutdownCalled) user.socketUpgradeToTlsComplete?.(this);
+    });
+    const waiting = this.waitingSends;
+    this.waitingSends = [];
+    for (const data of waiting) this.transmit(data);
+    if (this.shutdownCalled) this.closeWhenFlushed();
+  }
+
+  private onEngineError(err: Error): void {
+    if (this.state === 'handshaking') {
+      this.trace(`DTLS handshake failed: ${err?.message ?? String(err)}`);
+      this.fail(ShutdownReason.TlsHandshakeFailed);
+      return;
+    }
+    this.trace(`DTLS error: ${err?.message ?? String(err)}`);
+  }
+
+  /** An alert from the peer: close_notify after the handshake, a failure during it. */
+  private onPeerClosed(): void {
+    if (this.ended || this.shutdownCalled) return;
+    if (this.state === 'handshaking') {
+      this.trace('the peer sent an alert during the DTLS handshake');
+      this.fail(ShutdownReason.TlsHandshakeFailed);
+      return;
+    }
+    this.trace('the peer closed the DTLS session');
+    this.fail(ShutdownReason.ByPeer);
+  }
+
+  // ---- data ---------------------------------------------------------------------------------
+
+  private onAppData(data: Buffer): void {
+    if (this.ignoresCalls || !this.peer) return;
+    this.received += data.byteLength;
+    const d: Datagram = { data, address: this.peer.address, port: this.peer.port };
+    const req = this.pending;
+    if (req) {
+      this.pending = null;
+      this.deliver(req.buffer, req.len, d);
+    } else if (!this.queue.push(d) && (this.queue.dropped & (this.queue.dropped - 1)) === 0) {
+      this.trace(`datagram queue full (${this.queue.limit}): ${this.queue.dropped} dropped so far`);
+    }
+  }
+
+  private deliver(buffer: Uint8Array, len: number, d: Datagram): void {
+    const n = Math.min(len, d.data.byteLength);
+    if (n < d.data.byteLength) this.trace(`datagram of ${d.data.byteLength} bytes cut to ${n}`);
+    buffer.set(n === d.data.byteLength ? d.data : d.data.subarray(0, n));
+    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, d.address, d.port));
+  }
+
+  send(data: Uint8Array, len?: number): void {
+    this.throwIfTakenOver('send');
+    const n = checkBuffer('send', data, len);
+    if (this.ignoresCalls) return;
+    const copy = Buffer.allocUnsafe(n);
+    copy.set(n === data.byteLength ? data : data.subarray(0, n));
+    if (this.state === 'connected') this.transmit(copy);
+    else this.waitingSends.push(copy);
+  }
+
+  private transmit(data: Buffer): void {
+    const engine = this.engine!;
+    this.inFlight++;
+    engine
+      .send(data)
+      .then(
+        () => {
+          this.sent += data.byteLength;
+        },
+        (err: Error) => this.trace(`a protected datagram was refused: ${err.message}`),
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.emit((user) => user.socketSendResult?.(this));
+        if (this.shutdownCalled && this.inFlight === 0) this.closeWhenFlushed();
+      });
+  }
+
+  override sendTo(): void {
+    this.throwIfTakenOver('sendTo');
+    throw new SocketStateError(SocketErrorCode.WrongMode, 'sendTo() on a DTLS socket: it talks to its one peer; use send()');
+  }
+
+  recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
+    this.throwIfTakenOver('recv');
+    const n = checkBuffer('recv', buffer, len);
+    if (this.ended) return this.recvAfterEnd(buffer);
+    if (this.shutdownCalled) return;
+    if (this.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
+    const queued = this.queue.shift();
+    if (queued) this.deliver(buffer, n, queued);
+    else this.pending = { buffer, len: n };
+  }
+
+  recvCancel(): void {
+    this.throwIfTakenOver('recvCancel');
+    if (this.ignoresCalls) return;
+    this.cancelPendingRecv();
+  }
+
+  protected cancelPendingRecv(): void {
+    const req = this.pending;
+    this.pending = null;
+    if (req) this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
+  }
+
+  // ---- modes that do not apply ------------------------------------------------------------------
+
+  connect(): void {
+    this.throwIfTakenOver('connect');
+    throw new SocketStateError(SocketErrorCode.AlreadyConnected, 'connect() on a DTLS socket: it is already connected to its peer');
+  }
+
+  bind(): void {
+    this.throwIfTakenOver('bind');
+    throw new SocketStateError(SocketErrorCode.WrongMode, 'bind() on a DTLS socket');
+  }
+
+  listen(): void {
+    this.throwIfTakenOver('listen');
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'listen() on a DTLS socket');
+  }
+
+  accept(): void {
+    this.throwIfTakenOver('accept');
+    throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() on a DTLS socket');
+  }
+
+  // ---- closing -------------------------------------------------------------------------------------
+
+  shutdown(): void {
+    this.throwIfTakenOver('shutdown');
+    if (this.ignoresCalls) return;
+    this.shutdownCalled = true;
+    this.cancelPendingRecv();
+    this.queue.clear();
+    if (this.state !== 'connected') {
+      this.fail(ShutdownReason.Normal);
+      return;
+    }
+    this.closeWhenFlushed();
+  }
+
+  /** After the last protected datagram: close_notify, then NORMAL. */
+  private closeWhenFlushed(): void {
+    if (this.inFlight > 0 || this.ended) return;
+    const engine = this.engine!;
+    sendCloseNotify(engine)
+      .catch((err: Error) => this.trace(`close_notify not sent: ${err.message}`))
+      .finally(() => this.fail(ShutdownReason.Normal));
+  }
+
+  private fail(reason: ShutdownReason): void {
+    this.reportShutdown(reason);
+  }
+
+  protected override onEnded(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.queue.clear();
+    this.waitingSends = [];
+    // The engine may still retransmit a flight: sendRecord drops everything once ended.
+    const d = this.dgram;
+    this.dgram = null;
+    try {
+      d?.close();
+    } catch {
+      // already closed
+    }
+  }
+}
