@@ -298,11 +298,17 @@ export abstract class StreamConnection extends SocketBase {
   protected readonly onClose = (): void => {
     if (this.ended || this.eof) return; // after a clean end of stream, BY_PEER waits for the reads
     // A close with no 'error' and no end of stream first: treat it as a broken connection.
-    const reason = this.state === 'connecting' ? ShutdownReason.ConnectFailed : this.shutdownCalled ? ShutdownReason.Normal : ShutdownReason.Lost;
+    const reason =
+      this.state === 'connecting'
+        ? ShutdownReason.ConnectFailed
+        : this.state === 'handshaking'
+          ? ShutdownReason.TlsHandshakeFailed
+          : this.shutdownCalled
+            ? ShutdownReason.Normal
+            : ShutdownReason.Lost;
     this.trace(`closed unexpectedly -> ${reason}`);
     this.fail(reason);
   };
-
 
   // ---- closing -----------------------------------------------------------------------
 
