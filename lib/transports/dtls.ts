@@ -1,13 +1,13 @@
 import type { Socket as DgramSocket, RemoteInfo } from 'node:dgram';
 import { LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
 import { DtlsSettings } from '../context';
-import { Datagram, DatagramQueue } from '../core/datagram-queue';
+import { DatagramReceiver } from '../core/datagram-receiver';
 import { SocketBase } from '../core/socket-base';
 import { checkBuffer, checkCount } from '../core/validate';
 import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
 import { createEngine, Engine, EngineTransport, sendCloseNotify, srtpProfileOf, startClient } from './dtls-engine';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
-import { DEFAULT_DATAGRAM_QUEUE, HandedDatagram } from './udp';
+import { HandedDatagram, makeReceiver } from './udp';
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -36,8 +36,7 @@ export class DtlsSocket extends SocketBase {
   private replyTo: { address: string; port: number } | null = null;
   private connectedUdp = false;
   private local: { address: string; port: number } | null = null;
-  private readonly queue: DatagramQueue;
-  private pending: { buffer: Uint8Array; len: number } | null = null;
+  private readonly receiver: DatagramReceiver;
   private waitingSends: Buffer[] = [];
   private inFlight = 0;
   private strangers = 0;
@@ -53,7 +52,7 @@ export class DtlsSocket extends SocketBase {
     private readonly settings: DtlsSettings,
   ) {
     super(user, options);
-    this.queue = new DatagramQueue(checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1));
+    this.receiver = makeReceiver(this, options, (m) => this.trace(m));
     this.handshakeTimeoutMs = checkCount('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.transport = { onData: () => undefined, send: (data) => this.sendRecord(data) };
     this.register();
@@ -83,7 +82,7 @@ export class DtlsSocket extends SocketBase {
     return 0;
   }
   get droppedDatagrams(): number {
-    return this.queue.dropped;
+    return this.receiver.dropped;
   }
   /** Datagrams from other sources than the peer, ignored. */
   get strangerDatagrams(): number {
@@ -229,21 +228,12 @@ export class DtlsSocket extends SocketBase {
   private onAppData(data: Buffer): void {
     if (this.ignoresCalls || !this.peer) return;
     this.received += data.byteLength;
-    const d: Datagram = { data, address: this.peer.address, port: this.peer.port };
-    const req = this.pending;
-    if (req) {
-      this.pending = null;
-      this.deliver(req.buffer, req.len, d);
-    } else if (!this.queue.push(d) && (this.queue.dropped & (this.queue.dropped - 1)) === 0) {
-      this.trace(`datagram queue full (${this.queue.limit}): ${this.queue.dropped} dropped so far`);
-    }
+    this.receiver.arrive({ data, address: this.peer.address, port: this.peer.port });
   }
 
-  private deliver(buffer: Uint8Array, len: number, d: Datagram): void {
-    const n = Math.min(len, d.data.byteLength);
-    if (n < d.data.byteLength) this.trace(`datagram of ${d.data.byteLength} bytes cut to ${n}`);
-    buffer.set(n === d.data.byteLength ? d.data : d.data.subarray(0, n));
-    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, d.address, d.port));
+  /** Posts a completed datagram recv (the receiver calls it). */
+  emitRecvFrom(buffer: Uint8Array, n: number, address: string, port: number): void {
+    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, address, port));
   }
 
   send(data: Uint8Array, len?: number): void {
@@ -284,10 +274,7 @@ export class DtlsSocket extends SocketBase {
     const n = checkBuffer('recv', buffer, len);
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
-    if (this.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
-    const queued = this.queue.shift();
-    if (queued) this.deliver(buffer, n, queued);
-    else this.pending = { buffer, len: n };
+    this.receiver.request(buffer, n);
   }
 
   recvCancel(): void {
@@ -297,9 +284,8 @@ export class DtlsSocket extends SocketBase {
   }
 
   protected cancelPendingRecv(): void {
-    const req = this.pending;
-    this.pending = null;
-    if (req) this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
+    const buffer = this.receiver.cancel();
+    if (buffer) this.emit((user) => user.socketRecvCanceled?.(this, buffer));
   }
 
   // ---- modes that do not apply ------------------------------------------------------------------
@@ -331,7 +317,7 @@ export class DtlsSocket extends SocketBase {
     if (this.ignoresCalls) return;
     this.shutdownCalled = true;
     this.cancelPendingRecv();
-    this.queue.clear();
+    this.receiver.clear();
     if (this.state !== 'connected') {
       this.fail(ShutdownReason.Normal);
       return;
@@ -355,7 +341,7 @@ export class DtlsSocket extends SocketBase {
   protected override onEnded(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.queue.clear();
+    this.receiver.clear();
     this.waitingSends = [];
     // The engine may still retransmit a flight: sendRecord drops everything once ended.
     const d = this.dgram;

@@ -2,7 +2,8 @@ import { createSocket, RemoteInfo, Socket as DgramSocket } from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../core/address';
-import { Datagram, DatagramQueue } from '../core/datagram-queue';
+import { Datagram } from '../core/datagram-queue';
+import { DatagramReceiver } from '../core/datagram-receiver';
 import { SocketBase } from '../core/socket-base';
 import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
 import { checkBuffer, checkCount, checkPort, checkString } from '../core/validate';
@@ -34,8 +35,7 @@ export class DatagramSocket extends SocketBase {
   protected readonly flag = LogFlag.Udp;
 
   private dgram: DgramSocket | null = null;
-  private readonly queue: DatagramQueue;
-  private pending: { buffer: Uint8Array; len: number } | null = null;
+  private readonly receiver: DatagramReceiver;
   /** Sends made while the connect is on its way. */
   private waitingSends: Buffer[] = [];
   /** Sends handed to dgram whose callback has not come yet (shutdown waits for them). */
@@ -51,7 +51,7 @@ export class DatagramSocket extends SocketBase {
 
   constructor(user: USocket, options: SocketOptions) {
     super(user, options);
-    this.queue = new DatagramQueue(checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1));
+    this.receiver = makeReceiver(this, options, (m) => this.trace(m));
     this.recvBufferSize = checkCount('recvBufferSize', options.recvBufferSize, DEFAULT_UDP_BUFFER, 1);
     this.sendBufferSize = checkCount('sendBufferSize', options.sendBufferSize, DEFAULT_UDP_BUFFER, 1);
     this.shutdownTimeoutMs = checkCount('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
@@ -86,7 +86,7 @@ export class DatagramSocket extends SocketBase {
   }
   /** Datagrams dropped because they arrived while the queue was full. */
   get droppedDatagrams(): number {
-    return this.queue.dropped;
+    return this.receiver.dropped;
   }
 
   getLocalAddress(): { address: string; port: number } | null {
@@ -253,10 +253,7 @@ export class DatagramSocket extends SocketBase {
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
     if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'recv() on a UDP socket before bind(), connect() or sendTo()');
-    if (this.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
-    const queued = this.queue.shift();
-    if (queued) this.deliver(buffer, n, queued);
-    else this.pending = { buffer, len: n };
+    this.receiver.request(buffer, n);
   }
 
   recvCancel(): void {
@@ -266,31 +263,20 @@ export class DatagramSocket extends SocketBase {
   }
 
   protected cancelPendingRecv(): void {
-    const req = this.pending;
-    this.pending = null;
-    if (req) this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
+    const buffer = this.receiver.cancel();
+    if (buffer) this.emit((user) => user.socketRecvCanceled?.(this, buffer));
+  }
+
+  /** Posts a completed datagram recv (the receiver calls it). */
+  emitRecvFrom(buffer: Uint8Array, n: number, address: string, port: number): void {
+    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, address, port));
   }
 
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.ignoresCalls) return;
     this.received += msg.byteLength;
-    const d: Datagram = { data: msg, address: rinfo.address, port: rinfo.port };
-    const req = this.pending;
-    if (req) {
-      this.pending = null;
-      this.deliver(req.buffer, req.len, d);
-    } else if (!this.queue.push(d) && (this.queue.dropped & (this.queue.dropped - 1)) === 0) {
-      // Logged at 1, 2, 4, 8… drops: visible without flooding the log.
-      this.trace(`datagram queue full (${this.queue.limit}): ${this.queue.dropped} dropped so far`);
-    }
+    this.receiver.arrive({ data: msg, address: rinfo.address, port: rinfo.port });
   };
-
-  private deliver(buffer: Uint8Array, len: number, d: Datagram): void {
-    const n = Math.min(len, d.data.byteLength);
-    if (n < d.data.byteLength) this.trace(`datagram of ${d.data.byteLength} bytes from ${d.address}:${d.port} cut to ${n}`);
-    buffer.set(n === d.data.byteLength ? d.data : d.data.subarray(0, n));
-    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, d.address, d.port));
-  }
 
   // ---- errors and closing ------------------------------------------------------------------
 
@@ -312,7 +298,7 @@ export class DatagramSocket extends SocketBase {
     if (this.ignoresCalls) return;
     this.shutdownCalled = true;
     this.cancelPendingRecv();
-    this.queue.clear();
+    this.receiver.clear();
     if (this.state === 'resolving' || this.state === 'connecting') {
       if (this.waitingSends.length === 0) this.fail(ShutdownReason.Normal);
       // else: the connect completes, the waiting sends go out, then finishShutdown()
@@ -337,7 +323,7 @@ export class DatagramSocket extends SocketBase {
   protected override onEnded(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.queue.clear();
+    this.receiver.clear();
     this.waitingSends = [];
     const d = this.dgram;
     this.dgram = null;
@@ -362,8 +348,7 @@ export class DatagramSocket extends SocketBase {
     const dgram = this.dgram!;
     dgram.removeListener('message', this.onMessage);
     dgram.removeListener('error', this.onError);
-    const queued: Datagram[] = [];
-    for (let d = this.queue.shift(); d; d = this.queue.shift()) queued.push(d);
+    const queued = this.receiver.drain();
     this.dgram = null;
     this.setState('takenOver', 'upgradeToTls (DTLS)');
     this.iomux.unregister(this);
@@ -383,7 +368,7 @@ export class DatagramSocket extends SocketBase {
     if ((this.state !== 'connected' && this.state !== 'bound') || !this.dgram) {
       throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the UDP socket is not connected or bound yet');
     }
-    if (this.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
+    if (this.receiver.hasPending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
   }
 
   // ---- helpers -----------------------------------------------------------------------------
@@ -433,4 +418,14 @@ function copyOf(data: Uint8Array, n: number): Buffer {
   const copy = Buffer.allocUnsafe(n);
   copy.set(n === data.byteLength ? data : data.subarray(0, n));
   return copy;
+}
+
+/** The receiver of a datagram socket (UDP or DTLS), with the `datagramQueueLength` option. */
+export function makeReceiver(
+  owner: { emitRecvFrom(buffer: Uint8Array, n: number, address: string, port: number): void },
+  options: SocketOptions,
+  trace: (message: string) => void,
+): DatagramReceiver {
+  const limit = checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1);
+  return new DatagramReceiver(limit, (buffer, n, address, port) => owner.emitRecvFrom(buffer, n, address, port), trace);
 }
