@@ -79,6 +79,32 @@ export async function sendCloseNotify(engine: Engine): Promise<void> {
   await engine.transport.send(engine.cipher.encryptPacket(record).serialize());
 }
 
+/**
+ * Stops the engine's retransmission loop: it ends after its current wait (at most a few
+ * seconds) instead of resending an abandoned flight for half a minute.
+ */
+export function stopRetransmissions(engine: Engine): void {
+  engine.dtls.flight = Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * Whether `data` starts with a plausible DTLS record: content type 20–23, DTLS 1.0 or 1.2
+ * version, a length that fits. Anything else is noise to drop before the engine sees it (it
+ * takes an unknown content type for an alert).
+ */
+export function isDtlsRecord(data: Uint8Array): boolean {
+  if (data.byteLength < 13) return false;
+  const type = data[0];
+  if (type < 20 || type > 23) return false;
+  if (data[1] !== 0xfe || (data[2] !== 0xff && data[2] !== 0xfd)) return false;
+  return 13 + ((data[11] << 8) | data[12]) <= data.byteLength;
+}
+
+/** An unprotected (epoch 0) alert record: after the handshake, a forgery to ignore. */
+export function isPlaintextAlert(data: Uint8Array): boolean {
+  return data[0] === 21 && data[3] === 0 && data[4] === 0;
+}
+
 /** The negotiated SRTP profile's name and keying-material length, if any. */
 export function srtpProfileOf(engine: Engine): { name: string; keyingLength: number } | null {
   const id = engine.srtp?.srtpProfile;

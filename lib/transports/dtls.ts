@@ -5,7 +5,7 @@ import { DatagramReceiver } from '../core/datagram-receiver';
 import { SocketBase } from '../core/socket-base';
 import { checkBuffer, checkCount } from '../core/validate';
 import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
-import { createEngine, Engine, EngineTransport, sendCloseNotify, srtpProfileOf, startClient } from './dtls-engine';
+import { createEngine, Engine, EngineTransport, isDtlsRecord, isPlaintextAlert, sendCloseNotify, srtpProfileOf, startClient, stopRetransmissions } from './dtls-engine';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 import { HandedDatagram, makeReceiver } from './udp';
 
@@ -40,6 +40,7 @@ export class DtlsSocket extends SocketBase {
   private waitingSends: Buffer[] = [];
   private inFlight = 0;
   private strangers = 0;
+  private noise = 0;
   private sent = 0;
   private received = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -159,6 +160,14 @@ export class DtlsSocket extends SocketBase {
     if (peer && (peer.address !== rinfo.address || peer.port !== rinfo.port)) {
       if (this.strangers++ === 0 || (this.strangers & (this.strangers - 1)) === 0) {
         this.trace(`ignored a datagram from ${rinfo.address}:${rinfo.port} (not the peer); ${this.strangers} so far`);
+      }
+      return;
+    }
+    // Noise (not a DTLS record) and, once the session is up, unprotected alerts (which only a
+    // forger would send) never reach the engine; nor do they redirect our replies.
+    if (!isDtlsRecord(msg) || (this.state === 'connected' && isPlaintextAlert(msg))) {
+      if (this.noise++ === 0 || (this.noise & (this.noise - 1)) === 0) {
+        this.trace(`dropped a datagram that is not a DTLS record we accept, from ${rinfo.address}:${rinfo.port}; ${this.noise} so far`);
       }
       return;
     }
@@ -343,7 +352,8 @@ export class DtlsSocket extends SocketBase {
     this.timer = null;
     this.receiver.clear();
     this.waitingSends = [];
-    // The engine may still retransmit a flight: sendRecord drops everything once ended.
+    // The engine may still retransmit a flight: stop it, and sendRecord drops everything now.
+    if (this.engine) stopRetransmissions(this.engine);
     const d = this.dgram;
     this.dgram = null;
     try {
