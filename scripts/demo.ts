@@ -4,11 +4,13 @@ import { runTcp } from './demo/tcp';
 import { runLocal } from './demo/local';
 import { runTls } from './demo/tls';
 import { runUdp } from './demo/udp';
+import { runDtls } from './demo/dtls';
 
 const parts: Array<[string, () => Promise<string[]>]> = [
   ['TCP: echo server and clients on loopback', runTcp],
   ['TLS: verified echo with ALPN, a refused rogue server, STARTTLS', runTls],
   ['UDP: datagrams between a bound and a connected socket', runUdp],
+  ['DTLS: DTLS-SRTP between a bound and a connected UDP socket, keys compared', runDtls],
   ['Local: IPC with a child process over a Unix domain socket', runLocal],
 ];
 

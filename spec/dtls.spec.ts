@@ -880,6 +880,28 @@ describe('DTLS (upgradeToTls of a UDP socket)', () => {
       expect(p.server.user.names(p.server.socket).slice(-2)).toEqual(['socketRecvCanceled', 'socketShutdown']);
     });
 
+    it('close_notify waits for the datagrams that arrived before it: read them, then SOCKET_SHUTDOWN_BY_PEER', async () => {
+      const p = await startPair();
+      await secure(p);
+      p.client.socket.send(Buffer.from('one'));
+      p.client.socket.send(Buffer.from('two'));
+      p.client.socket.shutdown(); // no recv pending on the server: both datagrams wait in its queue
+      expect(await p.client.user.waitForShutdown(p.client.socket, WAIT)).toBe(ShutdownReason.Normal);
+      await settle(200);
+      expect(p.server.user.count('socketShutdown', p.server.socket)).toBe(0); // held back while they wait
+      p.server.user.on('socketRecvFromResult', (s, buffer: Uint8Array) => s.recv(buffer));
+      p.server.socket.recv(new Uint8Array(64));
+      expect(await p.server.user.waitForShutdown(p.server.socket, WAIT)).toBe(ShutdownReason.ByPeer);
+      expect(datagrams(p.server.user, p.server.socket).map((d) => d[0])).toEqual(['one', 'two']);
+    });
+
+    it('a DTLS socket cannot be upgraded again (ERR_SOCKET_NOT_SUPPORTED)', async () => {
+      const p = await startPair();
+      await secure(p);
+      expect(refusal(() => tlsp.upgradeToTls(p.client.socket, new RecordingUser('again'), { context: clientCtx() })).code).toBe('ERR_SOCKET_NOT_SUPPORTED');
+      await roundTrip(p.client, p.server, 'still works');
+    });
+
     it('after shutdown(), send, recv and shutdown are ignored; getSrtpKeyingMaterial() is null', async () => {
       const p = await startPair({ server: serverCtx({ srtp: true }), client: clientCtx({ srtp: true }) });
       await secure(p);

@@ -21,6 +21,12 @@ const EXPECTED_OUTPUT: Record<string, string> = {
   'scripts/examples/tcp-echo.ts': 'echo: hello\n',
   'scripts/examples/tls-echo.ts': 'echo: hello (server localhost, ALPN echo/1)\n',
   'scripts/examples/starttls.ts': 'echo over tls after STARTTLS: hello (server localhost)\n',
+  'scripts/examples/dtls.ts':
+    'DTLS up with localhost: SRTP_AES128_CM_SHA1_80, 60 bytes of keying material\n' +
+    'same keys on both sides: true\n' +
+    'server got "hello over DTLS"\n' +
+    'client got "hello back"\n' +
+    'ended: client SOCKET_SHUTDOWN_NORMAL, server SOCKET_SHUTDOWN_BY_PEER\n',
 };
 
 const MARKER = /<!-- example: (\S+) -->/g;

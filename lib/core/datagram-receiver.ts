@@ -25,6 +25,11 @@ export class DatagramReceiver {
     return this.queue.dropped;
   }
 
+  /** Datagrams waiting for a recv. */
+  get queued(): number {
+    return this.queue.size;
+  }
+
   get hasPending(): boolean {
     return this.pending !== null;
   }

@@ -62,6 +62,7 @@ export class TlsSocketProvider extends StreamSocketProvider {
     checkUser('upgradeToTls', user);
     if (typeof options !== 'object' || options === null) throw new TypeError('upgradeToTls: options must be an object');
     if (socket instanceof DatagramSocket) return upgradeToDtls(socket, user, options);
+    if (socket instanceof DtlsSocket) throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: the socket is already a DTLS socket');
     if (!(socket instanceof StreamSocket)) throw new TypeError('upgradeToTls: expected a socket made by a socket-provider provider');
     if (socket.type === 'tls') throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: the socket is already a TLS socket');
     socket.checkHandOver();

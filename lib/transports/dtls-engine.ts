@@ -100,9 +100,15 @@ export function isDtlsRecord(data: Uint8Array): boolean {
   return 13 + ((data[11] << 8) | data[12]) <= data.byteLength;
 }
 
-/** An unprotected (epoch 0) alert record: after the handshake, a forgery to ignore. */
-export function isPlaintextAlert(data: Uint8Array): boolean {
-  return data[0] === 21 && data[3] === 0 && data[4] === 0;
+/**
+ * After the handshake: an unprotected (epoch 0) alert or ClientHello. Genuine alerts are then
+ * protected, and a ClientHello would be a renegotiation we do not support, so these are
+ * forgeries to ignore (RFC 6347 §4.1.2.7). Other epoch-0 records still pass: a peer whose last
+ * flight was lost retransmits it, and the engine must see it to answer.
+ */
+export function isForgedAfterHandshake(data: Uint8Array): boolean {
+  if (data[3] !== 0 || data[4] !== 0) return false;
+  return data[0] === 21 || (data[0] === 22 && data[13] === 1 /* client_hello */);
 }
 
 /** The negotiated SRTP profile's name and keying-material length, if any. */

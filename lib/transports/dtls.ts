@@ -5,7 +5,7 @@ import { DatagramReceiver } from '../core/datagram-receiver';
 import { SocketBase } from '../core/socket-base';
 import { checkBuffer, checkCount } from '../core/validate';
 import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
-import { createEngine, Engine, EngineTransport, isDtlsRecord, isPlaintextAlert, sendCloseNotify, srtpProfileOf, startClient, stopRetransmissions } from './dtls-engine';
+import { createEngine, Engine, EngineTransport, isDtlsRecord, isForgedAfterHandshake, sendCloseNotify, srtpProfileOf, startClient, stopRetransmissions } from './dtls-engine';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 import { HandedDatagram, makeReceiver } from './udp';
 
@@ -41,6 +41,9 @@ export class DtlsSocket extends SocketBase {
   private inFlight = 0;
   private strangers = 0;
   private noise = 0;
+  /** The peer sent close_notify: no more datagrams come. */
+  private peerClosed = false;
+  private hostAsWritten: string | undefined;
   private sent = 0;
   private received = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -111,6 +114,7 @@ export class DtlsSocket extends SocketBase {
     this.dgram = d;
     this.connectedUdp = handed.connected;
     this.peer = handed.peer;
+    this.hostAsWritten = handed.hostAsWritten;
     const info = d.address();
     this.local = { address: info.address, port: info.port };
     d.on('message', this.onDatagram);
@@ -143,10 +147,16 @@ export class DtlsSocket extends SocketBase {
     const d = this.dgram;
     const to = this.peer ?? this.replyTo;
     if (!d || this.ended) return Promise.resolve();
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const done = (err: Error | null): void => {
-        if (err) this.trace(`sending a DTLS record failed: ${errorCode(err)} ${err.message}`);
-        resolve();
+        if (!err) resolve();
+        // An application record is reported by transmit() (and not counted as sent); a
+        // handshake record is retransmitted by the engine, which must not see a rejection.
+        else if (data[0] === 23) reject(err);
+        else {
+          this.trace(`sending a DTLS handshake record failed: ${errorCode(err)} ${err.message}`);
+          resolve();
+        }
       };
       if (this.connectedUdp) d.send(data, done);
       else if (to) d.send(data, to.port, to.address, done);
@@ -163,9 +173,9 @@ export class DtlsSocket extends SocketBase {
       }
       return;
     }
-    // Noise (not a DTLS record) and, once the session is up, unprotected alerts (which only a
-    // forger would send) never reach the engine; nor do they redirect our replies.
-    if (!isDtlsRecord(msg) || (this.state === 'connected' && isPlaintextAlert(msg))) {
+    // Noise (not a DTLS record) and, once the session is up, unprotected alerts and ClientHellos
+    // (which only a forger would send) never reach the engine; nor do they redirect our replies.
+    if (!isDtlsRecord(msg) || (this.state === 'connected' && isForgedAfterHandshake(msg))) {
       if (this.noise++ === 0 || (this.noise & (this.noise - 1)) === 0) {
         this.trace(`dropped a datagram that is not a DTLS record we accept, from ${rinfo.address}:${rinfo.port}; ${this.noise} so far`);
       }
@@ -184,7 +194,8 @@ export class DtlsSocket extends SocketBase {
     if (this.state !== 'handshaking' || !this.engine) return;
     const s = this.settings;
     const der = this.engine.remoteCertificate;
-    const checkName = role.server ? undefined : role.serverName ?? this.peer?.address ?? this.replyTo?.address;
+    // As for TLS: serverName, else the host as written in the UDP socket's connect().
+    const checkName = role.server ? undefined : role.serverName ?? this.hostAsWritten ?? this.peer?.address;
     const mustCheck = role.server ? s.requireClient && s.verifyPeer : s.verifyPeer;
     if (mustCheck) {
       const why = checkPeerCertificate(der, { trusted: s.trusted, name: checkName });
@@ -211,31 +222,40 @@ export class DtlsSocket extends SocketBase {
     if (this.shutdownCalled) this.closeWhenFlushed();
   }
 
+  /**
+   * An engine error. During the handshake it is logged, not fatal: a late or repeated flight,
+   * or a stranger's record, can upset the engine without the handshake being lost; the
+   * handshake time-out bounds the wait either way.
+   */
   private onEngineError(err: Error): void {
-    if (this.state === 'handshaking') {
-      this.trace(`DTLS handshake failed: ${err?.message ?? String(err)}`);
-      this.fail(ShutdownReason.TlsHandshakeFailed);
-      return;
-    }
-    this.trace(`DTLS error: ${err?.message ?? String(err)}`);
+    this.trace(`DTLS engine error${this.state === 'handshaking' ? ' during the handshake' : ''}: ${err?.message ?? String(err)}`);
   }
 
-  /** An alert from the peer: close_notify after the handshake, a failure during it. */
+  /**
+   * A protected alert after the handshake: the peer closed the session. BY_PEER once the
+   * datagrams that arrived before it were read. During the handshake an alert is unprotected
+   * and anyone may forge one, so it is logged and the handshake time-out decides.
+   */
   private onPeerClosed(): void {
     if (this.ended || this.shutdownCalled) return;
     if (this.state === 'handshaking') {
-      this.trace('the peer sent an alert during the DTLS handshake');
-      this.fail(ShutdownReason.TlsHandshakeFailed);
+      this.trace('an alert arrived during the DTLS handshake (unauthenticated: the time-out decides)');
       return;
     }
-    this.trace('the peer closed the DTLS session');
-    this.fail(ShutdownReason.ByPeer);
+    this.trace(`the peer closed the DTLS session (${this.receiver.queued} datagrams still to deliver)`);
+    this.peerClosed = true;
+    this.checkPeerDone();
+  }
+
+  /** BY_PEER once the peer closed and every datagram it sent before was delivered. */
+  private checkPeerDone(): void {
+    if (this.peerClosed && this.receiver.queued === 0 && !this.ended && !this.shutdownCalled) this.fail(ShutdownReason.ByPeer);
   }
 
   // ---- data ---------------------------------------------------------------------------------
 
   private onAppData(data: Buffer): void {
-    if (this.ignoresCalls || !this.peer) return;
+    if (this.ignoresCalls || this.peerClosed || !this.peer) return;
     this.received += data.byteLength;
     this.receiver.arrive({ data, address: this.peer.address, port: this.peer.port });
   }
@@ -284,6 +304,7 @@ export class DtlsSocket extends SocketBase {
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
     this.receiver.request(buffer, n);
+    this.checkPeerDone();
   }
 
   recvCancel(): void {

@@ -15,6 +15,8 @@ export interface HandedDatagram {
   queued: Datagram[];
   /** The connected peer, if the socket was connected. */
   peer: { address: string; port: number } | null;
+  /** The host the socket's connect() named, as written (a DTLS client verifies it). */
+  hostAsWritten: string | undefined;
   connected: boolean;
   options: SocketOptions;
 }
@@ -45,6 +47,7 @@ export class DatagramSocket extends SocketBase {
   private sent = 0;
   private received = 0;
   private timer: NodeJS.Timeout | null = null;
+  private hostAsWritten: string | undefined;
   private readonly recvBufferSize: number;
   private readonly sendBufferSize: number;
   private readonly shutdownTimeoutMs: number;
@@ -104,6 +107,7 @@ export class DatagramSocket extends SocketBase {
       this.reportShutdown(ShutdownReason.AddressInvalid);
       return;
     }
+    this.hostAsWritten = target.host;
     resolveHost(target.host, target.kind, this.ipv6, (err, host) => {
       if (this.state !== 'resolving') return;
       if (err) {
@@ -352,7 +356,7 @@ export class DatagramSocket extends SocketBase {
     this.dgram = null;
     this.setState('takenOver', 'upgradeToTls (DTLS)');
     this.iomux.unregister(this);
-    return { dgram, queued, peer: this.peer, connected: this.modeValue === 'client', options: this.handOverOptions };
+    return { dgram, queued, peer: this.peer, connected: this.modeValue === 'client', options: this.handOverOptions, hostAsWritten: this.hostAsWritten };
   }
 
   /** The options a successor inherits (IoMux, log, limits), before its own override them. */
