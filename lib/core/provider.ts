@@ -51,12 +51,13 @@ export class DatagramSocketProvider implements ISocketProvider {
   }
 }
 
-/** The TLS provider: TLS sockets, and STARTTLS upgrades of connected stream sockets. */
+/** The TLS provider: TLS sockets, STARTTLS upgrades of stream sockets, DTLS upgrades of UDP sockets. */
 export class TlsSocketProvider extends StreamSocketProvider {
   /**
-   * Takes over a connected (or accepted) TCP or local socket: the old socket falls silent,
-   * the new one reports `socketUpgradeToTlsComplete` after the handshake. Throws, changing
-   * nothing, when the socket cannot be upgraded.
+   * Takes over a connected (or accepted) TCP or local socket (STARTTLS), or a connected or
+   * bound UDP socket with a DTLS context (DTLS): the old socket falls silent, the new one
+   * reports `socketUpgradeToTlsComplete` after the handshake. Throws, changing nothing, when
+   * the socket cannot be upgraded.
    */
   override upgradeToTls(socket: ISocket, user: USocket, options: UpgradeOptions = {}): ISocket {
     checkUser('upgradeToTls', user);
