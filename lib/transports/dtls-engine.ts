@@ -2,10 +2,19 @@
 // a file that does not exist, so we import its entry directly; a fix upstream changes the
 // paths here and nothing else.
 import { createPrivateKey } from 'node:crypto';
-import { DtlsClient, DtlsServer, DtlsSocket as Engine } from 'werift-dtls/lib/dtls/src/index.js';
-import { createPlaintext } from 'werift-dtls/lib/dtls/src/record/builder.js';
+import type { DtlsClient, DtlsSocket as Engine } from 'werift-dtls/lib/dtls/src/index.js';
 
 export type { Engine };
+
+// Loaded on first use: the engine costs ~150 ms of start-up that apps without DTLS never pay.
+type EngineModule = typeof import('werift-dtls/lib/dtls/src/index.js');
+type BuilderModule = typeof import('werift-dtls/lib/dtls/src/record/builder.js');
+let engineModule: EngineModule | undefined;
+let builderModule: BuilderModule | undefined;
+/* eslint-disable @typescript-eslint/no-require-imports */
+const engines = (): EngineModule => (engineModule ??= require('werift-dtls/lib/dtls/src/index.js') as EngineModule);
+const builder = (): BuilderModule => (builderModule ??= require('werift-dtls/lib/dtls/src/record/builder.js') as BuilderModule);
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The SRTP protection profiles we offer and accept (RFC 5764 / RFC 7714 numbers). */
 export const SRTP_PROFILES: ReadonlyArray<{ id: number; name: string; keyingLength: number }> = [
@@ -58,6 +67,7 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
     extendedMasterSecret: true,
   };
   // The engine's typings want its own transport class; ours has the same shape.
+  const { DtlsClient, DtlsServer } = engines();
   return options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
 }
 
@@ -75,7 +85,7 @@ export function startClient(engine: Engine): Promise<void> {
 /** Sends a close_notify alert (the engine's own close() only drops its transport). */
 export async function sendCloseNotify(engine: Engine): Promise<void> {
   const dtls = engine.dtls;
-  const [record] = createPlaintext(dtls)([{ type: 21 /* alert */, fragment: Buffer.from([1 /* warning */, 0 /* close_notify */]) }], ++dtls.recordSequenceNumber);
+  const [record] = builder().createPlaintext(dtls)([{ type: 21 /* alert */, fragment: Buffer.from([1 /* warning */, 0 /* close_notify */]) }], ++dtls.recordSequenceNumber);
   await engine.transport.send(engine.cipher.encryptPacket(record).serialize());
 }
 

@@ -1,0 +1,52 @@
+// One side of one bench run, in its own process: `node peer.js '<PeerArgs as JSON>'`.
+// The orchestrator (index.ts) starts the server and the client together (so that both load
+// their code at the same time); the client waits on stdin for `GO {"port": N}`, sent once the
+// server printed READY. See common.ts for the rest of the line protocol.
+import { PeerArgs, PeerIo } from './common';
+
+type Peer = (args: PeerArgs, io: PeerIo) => void;
+
+/**
+ * The peer functions by name, for each implementation. Loaded on demand: a raw Node peer never
+ * loads the framework (whose import alone takes ~0.2 s here) and vice versa.
+ */
+const PEERS: Record<string, { module: string; fw: string; raw: string }> = {
+  sink: { module: 'stream', fw: 'sinkServer', raw: 'sinkServer' },
+  bulk: { module: 'stream', fw: 'bulkClient', raw: 'bulkClient' },
+  echo64: { module: 'stream', fw: 'echo64Server', raw: 'echo64Server' },
+  pingpong: { module: 'stream', fw: 'pingpongClient', raw: 'pingpongClient' },
+  'udp-echo': { module: 'udp', fw: 'fwServer', raw: 'rawServer' },
+  'udp-pump': { module: 'udp', fw: 'fwClient', raw: 'rawClient' },
+  'accept-server': { module: 'conn', fw: 'acceptServer', raw: 'acceptServer' },
+  'accept-client': { module: 'conn', fw: 'acceptClient', raw: 'acceptClient' },
+  'idle-server': { module: 'conn', fw: 'idleServer', raw: 'idleServer' },
+  'idle-client': { module: 'conn', fw: 'idleClient', raw: 'idleClient' },
+  'starttls-server': { module: 'conn', fw: 'starttlsServer', raw: 'starttlsServer' },
+  'starttls-client': { module: 'conn', fw: 'starttlsClient', raw: 'starttlsClient' },
+};
+
+function load(name: string, impl: 'fw' | 'raw'): Peer {
+  const entry = PEERS[name];
+  if (!entry) throw new Error(`no peer ${name}`);
+  const mod: Record<string, Peer> =
+    entry.module === 'udp'
+      ? impl === 'fw'
+        ? require('./udp-fw')
+        : require('./udp-raw')
+      : entry.module === 'conn'
+        ? impl === 'fw'
+          ? require('./conn-fw')
+          : require('./conn-raw')
+        : impl === 'fw'
+          ? require('./stream-fw')
+          : require('./stream-raw');
+  return mod[entry[impl]];
+}
+
+if (require.main === module) {
+  const args = JSON.parse(process.argv[2]) as PeerArgs;
+  const peer = load(args.workload, args.impl);
+  const io = new PeerIo();
+  if (args.role === 'server') peer(args, io);
+  else io.onGo((port) => peer({ ...args, target: { ...args.target, port } }, io));
+}

@@ -1,0 +1,37 @@
+// UDP datagram rate in plain Node (dgram): the same echo server and credit-window client as
+// udp-fw.ts, with the same 1 MiB socket buffers.
+import * as dgram from 'node:dgram';
+import { DGRAM, PeerArgs, PeerIo, UDP_BUFFER, fillDatagram } from './common';
+import { Pump, report } from './udp';
+
+export function rawServer(_args: PeerArgs, io: PeerIo): void {
+  const s = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER, sendBufferSize: UDP_BUFFER });
+  s.on('message', (msg, rinfo) => s.send(msg, rinfo.port, rinfo.address));
+  s.on('error', (err) => io.error(`server: ${err.message}`));
+  s.bind(0, '127.0.0.1', () => io.ready({ port: s.address().port }));
+  io.onQuit(() => {
+    s.close();
+    return {};
+  });
+}
+
+export function rawClient(args: PeerArgs, io: PeerIo): void {
+  const s = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER, sendBufferSize: UDP_BUFFER });
+  const pump = new Pump(
+    args.size.datagrams,
+    args.size.window,
+    (seq) => {
+      const out = Buffer.allocUnsafe(DGRAM); // dgram does not copy: one buffer per datagram (pooled)
+      fillDatagram(out, seq);
+      s.send(out);
+    },
+    (ms) => {
+      report(io, pump, ms);
+      s.close();
+    },
+  );
+  s.on('message', (msg) => pump.echo(msg, msg.length));
+  s.on('error', (err) => io.error(`client: ${err.message}`));
+  s.connect(args.target.port, '127.0.0.1', () => pump.begin());
+  io.onQuit(() => ({}));
+}
