@@ -1,13 +1,12 @@
 import type { Socket as DgramSocket, RemoteInfo } from 'node:dgram';
 import { LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
 import { DtlsSettings } from '../context';
-import { DatagramReceiver } from '../core/datagram-receiver';
-import { SocketBase } from '../core/socket-base';
+import { DatagramBase } from '../core/datagram-base';
 import { checkBuffer, checkCount } from '../core/validate';
 import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
 import { createEngine, Engine, EngineTransport, isDtlsRecord, isForgedAfterHandshake, sendCloseNotify, srtpProfileOf, startClient, stopRetransmissions } from './dtls-engine';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
-import { HandedDatagram, makeReceiver } from './udp';
+import { HandedDatagram } from './udp';
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -23,20 +22,15 @@ export interface DtlsRole {
  * (werift-dtls) speaks the protocol; this socket owns the dgram handle, verifies the peer's
  * certificate (the engine does not) and keeps every rule of the contract.
  */
-export class DtlsSocket extends SocketBase {
-  readonly type = 'udp' as const;
+export class DtlsSocket extends DatagramBase {
   protected readonly flag = LogFlag.Tls;
 
   private engine: Engine | null = null;
   private dgram: DgramSocket | null = null;
   private readonly transport: EngineTransport;
-  /** The peer: the connected one, or (bound server) the first to complete a handshake. */
-  private peer: { address: string; port: number } | null = null;
   /** Bound server before a peer is locked: where the engine's replies go (the latest sender). */
   private replyTo: { address: string; port: number } | null = null;
   private connectedUdp = false;
-  private local: { address: string; port: number } | null = null;
-  private readonly receiver: DatagramReceiver;
   private waitingSends: Buffer[] = [];
   private inFlight = 0;
   private strangers = 0;
@@ -44,8 +38,6 @@ export class DtlsSocket extends SocketBase {
   /** The peer sent close_notify: no more datagrams come. */
   private peerClosed = false;
   private hostAsWritten: string | undefined;
-  private sent = 0;
-  private received = 0;
   private timer: NodeJS.Timeout | null = null;
   private peerCert: PeerCertificate | null = null;
   private readonly handshakeTimeoutMs: number;
@@ -56,7 +48,6 @@ export class DtlsSocket extends SocketBase {
     private readonly settings: DtlsSettings,
   ) {
     super(user, options);
-    this.receiver = makeReceiver(this, options, (m) => this.trace(m));
     this.handshakeTimeoutMs = checkCount('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.transport = { onData: () => undefined, send: (data) => this.sendRecord(data) };
     this.register();
@@ -64,38 +55,10 @@ export class DtlsSocket extends SocketBase {
 
   // ---- facts -----------------------------------------------------------------------------
 
-  get localAddress(): string | undefined {
-    return this.local?.address;
-  }
-  get localPort(): number | undefined {
-    return this.local?.port;
-  }
-  get remoteAddress(): string | undefined {
-    return this.peer?.address;
-  }
-  get remotePort(): number | undefined {
-    return this.peer?.port;
-  }
-  get bytesSent(): number {
-    return this.sent;
-  }
-  get bytesReceived(): number {
-    return this.received;
-  }
-  get connectionCount(): number {
-    return 0;
-  }
-  get droppedDatagrams(): number {
-    return this.receiver.dropped;
-  }
   /** Datagrams from other sources than the peer, ignored. */
   get strangerDatagrams(): number {
     return this.strangers;
-  }
-  getLocalAddress(): { address: string; port: number } | null {
-    return this.local;
-  }
-  override getPeerCertificate(): PeerCertificate | null {
+  }  override getPeerCertificate(): PeerCertificate | null {
     return this.peerCert;
   }
   override getSrtpKeyingMaterial(): { profile: string; material: Uint8Array } | null {
@@ -260,11 +223,6 @@ export class DtlsSocket extends SocketBase {
     this.receiver.arrive({ data, address: this.peer.address, port: this.peer.port });
   }
 
-  /** Posts a completed datagram recv (the receiver calls it). */
-  emitRecvFrom(buffer: Uint8Array, n: number, address: string, port: number): void {
-    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, address, port));
-  }
-
   send(data: Uint8Array, len?: number): void {
     this.throwIfTakenOver('send');
     const n = checkBuffer('send', data, len);
@@ -305,17 +263,6 @@ export class DtlsSocket extends SocketBase {
     if (this.shutdownCalled) return;
     this.receiver.request(buffer, n);
     this.checkPeerDone();
-  }
-
-  recvCancel(): void {
-    this.throwIfTakenOver('recvCancel');
-    if (this.ignoresCalls) return;
-    this.cancelPendingRecv();
-  }
-
-  protected cancelPendingRecv(): void {
-    const buffer = this.receiver.cancel();
-    if (buffer) this.emit((user) => user.socketRecvCanceled?.(this, buffer));
   }
 
   // ---- modes that do not apply ------------------------------------------------------------------

@@ -3,8 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../core/address';
 import { Datagram } from '../core/datagram-queue';
-import { DatagramReceiver } from '../core/datagram-receiver';
-import { SocketBase } from '../core/socket-base';
+import { DatagramBase } from '../core/datagram-base';
 import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
 import { checkBuffer, checkCount, checkPort, checkString } from '../core/validate';
 
@@ -21,8 +20,6 @@ export interface HandedDatagram {
   options: SocketOptions;
 }
 
-/** Datagrams kept while no recv is pending; one more is dropped and counted. */
-export const DEFAULT_DATAGRAM_QUEUE = 1024;
 /** SO_RCVBUF / SO_SNDBUF: Node's 208 KiB default lost ~23 % of a 512-byte burst here (NODE-PITFALLS). */
 export const DEFAULT_UDP_BUFFER = 1024 * 1024;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -32,20 +29,14 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
  * sends with `sendTo`; `connect()` a client that talks to one peer with `send` and hears only
  * that peer. Each `recv` takes one datagram, cut to the asked length.
  */
-export class DatagramSocket extends SocketBase {
-  readonly type = 'udp' as const;
+export class DatagramSocket extends DatagramBase {
   protected readonly flag = LogFlag.Udp;
 
   private dgram: DgramSocket | null = null;
-  private readonly receiver: DatagramReceiver;
   /** Sends made while the connect is on its way. */
   private waitingSends: Buffer[] = [];
   /** Sends handed to dgram whose callback has not come yet (shutdown waits for them). */
   private inFlight = 0;
-  private local: { address: string; port: number } | null = null;
-  private peer: { address: string; port: number } | null = null;
-  private sent = 0;
-  private received = 0;
   private timer: NodeJS.Timeout | null = null;
   private hostAsWritten: string | undefined;
   private readonly recvBufferSize: number;
@@ -54,7 +45,6 @@ export class DatagramSocket extends SocketBase {
 
   constructor(user: USocket, options: SocketOptions) {
     super(user, options);
-    this.receiver = makeReceiver(this, options, (m) => this.trace(m));
     this.recvBufferSize = checkCount('recvBufferSize', options.recvBufferSize, DEFAULT_UDP_BUFFER, 1);
     this.sendBufferSize = checkCount('sendBufferSize', options.sendBufferSize, DEFAULT_UDP_BUFFER, 1);
     this.shutdownTimeoutMs = checkCount('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
@@ -66,35 +56,6 @@ export class DatagramSocket extends SocketBase {
 
   // ---- read-only facts -----------------------------------------------------------------
 
-  get localAddress(): string | undefined {
-    return this.local?.address;
-  }
-  get localPort(): number | undefined {
-    return this.local?.port;
-  }
-  get remoteAddress(): string | undefined {
-    return this.peer?.address;
-  }
-  get remotePort(): number | undefined {
-    return this.peer?.port;
-  }
-  get bytesSent(): number {
-    return this.sent;
-  }
-  get bytesReceived(): number {
-    return this.received;
-  }
-  get connectionCount(): number {
-    return 0;
-  }
-  /** Datagrams dropped because they arrived while the queue was full. */
-  get droppedDatagrams(): number {
-    return this.receiver.dropped;
-  }
-
-  getLocalAddress(): { address: string; port: number } | null {
-    return this.local;
-  }
 
   // ---- modes ---------------------------------------------------------------------------
 
@@ -260,22 +221,6 @@ export class DatagramSocket extends SocketBase {
     this.receiver.request(buffer, n);
   }
 
-  recvCancel(): void {
-    this.throwIfTakenOver('recvCancel');
-    if (this.ignoresCalls) return;
-    this.cancelPendingRecv();
-  }
-
-  protected cancelPendingRecv(): void {
-    const buffer = this.receiver.cancel();
-    if (buffer) this.emit((user) => user.socketRecvCanceled?.(this, buffer));
-  }
-
-  /** Posts a completed datagram recv (the receiver calls it). */
-  emitRecvFrom(buffer: Uint8Array, n: number, address: string, port: number): void {
-    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, address, port));
-  }
-
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.ignoresCalls) return;
     this.received += msg.byteLength;
@@ -422,14 +367,4 @@ function copyOf(data: Uint8Array, n: number): Buffer {
   const copy = Buffer.allocUnsafe(n);
   copy.set(n === data.byteLength ? data : data.subarray(0, n));
   return copy;
-}
-
-/** The receiver of a datagram socket (UDP or DTLS), with the `datagramQueueLength` option. */
-export function makeReceiver(
-  owner: { emitRecvFrom(buffer: Uint8Array, n: number, address: string, port: number): void },
-  options: SocketOptions,
-  trace: (message: string) => void,
-): DatagramReceiver {
-  const limit = checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1);
-  return new DatagramReceiver(limit, (buffer, n, address, port) => owner.emitRecvFrom(buffer, n, address, port), trace);
 }

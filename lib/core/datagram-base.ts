@@ -1,0 +1,74 @@
+import { LogFlag, SocketOptions, USocket } from '../api';
+import { DatagramReceiver } from './datagram-receiver';
+import { SocketBase } from './socket-base';
+import { checkCount } from './validate';
+
+/** Datagrams kept while no recv is pending; one more is dropped and counted. */
+export const DEFAULT_DATAGRAM_QUEUE = 1024;
+
+/**
+ * What the datagram sockets (UDP, DTLS) share: the receiving side (one recv, a bounded queue,
+ * the cut to length), the facts, and cancelling a recv. How datagrams move is the subclass's.
+ */
+export abstract class DatagramBase extends SocketBase {
+  readonly type = 'udp' as const;
+  protected abstract override readonly flag: LogFlag;
+  protected readonly receiver: DatagramReceiver;
+  protected local: { address: string; port: number } | null = null;
+  /** The connected (or, for DTLS, locked) peer. */
+  protected peer: { address: string; port: number } | null = null;
+  protected sent = 0;
+  protected received = 0;
+
+  constructor(user: USocket, options: SocketOptions) {
+    super(user, options);
+    const limit = checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1);
+    this.receiver = new DatagramReceiver(limit, (buffer, n, address, port) => this.emitRecvFrom(buffer, n, address, port), (m) => this.trace(m));
+  }
+
+  get localAddress(): string | undefined {
+    return this.local?.address;
+  }
+  get localPort(): number | undefined {
+    return this.local?.port;
+  }
+  get remoteAddress(): string | undefined {
+    return this.peer?.address;
+  }
+  get remotePort(): number | undefined {
+    return this.peer?.port;
+  }
+  get bytesSent(): number {
+    return this.sent;
+  }
+  get bytesReceived(): number {
+    return this.received;
+  }
+  get connectionCount(): number {
+    return 0;
+  }
+  /** Datagrams dropped because they arrived while the queue was full. */
+  get droppedDatagrams(): number {
+    return this.receiver.dropped;
+  }
+
+  getLocalAddress(): { address: string; port: number } | null {
+    return this.local;
+  }
+
+  recvCancel(): void {
+    this.throwIfTakenOver('recvCancel');
+    if (this.ignoresCalls) return;
+    this.cancelPendingRecv();
+  }
+
+  protected cancelPendingRecv(): void {
+    const buffer = this.receiver.cancel();
+    if (buffer) this.emit((user) => user.socketRecvCanceled?.(this, buffer));
+  }
+
+  /** Posts a completed datagram recv (the receiver calls it). */
+  private emitRecvFrom(buffer: Uint8Array, n: number, address: string, port: number): void {
+    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, address, port));
+  }
+}
