@@ -5,7 +5,6 @@
  * `dgram`, `socat`). Loopback only; every wait bounded.
  */
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import * as dgram from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import {
   createTcpSocketProvider,
@@ -22,6 +21,7 @@ import { MALFORMED_CONNECT_ADDRESSES } from './helpers/address-cases';
 import { closeAllRaw, hasIpv6Loopback, pollUntil, randomBytes, rawServer, settle, sha256, withTimeout } from './helpers/net-helpers';
 import { cleanupAndCheck, guardProvider, RecordingUser } from './helpers/recording-user';
 import { thrown } from './helpers/stream-harness';
+import { closePlainSockets, freeUdpPort, plainUdp } from './helpers/udp-peers';
 
 /** Every wait in this file. */
 const WAIT = 15000;
@@ -31,89 +31,6 @@ const stateError = (code: string): string => `SocketStateError:${code}`;
 // ---------------------------------------------------------------------------------------
 // Plain dgram peers
 // ---------------------------------------------------------------------------------------
-
-interface PlainMessage {
-  data: Buffer;
-  address: string;
-  port: number;
-}
-
-/** A plain Node `dgram` socket that records what it receives. */
-class PlainUdp {
-  readonly messages: PlainMessage[] = [];
-  private readonly waits = new Set<() => void>();
-
-  constructor(readonly sock: dgram.Socket) {
-    sock.on('message', (data, rinfo) => {
-      this.messages.push({ data: Buffer.from(data), address: rinfo.address, port: rinfo.port });
-      for (const w of [...this.waits]) w();
-    });
-    sock.on('error', () => undefined); // asserted through what arrives
-  }
-
-  get port(): number {
-    return this.sock.address().port;
-  }
-
-  /** Resolves once `n` datagrams arrived (bounded). */
-  waitFor(n: number, ms = WAIT): Promise<void> {
-    if (this.messages.length >= n) return Promise.resolve();
-    let w: () => void = () => undefined;
-    const p = new Promise<void>((resolve) => {
-      w = () => {
-        if (this.messages.length >= n) resolve();
-      };
-      this.waits.add(w);
-    });
-    return withTimeout(p, ms, `${n} datagrams on a plain dgram socket (have ${this.messages.length})`).finally(() => this.waits.delete(w));
-  }
-
-  /** Sends one datagram; resolves once dgram handed it to the OS. */
-  send(data: Uint8Array, port: number, host = '127.0.0.1'): Promise<void> {
-    return withTimeout(
-      new Promise<void>((resolve, reject) => this.sock.send(data, port, host, (err) => (err ? reject(err) : resolve()))),
-      WAIT,
-      `a plain dgram send to ${host}:${port}`,
-    );
-  }
-}
-
-const plainSockets = new Set<dgram.Socket>();
-
-async function plainUdp(type: 'udp4' | 'udp6' = 'udp4', host = type === 'udp4' ? '127.0.0.1' : '::1'): Promise<PlainUdp> {
-  const sock = dgram.createSocket(type);
-  plainSockets.add(sock);
-  const peer = new PlainUdp(sock);
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(0, host, () => resolve());
-    }),
-    WAIT,
-    `a plain dgram socket to bind ${host}`,
-  );
-  return peer;
-}
-
-function closePlainSockets(): void {
-  for (const s of plainSockets) {
-    try {
-      s.close();
-    } catch {
-      // already closed
-    }
-  }
-  plainSockets.clear();
-}
-
-/** A UDP port that was free a moment ago (for CLIs that need a number). */
-async function freeUdpPort(): Promise<number> {
-  const sock = dgram.createSocket('udp4');
-  await withTimeout(new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve())), WAIT, 'a probe socket to bind');
-  const port = sock.address().port;
-  await withTimeout(new Promise<void>((resolve) => sock.close(() => resolve())), WAIT, 'a probe socket to close');
-  return port;
-}
 
 // ---------------------------------------------------------------------------------------
 // socat

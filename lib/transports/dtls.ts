@@ -85,7 +85,7 @@ export class DtlsSocket extends DatagramBase {
     this.setState('handshaking', `DTLS ${role.server ? 'server' : 'client'}${handed.connected ? '' : ', serving the first peer to complete a handshake'}`);
     this.timer = setTimeout(() => {
       this.trace(`DTLS handshake not finished within ${this.handshakeTimeoutMs} ms`);
-      this.fail(ShutdownReason.TlsHandshakeFailed);
+      this.reportShutdown(ShutdownReason.TlsHandshakeFailed);
     }, this.handshakeTimeoutMs || 2 ** 31 - 1);
     const identity = role.server ? this.settings.serverIdentity : this.settings.clientIdentity;
     const engine = createEngine(this.transport, {
@@ -164,7 +164,7 @@ export class DtlsSocket extends DatagramBase {
       const why = checkPeerCertificate(der, { trusted: s.trusted, name: checkName });
       if (why) {
         this.trace(`DTLS peer certificate refused: ${why}`);
-        this.fail(ShutdownReason.TlsHandshakeFailed);
+        this.reportShutdown(ShutdownReason.TlsHandshakeFailed);
         return;
       }
     } else if (!role.server) {
@@ -212,7 +212,7 @@ export class DtlsSocket extends DatagramBase {
 
   /** BY_PEER once the peer closed and every datagram it sent before was delivered. */
   private checkPeerDone(): void {
-    if (this.peerClosed && this.receiver.queued === 0 && !this.ended && !this.shutdownCalled) this.fail(ShutdownReason.ByPeer);
+    if (this.peerClosed && this.receiver.queued === 0 && !this.ended && !this.shutdownCalled) this.reportShutdown(ShutdownReason.ByPeer);
   }
 
   // ---- data ---------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ export class DtlsSocket extends DatagramBase {
     this.cancelPendingRecv();
     this.receiver.clear();
     if (this.state !== 'connected') {
-      this.fail(ShutdownReason.Normal);
+      this.reportShutdown(ShutdownReason.Normal);
       return;
     }
     this.closeWhenFlushed();
@@ -308,11 +308,7 @@ export class DtlsSocket extends DatagramBase {
     const engine = this.engine!;
     sendCloseNotify(engine)
       .catch((err: Error) => this.trace(`close_notify not sent: ${err.message}`))
-      .finally(() => this.fail(ShutdownReason.Normal));
-  }
-
-  private fail(reason: ShutdownReason): void {
-    this.reportShutdown(reason);
+      .finally(() => this.reportShutdown(ShutdownReason.Normal));
   }
 
   protected override onEnded(): void {

@@ -73,7 +73,7 @@ export class DatagramSocket extends DatagramBase {
       if (this.state !== 'resolving') return;
       if (err) {
         this.trace(`connect: cannot resolve ${address}: ${errorCode(err)}`);
-        this.fail(ShutdownReason.ConnectFailed);
+        this.reportShutdown(ShutdownReason.ConnectFailed);
         return;
       }
       if (!this.open(false)) return;
@@ -87,7 +87,7 @@ export class DatagramSocket extends DatagramBase {
         if (this.state !== 'connecting') return;
         const reason = reasonForError(connectErr, 'connect');
         this.trace(`connect error ${errorCode(connectErr)} (${connectErr.message}) -> ${reason}`);
-        this.fail(reason);
+        this.reportShutdown(reason);
       });
     });
   }
@@ -125,7 +125,7 @@ export class DatagramSocket extends DatagramBase {
       if (this.state !== 'binding') return;
       if (err) {
         this.trace(`bind: cannot resolve ${JSON.stringify(localAddress)}: ${errorCode(err)}`);
-        this.fail(ShutdownReason.BindFailed);
+        this.reportShutdown(ShutdownReason.BindFailed);
         return;
       }
       this.startBind(address, port, reuseAddr === true, true);
@@ -204,7 +204,7 @@ export class DatagramSocket extends DatagramBase {
         this.sent += n;
       }
       this.emit((user) => user.socketSendResult?.(this));
-      if (this.shutdownCalled && this.inFlight === 0) this.fail(ShutdownReason.Normal);
+      if (this.shutdownCalled && this.inFlight === 0) this.reportShutdown(ShutdownReason.Normal);
     };
     if (port === undefined) d.send(data, done);
     else d.send(data, port, address, done);
@@ -234,7 +234,7 @@ export class DatagramSocket extends DatagramBase {
       const phase = this.state === 'binding' ? 'bind' : 'connect';
       const reason = reasonForError(err, phase);
       this.trace(`${phase} error ${errorCode(err)} (${err.message}) -> ${reason}`);
-      this.fail(reason);
+      this.reportShutdown(reason);
       return;
     }
     // UDP has no connection to lose: an ICMP error (e.g. ECONNREFUSED from a connected peer
@@ -249,7 +249,7 @@ export class DatagramSocket extends DatagramBase {
     this.cancelPendingRecv();
     this.receiver.clear();
     if (this.state === 'resolving' || this.state === 'connecting') {
-      if (this.waitingSends.length === 0) this.fail(ShutdownReason.Normal);
+      if (this.waitingSends.length === 0) this.reportShutdown(ShutdownReason.Normal);
       // else: the connect completes, the waiting sends go out, then finishShutdown()
       return;
     }
@@ -259,14 +259,10 @@ export class DatagramSocket extends DatagramBase {
   /** NORMAL once every queued datagram was handed to the OS, or after shutdownTimeoutMs. */
   private closeWhenFlushed(): void {
     if (this.inFlight === 0) {
-      this.fail(ShutdownReason.Normal);
+      this.reportShutdown(ShutdownReason.Normal);
       return;
     }
-    this.timer ??= setTimeout(() => this.fail(ShutdownReason.Normal), this.shutdownTimeoutMs);
-  }
-
-  private fail(reason: ShutdownReason): void {
-    this.reportShutdown(reason);
+    this.timer ??= setTimeout(() => this.reportShutdown(ShutdownReason.Normal), this.shutdownTimeoutMs);
   }
 
   protected override onEnded(): void {
@@ -337,7 +333,7 @@ export class DatagramSocket extends DatagramBase {
       return true;
     } catch (err) {
       this.trace(`cannot open a UDP socket: ${errorCode(err)} ${(err as Error).message}`);
-      this.fail(reasonForError(err, this.modeValue === 'client' ? 'connect' : 'bind'));
+      this.reportShutdown(reasonForError(err, this.modeValue === 'client' ? 'connect' : 'bind'));
       return false;
     }
   }
