@@ -9,11 +9,14 @@ export type { Engine };
 // Loaded on first use: the engine costs ~150 ms of start-up that apps without DTLS never pay.
 type EngineModule = typeof import('werift-dtls/lib/dtls/src/index.js');
 type BuilderModule = typeof import('werift-dtls/lib/dtls/src/record/builder.js');
+type PlaintextModule = typeof import('werift-dtls/lib/dtls/src/record/message/plaintext.js');
 let engineModule: EngineModule | undefined;
 let builderModule: BuilderModule | undefined;
 /* eslint-disable @typescript-eslint/no-require-imports */
 const engines = (): EngineModule => (engineModule ??= require('werift-dtls/lib/dtls/src/index.js') as EngineModule);
 const builder = (): BuilderModule => (builderModule ??= require('werift-dtls/lib/dtls/src/record/builder.js') as BuilderModule);
+let plaintextModule: PlaintextModule | undefined;
+const plaintext = (): PlaintextModule => (plaintextModule ??= require('werift-dtls/lib/dtls/src/record/message/plaintext.js') as PlaintextModule);
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The SRTP protection profiles we offer and accept (RFC 5764 / RFC 7714 numbers). */
@@ -119,6 +122,23 @@ export function isDtlsRecord(data: Uint8Array): boolean {
 export function isForgedAfterHandshake(data: Uint8Array): boolean {
   if (data[3] !== 0 || data[4] !== 0) return false;
   return data[0] === 21 || (data[0] === 22 && data[13] === 1 /* client_hello */);
+}
+
+/**
+ * A protected (epoch > 0) alert record, decrypted: `{ level, description }`, or null when it is
+ * not one or does not decrypt (a forgery). We read these ourselves: the engine first parses the
+ * ciphertext as a plaintext alert and, when a byte happens to look like a known alert, drops the
+ * record undecrypted — so a peer's close_notify was sometimes never seen.
+ */
+export function readProtectedAlert(engine: Engine, data: Buffer): { level: number; description: number } | null {
+  if (data[0] !== 21 || (data[3] === 0 && data[4] === 0)) return null;
+  try {
+    const record = plaintext().DtlsPlaintext.deSerialize(data);
+    const body = engine.cipher.decryptPacket(record);
+    return body.length >= 2 ? { level: body[0], description: body[1] } : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The negotiated SRTP profile's name and keying-material length, if any. */

@@ -4,7 +4,7 @@ import { DtlsSettings } from '../context';
 import { DatagramBase } from '../core/datagram-base';
 import { checkBuffer, checkCount } from '../core/validate';
 import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
-import { createEngine, Engine, EngineTransport, isDtlsRecord, isForgedAfterHandshake, sendCloseNotify, srtpProfileOf, startClient, stopRetransmissions } from './dtls-engine';
+import { createEngine, Engine, EngineTransport, isDtlsRecord, isForgedAfterHandshake, readProtectedAlert, sendCloseNotify, srtpProfileOf, startClient, stopRetransmissions } from './dtls-engine';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 import { HandedDatagram } from './udp';
 
@@ -145,6 +145,18 @@ export class DtlsSocket extends DatagramBase {
       return;
     }
     if (!peer) this.replyTo = { address: rinfo.address, port: rinfo.port };
+    if (this.state === 'connected' && msg[0] === 21 && this.engine) {
+      // A protected alert ends the session (close_notify, or a fatal error); one that does not
+      // decrypt is a forgery and is ignored.
+      const alert = readProtectedAlert(this.engine, msg);
+      if (alert) {
+        this.trace(`alert from the peer: level ${alert.level}, description ${alert.description}`);
+        this.onPeerClosed();
+      } else {
+        this.trace('ignored an alert record that does not decrypt');
+      }
+      return;
+    }
     try {
       this.transport.onData(msg);
     } catch (err) {
