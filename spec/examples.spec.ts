@@ -2,7 +2,7 @@
  * The examples run as written, and the docs show them as they are.
  *
  * - Every `scripts/examples/*.ts` file is run as a child process: it must exit 0 by itself,
- *   print exactly its expected output (the table below) and nothing on stderr.
+ *   print exactly its expected output (`NAME.expected.txt` beside it) and nothing on stderr.
  * - Every `<!-- example: path -->` marker in README.md and docs/*.md must be followed by a
  *   fenced code block equal to that file, apart from the library import: the docs write
  *   `from 'socket-provider'` where the file has `from '../../lib'`. Other imports (such as
@@ -16,18 +16,15 @@ const root = path.resolve(__dirname, '..');
 const EXAMPLES_DIR = 'scripts/examples';
 const RUN_TIMEOUT_MS = 20_000;
 
-/** What each example prints on stdout. A new example needs a line here. */
-const EXPECTED_OUTPUT: Record<string, string> = {
-  'scripts/examples/tcp-echo.ts': 'echo: hello\n',
-  'scripts/examples/tls-echo.ts': 'echo: hello (server localhost, ALPN echo/1)\n',
-  'scripts/examples/starttls.ts': 'echo over tls after STARTTLS: hello (server localhost)\n',
-  'scripts/examples/dtls.ts':
-    'DTLS up with localhost: SRTP_AES128_CM_SHA1_80, 60 bytes of keying material\n' +
-    'same keys on both sides: true\n' +
-    'server got "hello over DTLS"\n' +
-    'client got "hello back"\n' +
-    'ended: client SOCKET_SHUTDOWN_NORMAL, server SOCKET_SHUTDOWN_BY_PEER\n',
-};
+/** What each example prints on stdout: `scripts/examples/NAME.ts` has `NAME.expected.txt` beside it. */
+function expectedOutputs(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(path.join(root, EXAMPLES_DIR)).filter((n) => n.endsWith('.expected.txt'))) {
+    out[`${EXAMPLES_DIR}/${name.replace(/\.expected\.txt$/, '.ts')}`] = readFileSync(path.join(root, EXAMPLES_DIR, name), 'utf8');
+  }
+  return out;
+}
+const EXPECTED_OUTPUT = expectedOutputs();
 
 const MARKER = /<!-- example: (\S+) -->/g;
 const PACKAGE_IMPORT = / from 'socket-provider';$/gm;
