@@ -37,26 +37,44 @@ export enum ShutdownReason {
   AlpnSelectionFailed = 'SOCKET_ALPN_SELECTION_FAILED',
 }
 
-/** Traffic class for {@link ISocket.setQoS}. */
+/**
+ * Traffic class for {@link ISocket.setQoS}: the DSCP marking the seed asks the OS for. Node
+ * offers no way to set IP_TOS on its sockets, so on Node the call is checked and logged and has
+ * no effect on the packets (see `docs/porting.md`).
+ */
 export enum QosTrafficType {
+  /** Ordinary data, no priority: what every socket has until `setQoS` is called. */
   BestEffort = 'QOS_BEST_EFFORT',
+  /** Interactive audio and video streams (e.g. video calls). */
   AudioVideo = 'QOS_AUDIO_VIDEO',
+  /** Voice: the most delay-sensitive class (e.g. RTP voice packets). */
   Voice = 'QOS_VOICE',
 }
 
-/** The log channel a socket writes to: one per transport. */
+/**
+ * The log channel a socket writes to: one per transport. The values are the words
+ * `SOCKET_PROVIDER_LOG` takes (`tcp,tls`, or `all`).
+ */
 export enum LogFlag {
+  /** TCP sockets. */
   Tcp = 'tcp',
+  /** TLS and STARTTLS sockets, DTLS sockets, and contexts (e.g. the `setVerifyPeer(false)` warning). */
   Tls = 'tls',
+  /** UDP sockets. */
   Udp = 'udp',
+  /** Local sockets (Unix domain sockets, named pipes); `local` is accepted for it in `SOCKET_PROVIDER_LOG`. */
   Local = 'lds',
 }
 
-/** Where a socket writes its log lines. Only lines whose flag is enabled are built and written. */
+/**
+ * Where a socket writes its log lines; pass your own as the `log` option (or to
+ * `createSocketContext`) to route them. Only lines whose flag is enabled are built and written.
+ * The default writes to stderr and is off unless `SOCKET_PROVIDER_LOG` is set.
+ */
 export interface IInstanceLog {
   /** Whether lines for `flag` are wanted; sockets check it before building a message. */
   isEnabled(flag: LogFlag): boolean;
-  /** Writes one line. */
+  /** Writes one line (without a newline at its end); called only when `isEnabled(flag)` said true. */
   log(flag: LogFlag, message: string): void;
 }
 
@@ -76,11 +94,11 @@ export type PeerCertificate = NodePeerCertificate;
 export interface SocketOptions {
   /** The address family of this socket: IPv6 when true. Default false (IPv4). */
   ipv6?: boolean;
-  /** Certificates, CA, ALPN, DTLS (TLS and DTLS only). */
+  /** Certificates, CA, ALPN, DTLS (TLS and DTLS only): a context made by {@link ISocketProvider.createSocketContext}. */
   context?: ISocketContext;
   /** Where this socket logs. Default: the package's own log, off unless `SOCKET_PROVIDER_LOG` is set. */
   log?: IInstanceLog;
-  /** The IoMux the socket belongs to. Default: the process-wide IoMux. */
+  /** The IoMux the socket belongs to: its callbacks run on that IoMux's queue, and its `terminate()` ends the socket. Default: the process-wide IoMux. */
   iomux?: IoMux;
   /** TCP_NODELAY on connections (client and accepted). Default true: send() is a message, not a byte stream to coalesce. */
   noDelay?: boolean;
@@ -160,14 +178,22 @@ export interface ISocket {
 
   /**
    * Client mode: connects to `"host:port"` (`"[v6]:port"`, or a path for local sockets).
-   * Reports `socketConnectComplete`, or `socketShutdown` with the reason it failed.
-   * @throws SocketStateError on a server-mode socket or a second `connect()`.
+   * Reports `socketConnectComplete` (TLS: after the handshake and ALPN), or `socketShutdown`
+   * with the reason it failed. A malformed address is reported (`SOCKET_ADDRESS_INVALID`), not thrown.
+   * @param serverName TLS: the SNI name sent and the name the server's certificate must carry
+   *   (default: the host as written in `address`). Ignored by other transports.
+   * @throws SocketStateError on a server-mode socket, a second `connect()`, or a socket shut
+   *   down before it had a mode; TypeError if `address` is not a string.
    */
   connect(address: string, serverName?: string): void;
   /**
-   * Server mode: binds to `localAddress` (null: all interfaces) and `localPort` (0: the OS picks).
-   * Reports `socketBindResult` with the real address and port, or `socketShutdown`.
-   * @throws SocketStateError on a client-mode socket or a second `bind()`; RangeError for a bad port.
+   * Server mode: binds to `localAddress` (null: all interfaces; a path for local sockets) and
+   * `localPort` (0: the OS picks). Reports `socketBindResult` with the real address and port,
+   * or `socketShutdown` (e.g. `SOCKET_ADDR_IN_USE`).
+   * @param reuseAddr UDP: let several sockets share the port (SO_REUSEADDR). TCP listeners always have it.
+   * @throws SocketStateError on a client-mode socket, a second `bind()`, or a socket shut down
+   *   before it had a mode;
+   *   RangeError for a port outside 0–65535; TypeError for arguments of the wrong type.
    */
   bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void;
   /**
@@ -188,27 +214,48 @@ export interface ISocket {
    */
   shutdown(): void;
   /**
-   * Queues the first `len` bytes of `data`; the caller may reuse `data` at once.
-   * One `socketSendResult` follows once the bytes were handed to the OS.
-   * @throws RangeError/TypeError for bad arguments; SocketStateError on a listening socket.
+   * Queues the first `len` bytes of `data` (default: all of it); the caller may reuse `data` at
+   * once. May be called before the connection is up: the data is sent once it is. One
+   * `socketSendResult` follows once the bytes were handed to the OS. UDP and DTLS: one datagram.
+   * @throws RangeError/TypeError for bad arguments; SocketStateError on a server-mode stream
+   *   socket, a bound UDP socket (use `sendTo`), or a socket with no mode yet.
    */
   send(data: Uint8Array, len?: number): void;
-  /** UDP: sends one datagram to `dstAddress:dstPort`. Does nothing on other transports. */
+  /**
+   * UDP: sends one datagram to `dstAddress:dstPort` (an IP literal of the socket's family);
+   * binds the socket to an ephemeral port first if it has no mode yet. One `socketSendResult`
+   * follows. Does nothing on stream sockets.
+   * @throws SocketStateError on a connected UDP socket or a DTLS socket (use `send`); TypeError
+   *   for an address that is not an IP literal; RangeError for a port outside 1–65535 or a bad `len`.
+   */
   sendTo(data: Uint8Array, len: number | undefined, dstAddress: string, dstPort: number): void;
   /**
    * Asks for `len` bytes (default `buffer.byteLength`) into the front of `buffer`:
-   * exactly `len`, or with `recvPartial` as soon as 1..len are there.
-   * Completes with `socketRecvResult` (UDP: `socketRecvFromResult`) or `socketRecvCanceled`.
-   * @throws SocketStateError if a recv is already pending.
+   * exactly `len`, or with `recvPartial` as soon as 1..len are there. UDP and DTLS: one
+   * datagram, cut to `len`. Completes with `socketRecvResult` (UDP, DTLS:
+   * `socketRecvFromResult`) or `socketRecvCanceled`, always before `socketShutdown`.
+   * @throws SocketStateError if a recv is already pending, on a server-mode stream socket, or
+   *   on a socket with no mode yet; RangeError/TypeError for bad arguments.
    */
   recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void;
-  /** Cancels the pending recv: `socketRecvCanceled(socket, buffer)` follows. */
+  /** Cancels the pending recv: `socketRecvCanceled(socket, buffer)` follows. Nothing happens when none is pending. */
   recvCancel(): void;
-  /** Sends every later callback to `user`, from this moment. */
+  /**
+   * Sends every later callback to `user`, from this moment (also callbacks already queued).
+   * @throws TypeError if `user` has no `socketShutdown` method.
+   */
   setUser(user: USocket): void;
   /** The bound or connected local address; null before there is one. */
-  getLocalAddress(): { address: string; port: number } | null;
-  /** DSCP marking where the platform allows; else logged, no effect (see docs/guide.md). */
+  getLocalAddress(): {
+    /** The local IP address (or the path of a local socket). */
+    address: string;
+    /** The local port (0 for local sockets). */
+    port: number;
+  } | null;
+  /**
+   * DSCP marking where the platform allows; on Node it is logged and has no effect (see docs/guide.md).
+   * @throws TypeError if `type` is not a {@link QosTrafficType}.
+   */
   setQoS(type: QosTrafficType): void;
 
   /** Local address, once bound or connected. */
@@ -232,7 +279,12 @@ export interface ISocket {
   /** TLS/DTLS: the peer's certificate in Node's shape, or null. */
   getPeerCertificate(): PeerCertificate | null;
   /** DTLS-SRTP: the negotiated profile and RFC 5764 keying material, or null. */
-  getSrtpKeyingMaterial(): { profile: string; material: Uint8Array } | null;
+  getSrtpKeyingMaterial(): {
+    /** The SRTP protection profile, e.g. `SRTP_AES128_CM_SHA1_80`. */
+    profile: string;
+    /** 2×(key + salt) bytes exported with the label `EXTRACTOR-dtls_srtp`: client key, server key, client salt, server salt. */
+    material: Uint8Array;
+  } | null;
 }
 
 /**
@@ -249,8 +301,12 @@ export interface ISocketProvider {
    */
   createSocket(user: USocket, options?: SocketOptions): ISocket;
   /**
-   * TLS provider only: a new TLS socket that takes over a connected (or accepted) socket.
-   * @throws SocketStateError on any other provider.
+   * TLS provider only: a new TLS socket that takes over a connected (or accepted) socket
+   * (STARTTLS), or a DTLS socket over a UDP socket when `options.context` has `enableDtls()`.
+   * From then on the old socket makes no callbacks and its methods throw. The new socket
+   * reports `socketUpgradeToTlsComplete`, or `socketShutdown(SOCKET_TLS_HANDSHAKE_FAILED)`.
+   * @throws SocketStateError on any other provider, for a socket that is not connected, has a
+   *   recv pending or is already TLS (`docs/errors.md` lists every case).
    */
   upgradeToTls(socket: ISocket, user: USocket, options?: UpgradeOptions): ISocket;
 }
@@ -276,7 +332,10 @@ export abstract class USocket {
   socketListenResult(socket: ISocket, remoteAddr: string, remotePort: number): void {}
   /** The new socket of a connection accepted for this user; it is in `client` mode. */
   socketAcceptComplete(socket: ISocket): void {}
-  /** The socket ended, for `reason`. Called exactly once per socket; nothing follows it. */
+  /**
+   * The socket ended, for `reason`. Called exactly once per socket, after a pending recv was
+   * completed or cancelled; nothing follows it. The only callback an app must implement.
+   */
   abstract socketShutdown(socket: ISocket, reason: ShutdownReason): void;
   /** The bytes of one `send`/`sendTo` were handed to the OS; one per send, in call order. */
   socketSendResult(socket: ISocket): void {}
@@ -288,7 +347,11 @@ export abstract class USocket {
   socketRecvCanceled(socket: ISocket, buffer: Uint8Array): void {}
   /** A STARTTLS/DTLS upgrade finished its handshake; `socket` is the new secure socket. */
   socketUpgradeToTlsComplete(socket: ISocket): void {}
-  /** ALPN chose `protocol`; return false to refuse it (the socket then ends with `SOCKET_ALPN_SELECTION_FAILED`). */
+  /**
+   * ALPN chose `protocol`; called on both sides before `socketConnectComplete`,
+   * `socketAcceptComplete` or `socketUpgradeToTlsComplete`. Return false to refuse it (the
+   * socket then ends with `SOCKET_ALPN_SELECTION_FAILED`). The default accepts every protocol.
+   */
   socketAcceptSelectedAlpnProtocol(socket: ISocket, protocol: string): boolean {
     return true;
   }

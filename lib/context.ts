@@ -17,6 +17,7 @@ export const ContextErrorCode = {
   BadAlpn: 'ERR_ALPN_INVALID',
 } as const;
 
+/** One of the {@link ContextErrorCode} strings, carried as `code` by the TypeError a context method throws. */
 export type ContextErrorCode = (typeof ContextErrorCode)[keyof typeof ContextErrorCode];
 
 function pemError(code: ContextErrorCode, message: string): TypeError & { code: ContextErrorCode } {
@@ -30,6 +31,7 @@ const KEY_RE = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----[\s\S]+?---
 export interface CertificateEntry {
   /** The chain, leaf first, as PEM. */
   cert: string;
+  /** The private key of the leaf, as PEM. */
   key: string;
   /** SHA-256 of the leaf certificate's DER. */
   fingerprint: Buffer;
@@ -61,21 +63,31 @@ export function parseCertificatePem(what: string, pem: string | Uint8Array): Cer
 
 /** What a DTLS upgrade needs from the context. */
 export interface DtlsSettings {
+  /** `enableDtls()` was called: upgrades of UDP sockets use DTLS. */
   enabled: boolean;
+  /** DTLS-SRTP is to be negotiated (`enableDtls(true)`). */
   srtp: boolean;
+  /** The default server certificate and key, if set. */
   serverIdentity?: { cert: string; key: string };
+  /** The client certificate and key, unless none is set or it was disabled. */
   clientIdentity?: { cert: string; key: string };
   /** Trust anchors; null: Node's root store. */
   trusted: X509Certificate[] | null;
+  /** False after `setVerifyPeer(false)`. */
   verifyPeer: boolean;
+  /** `requireClientCertificate()` was called. */
   requireClient: boolean;
+  /** ALPN protocols in order of preference. */
   alpn: readonly string[];
 }
 
 /** What a TLS client connection needs from the context, fixed when the connection starts. */
 export interface ClientTlsSettings {
+  /** Node's secure context: minimum version, trusted CAs, our client certificate. */
   secureContext: SecureContext;
+  /** Whether the server's chain and name are checked. */
   verifyPeer: boolean;
+  /** ALPN protocols offered, in order of preference. */
   alpn: string[];
 }
 
@@ -88,6 +100,7 @@ export interface ServerTlsSettings {
   serverOptions: TlsOptions;
   /** A client certificate is required and must verify. */
   requireClient: boolean;
+  /** ALPN protocols, in the server's order of preference. */
   alpn: string[];
 }
 

@@ -37,6 +37,7 @@ export const SocketErrorCode = {
   NotImplemented: 'ERR_PROVIDER_NOT_IMPLEMENTED',
 } as const;
 
+/** One of the {@link SocketErrorCode} strings: the type of {@link SocketStateError.code}. */
 export type SocketErrorCode = (typeof SocketErrorCode)[keyof typeof SocketErrorCode];
 
 /**
@@ -47,6 +48,11 @@ export class SocketStateError extends Error {
   /** A stable identifier from {@link SocketErrorCode}. */
   readonly code: SocketErrorCode;
 
+  /**
+   * Made by the library; apps catch it and test `code` (the message is for people and may change).
+   * @param code what was wrong, from {@link SocketErrorCode}
+   * @param message which call, and why it is not allowed now
+   */
   constructor(code: SocketErrorCode, message: string) {
     super(message);
     this.name = 'SocketStateError';

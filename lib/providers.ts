@@ -13,6 +13,7 @@ export function createTcpSocketProvider(): ISocketProvider {
  * Makes TLS sockets, and upgrades connected sockets to TLS (STARTTLS).
  * @param tcpProvider accepted for the seed's signature: a TCP provider or null. TLS runs on
  *   Node's own TCP either way (a socket does not depend on the provider that made it).
+ * @throws TypeError if `tcpProvider` is a provider of another transport.
  */
 export function createTlsSocketProvider(tcpProvider?: ISocketProvider | null): ISocketProvider {
   if (tcpProvider !== undefined && tcpProvider !== null && tcpProvider.type !== 'tcp') {
