@@ -1,0 +1,111 @@
+/**
+ * The public types of message sockets: a socket that carries whole messages instead of a
+ * byte stream, made by `createMessageSocket()` over any connected socket.
+ */
+import type { IInstanceLog, ISocket, ShutdownReason } from '../api';
+
+/**
+ * How a stream socket cuts its byte stream into messages (docs/messages.md has the wire
+ * diagrams). Datagram sockets (UDP, DTLS) ignore it: there one datagram is one message.
+ *
+ * - `'u32'` (the default): a 4-byte big-endian length, then that many bytes.
+ * - `'varint'`: the length as an unsigned LEB128 varint (1–5 bytes), then that many bytes.
+ * - `{ delimiter }`: the message, then the delimiter bytes (a string is taken as UTF-8). A
+ *   message must not contain the delimiter; `sendMessage` throws `RangeError` if it does.
+ */
+export type MessageFraming = 'u32' | 'varint' | { readonly delimiter: Uint8Array | string };
+
+/** Options for `createMessageSocket`. */
+export interface MessageSocketOptions {
+  /** Stream sockets: how messages are framed. Default `'u32'`. Ignored over UDP and DTLS. */
+  framing?: MessageFraming;
+  /**
+   * The largest message in bytes, in either direction. Default 16 MiB (16 777 216), at most
+   * 4 294 967 295. A larger incoming message ends the connection (`framingError`
+   * `ERR_MESSAGE_TOO_LARGE`); a larger outgoing one throws `RangeError`.
+   */
+  maxMessageSize?: number;
+  /** Where framing errors are logged, under the socket's transport flag. Default: the package's log. */
+  log?: IInstanceLog;
+}
+
+/**
+ * Why a message socket refused what its peer sent (`IMessageSocket.framingError`). Each
+ * ends the connection; the message user then sees `SOCKET_LOST`. A code never changes meaning.
+ */
+export const MessageErrorCode = {
+  /** A message larger than `maxMessageSize`: by its length prefix, by the delimiter not found within the limit, or a datagram. */
+  TooLarge: 'ERR_MESSAGE_TOO_LARGE',
+  /** The peer closed its side in the middle of a message. */
+  Truncated: 'ERR_MESSAGE_TRUNCATED',
+  /** `'varint'` framing: a length prefix longer than 5 bytes. */
+  BadLength: 'ERR_MESSAGE_BAD_LENGTH',
+} as const;
+
+export type MessageErrorCode = (typeof MessageErrorCode)[keyof typeof MessageErrorCode];
+
+/** The framing a message socket uses; `'datagram'` over UDP and DTLS. */
+export type MessageFramingKind = 'u32' | 'varint' | 'delimiter' | 'datagram';
+
+/**
+ * A socket that sends and receives whole messages. It owns the socket it wraps: do not call
+ * that socket's methods yourself once it is wrapped (its facts may be read through `socket`).
+ * No method calls the user back synchronously.
+ */
+export interface IMessageSocket {
+  /** The wrapped socket, for its facts (addresses, peer certificate, byte counts). */
+  readonly socket: ISocket;
+  /** How messages are framed on the wire. */
+  readonly framing: MessageFramingKind;
+  /** The largest message accepted or sent, in bytes. */
+  readonly maxMessageSize: number;
+  /** Messages handed to `sendMessage` (and not ignored). */
+  readonly messagesSent: number;
+  /** Messages delivered to `messageReceived`. */
+  readonly messagesReceived: number;
+  /** Why the peer's data was refused, or null. Set before `messageSocketShutdown(SOCKET_LOST)`. */
+  readonly framingError: MessageErrorCode | null;
+
+  /**
+   * Sends one message: one `send` of the framed bytes. The message is copied before this
+   * returns, so the caller may reuse it. One `messageSendResult` follows, in call order.
+   * Ignored after `shutdown()` or once the socket ended.
+   * @throws TypeError if `message` is not a Uint8Array; RangeError if it is larger than
+   * `maxMessageSize`, contains the delimiter, or is empty on a datagram socket.
+   */
+  sendMessage(message: Uint8Array): void;
+  /**
+   * Asks for the next message: one `messageReceived` follows when it is complete (or the
+   * socket ends first). Nothing is read from the socket while no `receiveNext` is pending.
+   * Ignored after `shutdown()` or once the socket ended.
+   * @throws SocketStateError (`ERR_SOCKET_RECV_PENDING`) if one is already pending.
+   */
+  receiveNext(): void;
+  /**
+   * Sends what is queued, closes the socket, then reports `messageSocketShutdown(SOCKET_SHUTDOWN_NORMAL)`.
+   * Messages received but not yet asked for are dropped. Later calls are ignored.
+   */
+  shutdown(): void;
+  /** Sends every later callback to `user`, from this moment. @throws TypeError for a user without `messageSocketShutdown`. */
+  setUser(user: UMessageSocket): void;
+}
+
+/**
+ * The application's side of a message socket. The rules of `USocket` hold: no callback runs
+ * inside a call into the message socket; one `messageSendResult` per `sendMessage`, in order;
+ * `messageSocketShutdown` exactly once, last.
+ */
+export abstract class UMessageSocket {
+  /**
+   * The message asked for by `receiveNext()`. `message` is the application's to keep and
+   * change: its own memory, never a view into a buffer the socket reuses.
+   */
+  messageReceived(socket: IMessageSocket, message: Uint8Array): void {}
+  /** The framed bytes of one `sendMessage` were handed to the OS; one per `sendMessage`, in call order. */
+  messageSendResult(socket: IMessageSocket): void {}
+  /**
+   * The message socket ended, for `reason` (the wrapped socket's reason; `SOCKET_LOST` when
+   * the peer broke the framing, with `framingError` telling how). Exactly once; nothing follows.
+   */
+  abstract messageSocketShutdown(socket: IMessageSocket, reason: ShutdownReason): void;
+}

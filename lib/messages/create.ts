@@ -1,0 +1,68 @@
+import { ISocket } from '../api';
+import { getDefaultLog } from '../core/log';
+import { checkCount } from '../core/validate';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { IMessageSocket, MessageFraming, MessageSocketOptions, UMessageSocket } from './api';
+import { DelimiterFraming, Framing, MAX_MESSAGE_SIZE_LIMIT, U32Framing, VarintFraming } from './framing';
+import { checkMessageUser, MessageSocket, MessageSocketSettings } from './message-socket';
+import { READ_CHUNK } from './stream-reader';
+
+/** The default `maxMessageSize`: 16 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+const SOCKET_METHODS = ['send', 'recv', 'shutdown', 'setUser'] as const;
+
+/**
+ * Wraps a connected socket (TCP, TLS, local, STARTTLS-upgraded, UDP or DTLS) in a message
+ * socket whose callbacks go to `user`. The message socket becomes the socket's user: from
+ * here on, call the message socket, not the socket. Wrap it once it is connected: in
+ * `socketConnectComplete`, `socketAcceptComplete` or `socketUpgradeToTlsComplete`, or later,
+ * with no `recv` of your own pending. Nothing is read until the first `receiveNext()`.
+ *
+ * @throws TypeError for a non-socket, a user without `messageSocketShutdown`, or a bad framing;
+ * RangeError for a bad `maxMessageSize` or an empty delimiter; SocketStateError if the socket is
+ * not connected (`ERR_SOCKET_NOT_CONNECTED`), is a listener or bound UDP socket
+ * (`ERR_SOCKET_WRONG_MODE`), or was taken over by `upgradeToTls` (`ERR_SOCKET_TAKEN_OVER`).
+ */
+export function createMessageSocket(socket: ISocket, user: UMessageSocket, options: MessageSocketOptions = {}): IMessageSocket {
+  if (typeof socket !== 'object' || socket === null || SOCKET_METHODS.some((m) => typeof socket[m] !== 'function')) {
+    throw new TypeError('createMessageSocket: expected an ISocket');
+  }
+  checkMessageUser('createMessageSocket', user);
+  if (typeof options !== 'object' || options === null) throw new TypeError('createMessageSocket: options must be an object');
+  const settings = settingsFor(socket, options);
+  if (socket.mode === 'none') {
+    throw new SocketStateError(SocketErrorCode.NotConnected, 'createMessageSocket: the socket is not connected; wrap it once connect() or accept() completed');
+  }
+  if (socket.mode === 'server') {
+    throw new SocketStateError(SocketErrorCode.WrongMode, 'createMessageSocket: a listening or bound socket carries no messages; wrap a connected or accepted socket');
+  }
+  return new MessageSocket(socket, user, settings);
+}
+
+function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSocketSettings {
+  const max = checkCount('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1);
+  if (max > MAX_MESSAGE_SIZE_LIMIT) throw new RangeError(`maxMessageSize: at most ${MAX_MESSAGE_SIZE_LIMIT}, got ${max}`);
+  const log = options.log ?? getDefaultLog();
+  const framing = options.framing ?? 'u32';
+  // Checked for datagram sockets too, which ignore it: a bad option is a mistake anywhere.
+  const delimiter = checkFraming(framing);
+  if (socket.type === 'udp') return { kind: 'datagram', framing: null, growLimit: 0, maxMessageSize: max, log };
+  let made: Framing;
+  if (delimiter) made = new DelimiterFraming(delimiter, max);
+  else made = framing === 'varint' ? new VarintFraming(max) : new U32Framing(max);
+  const growLimit = Math.max(READ_CHUNK, max + (delimiter?.byteLength ?? 0));
+  return { kind: delimiter ? 'delimiter' : (framing as 'u32' | 'varint'), framing: made, growLimit, maxMessageSize: max, log };
+}
+
+/** Checks the framing option; returns the delimiter's bytes for a delimited framing. */
+function checkFraming(framing: MessageFraming): Uint8Array | null {
+  if (framing === 'u32' || framing === 'varint') return null;
+  const delimiter = typeof framing === 'object' && framing !== null ? (framing as { delimiter?: unknown }).delimiter : undefined;
+  let bytes: Uint8Array;
+  if (typeof delimiter === 'string') bytes = Buffer.from(delimiter, 'utf8');
+  else if (delimiter instanceof Uint8Array) bytes = Uint8Array.from(delimiter); // ours: the caller may change theirs
+  else throw new TypeError(`framing: expected 'u32', 'varint' or { delimiter: Uint8Array | string }, got ${JSON.stringify(framing) ?? String(framing)}`);
+  if (bytes.byteLength === 0) throw new RangeError('framing: the delimiter is empty');
+  return bytes;
+}

@@ -1,0 +1,248 @@
+import { IInstanceLog, ISocket, LogFlag, ShutdownReason, USocket } from '../api';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { IMessageSocket, MessageErrorCode, MessageFramingKind, UMessageSocket } from './api';
+import { CallbackQueue } from './callback-queue';
+import { Framing } from './framing';
+import { StreamReader } from './stream-reader';
+
+/** What `createMessageSocket` checked and settled. */
+export interface MessageSocketSettings {
+  readonly kind: MessageFramingKind;
+  /** Stream sockets only. */
+  readonly framing: Framing | null;
+  /** Stream sockets only: how far the receive buffer may grow. */
+  readonly growLimit: number;
+  readonly maxMessageSize: number;
+  readonly log: IInstanceLog;
+}
+
+/** The largest UDP payload is 65 535 bytes: a datagram buffer one byte larger tells "too large". */
+const DATAGRAM_BUFFER_LIMIT = 65_536;
+
+const FLAGS: Record<ISocket['type'], LogFlag> = { tcp: LogFlag.Tcp, tls: LogFlag.Tls, udp: LogFlag.Udp, local: LogFlag.Local };
+
+/** The message user's check, as `checkUser` is the socket user's. */
+export function checkMessageUser(what: string, user: unknown): void {
+  if (typeof (user as { messageSocketShutdown?: unknown } | null)?.messageSocketShutdown !== 'function') {
+    throw new TypeError(`${what}: the user must be an object with a messageSocketShutdown method`);
+  }
+}
+
+/**
+ * A message socket over one connected socket, built on the public `ISocket` API only: it
+ * becomes the socket's user and turns sends, partial recvs and the socket's end into
+ * messages. One `receiveNext()` at a time is the flow control: nothing is read from the
+ * socket while the app has not asked for a message.
+ */
+export class MessageSocket implements IMessageSocket {
+  readonly framing: MessageFramingKind;
+  readonly maxMessageSize: number;
+  private user: UMessageSocket;
+  private readonly calls = new CallbackQueue();
+  /** Stream sockets: the framing and the received bytes; null on datagram sockets. */
+  private readonly framer: Framing | null;
+  private readonly reader: StreamReader | null;
+  /** Datagram sockets: the reused buffer one datagram is received into. */
+  private readonly datagramBuffer: Uint8Array | null;
+  private readonly log: IInstanceLog;
+  private readonly flag: LogFlag;
+
+  /** A `receiveNext()` waits for its message. */
+  private wanted = false;
+  /** Our `recv` on the socket is pending. */
+  private recvPending = false;
+  /** The app called `shutdown()`. */
+  private shutdownCalled = false;
+  /** The socket reported its end (a BY_PEER may wait here until the buffered messages were asked for). */
+  private socketEnd: ShutdownReason | null = null;
+  /** `messageSocketShutdown` was posted: nothing more. */
+  private ended = false;
+  private sentCount = 0;
+  private receivedCount = 0;
+  private errorCode: MessageErrorCode | null = null;
+
+  constructor(
+    readonly socket: ISocket,
+    user: UMessageSocket,
+    settings: MessageSocketSettings,
+  ) {
+    this.user = user;
+    this.framing = settings.kind;
+    this.maxMessageSize = settings.maxMessageSize;
+    this.log = settings.log;
+    this.flag = FLAGS[socket.type];
+    this.framer = settings.framing;
+    this.reader = settings.framing ? new StreamReader(settings.framing, settings.growLimit) : null;
+    this.datagramBuffer = settings.framing ? null : new Uint8Array(Math.min(settings.maxMessageSize + 1, DATAGRAM_BUFFER_LIMIT));
+    socket.setUser(new SocketSide(this));
+  }
+
+  get messagesSent(): number {
+    return this.sentCount;
+  }
+  get messagesReceived(): number {
+    return this.receivedCount;
+  }
+  get framingError(): MessageErrorCode | null {
+    return this.errorCode;
+  }
+
+  // ---- the app's calls ------------------------------------------------------------------
+
+  sendMessage(message: Uint8Array): void {
+    if (!(message instanceof Uint8Array)) throw new TypeError(`sendMessage: expected a Uint8Array, got ${message === null ? 'null' : typeof message}`);
+    const n = message.byteLength;
+    if (n > this.maxMessageSize) throw new RangeError(`sendMessage: a message of ${n} bytes is larger than maxMessageSize ${this.maxMessageSize}`);
+    if (!this.framer && n === 0) throw new RangeError('sendMessage: an empty message cannot be sent as a datagram');
+    // Framed before the state check: a message the framing refuses throws in every state.
+    const frame = this.framer ? this.framer.frame(message) : message;
+    if (this.stopped || this.socketEnd !== null) return;
+    this.sentCount++;
+    this.socket.send(frame);
+  }
+
+  receiveNext(): void {
+    if (this.shutdownCalled || this.ended) return;
+    if (this.wanted) throw new SocketStateError(SocketErrorCode.RecvPending, 'receiveNext() while an earlier receiveNext() is still pending');
+    this.wanted = true;
+    this.pump(false);
+  }
+
+  shutdown(): void {
+    if (this.shutdownCalled || this.ended) return;
+    this.shutdownCalled = true;
+    this.wanted = false;
+    // The socket ended already (a BY_PEER held back for buffered messages): end here.
+    if (this.socketEnd !== null) this.finish(ShutdownReason.Normal, false);
+    else this.socket.shutdown();
+  }
+
+  setUser(user: UMessageSocket): void {
+    checkMessageUser('setUser', user);
+    this.user = user;
+  }
+
+  // ---- the socket's callbacks (from SocketSide) ----------------------------------------------
+
+  onSendResult(): void {
+    if (!this.ended) this.calls.run(() => this.user.messageSendResult?.(this), true);
+  }
+
+  onRecvResult(buffer: Uint8Array, n: number): void {
+    if (!this.recvPending || !this.reader) return;
+    this.recvPending = false;
+    this.reader.wrote(n);
+    this.pump(true);
+  }
+
+  onRecvFromResult(n: number): void {
+    if (!this.recvPending || !this.datagramBuffer) return;
+    this.recvPending = false;
+    if (!this.wanted || this.stopped) return;
+    if (n > this.maxMessageSize) {
+      this.fail(MessageErrorCode.TooLarge, `an incoming datagram of more than ${this.maxMessageSize} bytes (maxMessageSize)`);
+      return;
+    }
+    this.deliver(this.datagramBuffer.slice(0, n), true);
+  }
+
+  onRecvCanceled(): void {
+    // Only the socket's end cancels our recv: its socketShutdown follows.
+    this.recvPending = false;
+  }
+
+  onShutdown(reason: ShutdownReason): void {
+    this.socketEnd = reason;
+    if (this.shutdownCalled) this.finish(ShutdownReason.Normal, true);
+    else if (this.errorCode !== null) this.finish(ShutdownReason.Lost, true);
+    // A clean close: the messages that arrived before it are still delivered, as they are asked for.
+    else if (reason === ShutdownReason.ByPeer && this.reader?.hasPartial) this.pump(true);
+    else this.finish(reason, true);
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  /** After the app's shutdown() or a framing error: no more messages. */
+  private get stopped(): boolean {
+    return this.shutdownCalled || this.errorCode !== null || this.ended;
+  }
+
+  /** Delivers the next message if the app asked for one and one is there; else reads more. */
+  private pump(now: boolean): void {
+    if (!this.wanted || this.recvPending || this.stopped) return;
+    if (!this.reader) return this.recvDatagram();
+    const next = this.reader.next();
+    if (next && 'message' in next) return this.deliver(next.message, now);
+    if (next) return this.fail(next.error.code, next.error.detail);
+    if (this.socketEnd !== null) return this.endOfStream(now);
+    this.recvPending = true;
+    const space = this.reader.space();
+    this.socket.recv(space, space.byteLength, true);
+  }
+
+  private recvDatagram(): void {
+    this.recvPending = true;
+    this.socket.recv(this.datagramBuffer!);
+  }
+
+  private deliver(message: Uint8Array, now: boolean): void {
+    this.wanted = false;
+    this.receivedCount++;
+    this.calls.run(() => this.user.messageReceived?.(this, message), now);
+  }
+
+  /** The peer closed and no whole message is left: BY_PEER, or LOST if it stopped inside one. */
+  private endOfStream(now: boolean): void {
+    if (this.reader?.hasPartial) {
+      this.errorCode = MessageErrorCode.Truncated;
+      this.trace(`the peer closed in the middle of a message (${MessageErrorCode.Truncated})`);
+      this.finish(ShutdownReason.Lost, now);
+    } else {
+      this.finish(ShutdownReason.ByPeer, now);
+    }
+  }
+
+  /** The peer broke the framing: log it, close the socket; the user sees SOCKET_LOST. */
+  private fail(code: MessageErrorCode, detail: string): void {
+    this.errorCode = code;
+    this.wanted = false;
+    this.trace(`${detail} (${code}); closing the connection`);
+    this.socket.shutdown();
+  }
+
+  private finish(reason: ShutdownReason, now: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.wanted = false;
+    this.calls.run(() => this.user.messageSocketShutdown(this, reason), now);
+  }
+
+  private trace(message: string): void {
+    if (!this.log.isEnabled(this.flag)) return;
+    const s = this.socket;
+    const peer = s.remoteAddress ? ` with ${s.remoteAddress}${s.type === 'local' ? '' : `:${s.remotePort}`}` : '';
+    this.log.log(this.flag, `message socket (${this.framing})${peer}: ${message}`);
+  }
+}
+
+/** The message socket's user on the wrapped socket: every callback goes to the message socket. */
+class SocketSide extends USocket {
+  constructor(private readonly owner: MessageSocket) {
+    super();
+  }
+  override socketSendResult(): void {
+    this.owner.onSendResult();
+  }
+  override socketRecvResult(socket: ISocket, buffer: Uint8Array, n: number): void {
+    this.owner.onRecvResult(buffer, n);
+  }
+  override socketRecvFromResult(socket: ISocket, buffer: Uint8Array, n: number): void {
+    this.owner.onRecvFromResult(n);
+  }
+  override socketRecvCanceled(): void {
+    this.owner.onRecvCanceled();
+  }
+  socketShutdown(socket: ISocket, reason: ShutdownReason): void {
+    this.owner.onShutdown(reason);
+  }
+}
