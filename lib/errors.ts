@@ -31,6 +31,10 @@ export const SocketErrorCode = {
   TakenOver: 'ERR_SOCKET_TAKEN_OVER',
   /** The IoMux was terminated; it makes no more sockets. */
   IoMuxTerminated: 'ERR_IOMUX_TERMINATED',
+  /** `IoMux.poll()` on an IoMux made without `{ dispatch: 'manual' }`. */
+  IoMuxNotManual: 'ERR_IOMUX_NOT_MANUAL',
+  /** `IoMux.poll()` from inside a callback that `poll()` is running. */
+  IoMuxPollReentered: 'ERR_IOMUX_POLL_REENTERED',
   /** A TLS server side (a TLS listener's `bind()`, or `upgradeToTls` with `serverSide`) whose context has no server certificate. */
   NoServerCertificate: 'ERR_TLS_NO_SERVER_CERTIFICATE',
   /** The provider's transport is not implemented yet in this version. */

@@ -20,6 +20,6 @@ export {
   type PeerCertificate,
 } from './api';
 export { SocketStateError, SocketErrorCode } from './errors';
-export { IoMux } from './core/iomux';
+export { IoMux, type IoMuxOptions } from './core/iomux';
 export { LOG_ENV } from './core/log';
 export { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, createLocalSocketProvider } from './providers';

@@ -1,5 +1,5 @@
 import { LogFlag, SocketOptions, USocket } from '../api';
-import { DatagramReceiver } from './datagram-receiver';
+import { DatagramReceiver, DatagramResult } from './datagram-receiver';
 import { SocketBase } from './socket-base';
 import { checkCount } from './validate';
 
@@ -23,7 +23,7 @@ export abstract class DatagramBase extends SocketBase {
   constructor(user: USocket, options: SocketOptions) {
     super(user, options);
     const limit = checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1);
-    this.receiver = new DatagramReceiver(limit, (buffer, n, address, port) => this.emitRecvFrom(buffer, n, address, port), (m) => this.trace(m));
+    this.receiver = new DatagramReceiver(limit, (result, fromEvent) => this.emitRecvFrom(result, fromEvent), (m) => this.trace(m));
   }
 
   get localAddress(): string | undefined {
@@ -68,7 +68,13 @@ export abstract class DatagramBase extends SocketBase {
   }
 
   /** Posts a completed datagram recv (the receiver calls it). */
-  private emitRecvFrom(buffer: Uint8Array, n: number, address: string, port: number): void {
-    this.emit((user) => user.socketRecvFromResult?.(this, buffer, n, address, port));
+  private emitRecvFrom(result: DatagramResult, fromEvent: boolean): void {
+    if (this.ended) return;
+    if (fromEvent) this.iomux.dispatcher.postFromEvent(this.deliverRecvFrom, this, result);
+    else this.iomux.dispatcher.post(this.deliverRecvFrom, this, result);
+  }
+
+  private deliverRecvFrom(r: DatagramResult): void {
+    if (this.state !== 'takenOver') this.user.socketRecvFromResult?.(this, r.buffer, r.len, r.address, r.port);
   }
 }

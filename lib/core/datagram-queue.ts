@@ -1,3 +1,5 @@
+import { Fifo } from './fifo';
+
 /** One received datagram and where it came from. */
 export interface Datagram {
   data: Uint8Array;
@@ -10,14 +12,13 @@ export interface Datagram {
  * One more is dropped and counted: UDP may lose datagrams, memory must not grow.
  */
 export class DatagramQueue {
-  private items: Datagram[] = [];
-  private head = 0;
+  private readonly items = new Fifo<Datagram>();
   private droppedCount = 0;
 
   constructor(readonly limit: number) {}
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   /** Datagrams dropped because the queue was full. */
@@ -27,7 +28,7 @@ export class DatagramQueue {
 
   /** Queues `d`; false (and counted) when the queue is full. */
   push(d: Datagram): boolean {
-    if (this.size >= this.limit) {
+    if (this.items.length >= this.limit) {
       this.droppedCount++;
       return false;
     }
@@ -36,20 +37,10 @@ export class DatagramQueue {
   }
 
   shift(): Datagram | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const d = this.items[this.head++];
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head > 1024) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return d;
+    return this.items.shift();
   }
 
   clear(): void {
-    this.items = [];
-    this.head = 0;
+    this.items.clear();
   }
 }

@@ -1,8 +1,19 @@
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { Datagram, DatagramQueue } from './datagram-queue';
 
-/** Hands a completed datagram recv to the owner, which posts `socketRecvFromResult`. */
-export type DatagramDelivery = (buffer: Uint8Array, len: number, address: string, port: number) => void;
+/** A completed datagram recv, as `socketRecvFromResult` reports it. */
+export interface DatagramResult {
+  buffer: Uint8Array;
+  len: number;
+  address: string;
+  port: number;
+}
+
+/**
+ * Hands a completed datagram recv to the owner, which posts `socketRecvFromResult`;
+ * `fromEvent` says it completed in a Node event handler, not inside an API call.
+ */
+export type DatagramDelivery = (result: DatagramResult, fromEvent: boolean) => void;
 
 /**
  * The receiving side of a datagram socket (UDP, DTLS): one pending recv, a bounded queue for
@@ -34,12 +45,15 @@ export class DatagramReceiver {
     return this.pending !== null;
   }
 
-  /** A datagram arrived: to the pending recv, else into the queue (or dropped and counted). */
-  arrive(d: Datagram): void {
+  /**
+   * A datagram arrived: to the pending recv, else into the queue (or dropped and counted).
+   * `fromEvent`: called straight from the socket's 'message' event.
+   */
+  arrive(d: Datagram, fromEvent = false): void {
     const req = this.pending;
     if (req) {
       this.pending = null;
-      this.deliver(req.buffer, req.len, d);
+      this.deliver(req.buffer, req.len, d, fromEvent);
     } else if (!this.queue.push(d) && (this.queue.dropped & (this.queue.dropped - 1)) === 0) {
       // Logged at 1, 2, 4, 8… drops: visible without flooding the log.
       this.trace(`datagram queue full (${this.queue.limit}): ${this.queue.dropped} dropped so far`);
@@ -50,7 +64,7 @@ export class DatagramReceiver {
   request(buffer: Uint8Array, len: number): void {
     if (this.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
     const queued = this.queue.shift();
-    if (queued) this.deliver(buffer, len, queued);
+    if (queued) this.deliver(buffer, len, queued, false);
     else this.pending = { buffer, len };
   }
 
@@ -72,10 +86,10 @@ export class DatagramReceiver {
     this.queue.clear();
   }
 
-  private deliver(buffer: Uint8Array, len: number, d: Datagram): void {
+  private deliver(buffer: Uint8Array, len: number, d: Datagram, fromEvent: boolean): void {
     const n = Math.min(len, d.data.byteLength);
     if (n < d.data.byteLength) this.trace(`datagram of ${d.data.byteLength} bytes from ${d.address}:${d.port} cut to ${n}`);
     buffer.set(n === d.data.byteLength ? d.data : d.data.subarray(0, n));
-    this.delivered(buffer, n, d.address, d.port);
+    this.delivered({ buffer, len: n, address: d.address, port: d.port }, fromEvent);
   }
 }

@@ -122,9 +122,31 @@ export abstract class SocketBase implements ISocket {
    */
   protected emit(call: (user: USocket) => void): void {
     if (this.ended) return;
-    this.iomux.dispatcher.post(() => {
-      if (this.state !== 'takenOver') call(this.user);
-    });
+    this.iomux.dispatcher.post(this.deliverCall, this, call);
+  }
+
+  private deliverCall(call: (user: USocket) => void): void {
+    if (this.state !== 'takenOver') call(this.user);
+  }
+
+  /** {@link SocketBase.emit} of `socketSendResult`, without a closure (the send path is hot). */
+  protected emitSendResult(): void {
+    if (this.ended) return;
+    this.iomux.dispatcher.post(this.deliverSendResult, this);
+  }
+
+  protected deliverSendResult(): void {
+    if (this.state !== 'takenOver') this.user.socketSendResult?.(this);
+  }
+
+  /** {@link SocketBase.emit} of `socketRecvResult`, without a closure (the receive path is hot). */
+  protected emitRecvResult(req: { buffer: Uint8Array; filled: number }): void {
+    if (this.ended) return;
+    this.iomux.dispatcher.post(this.deliverRecvResult, this, req);
+  }
+
+  protected deliverRecvResult(req: { buffer: Uint8Array; filled: number }): void {
+    if (this.state !== 'takenOver') this.user.socketRecvResult?.(this, req.buffer, req.filled);
   }
 
   /**

@@ -4,6 +4,9 @@ import { PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api'
 import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
 import { StreamTransport } from './endpoint';
 import { RecvRequest, ReceiveBuffer } from './recv-buffer';
+import { Fifo } from './fifo';
+import { sendPool } from './send-pool';
+import { enterApi, leaveApi } from './dispatcher';
 import { SocketBase } from './socket-base';
 import { checkBuffer, checkCount } from './validate';
 
@@ -35,6 +38,8 @@ export abstract class StreamConnection extends SocketBase {
   protected readonly recvBuffer: ReceiveBuffer;
   /** Sends made before the connection is up, written once it is. */
   protected pendingSends: Buffer[] = [];
+  /** Copies handed to Node whose write has not completed, oldest first. */
+  private readonly inFlight = new Fifo<Buffer>();
   private readonly shutdownTimeoutMs: number;
   /** Until the completion callback ran, data is read ahead but no recv completes (it must not overtake it). */
   private completing = false;
@@ -164,20 +169,35 @@ export abstract class StreamConnection extends SocketBase {
     if (this.ignoresCalls) return;
     this.throwIfNotConnected('send');
     // Copy now: the caller may reuse `data` as soon as we return.
-    const copy = Buffer.allocUnsafe(n);
-    copy.set(n === data.byteLength ? data : data.subarray(0, n));
-    if (this.state === 'connected') this.write(copy);
-    else this.pendingSends.push(copy);
+    const copy = sendPool.copy(data, n);
+    if (this.state !== 'connected') {
+      this.pendingSends.push(copy);
+      return;
+    }
+    enterApi();
+    try {
+      this.write(copy);
+    } finally {
+      leaveApi();
+    }
   }
 
+  /**
+   * Hands one copy to Node. Node completes writes in order, so one shared callback and a FIFO
+   * of what is in flight replace a closure per send.
+   */
   private write(chunk: Buffer): void {
-    const n = chunk.byteLength;
-    this.node!.write(chunk, (err) => {
-      if (err) return; // the socket's 'error' reports it
-      this.sent += n;
-      this.emit((user) => user.socketSendResult?.(this));
-    });
+    this.inFlight.push(chunk);
+    this.node!.write(chunk, this.onWritten);
   }
+
+  private readonly onWritten = (err?: Error | null): void => {
+    const chunk = this.inFlight.shift();
+    if (err || chunk === undefined) return; // the socket's 'error' reports it; Node may still read a failed write's memory
+    this.sent += chunk.byteLength;
+    sendPool.release(chunk);
+    if (!this.ended) this.iomux.dispatcher.postFromEvent(this.deliverSendResult, this);
+  };
 
   private flushPendingSends(): void {
     const queued = this.pendingSends;
@@ -204,7 +224,12 @@ export abstract class StreamConnection extends SocketBase {
     }
     const done = this.recvBuffer.start(buffer, n, recvPartial === true) ?? (this.eof ? this.recvBuffer.completeShort() : null);
     if (done) this.deliver(done);
-    this.resumeIfDrained();
+    enterApi();
+    try {
+      this.resumeIfDrained();
+    } finally {
+      leaveApi();
+    }
     this.checkPeerDone();
   }
 
@@ -220,18 +245,19 @@ export abstract class StreamConnection extends SocketBase {
   }
 
   private deliver(req: RecvRequest): void {
-    this.emit((user) => user.socketRecvResult?.(this, req.buffer, req.filled));
+    this.emitRecvResult(req);
   }
 
   protected readonly onData = (chunk: Buffer): void => {
     if (this.shutdownCalled || this.ended) return; // closing: discard what the peer still sends
     this.received += chunk.byteLength;
     const done = this.completing ? this.recvBuffer.hold(chunk) : this.recvBuffer.push(chunk);
-    if (done) this.deliver(done);
     if (this.recvBuffer.full && !this.paused) {
       this.paused = true;
       this.node!.pause();
     }
+    // Last: the user may run right here, and calls recv/shutdown from it.
+    if (done) this.iomux.dispatcher.postFromEvent(this.deliverRecvResult, this, done);
   };
 
   /** After the completion callback: a recv made before it may be served from what arrived. */

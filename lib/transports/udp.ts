@@ -203,7 +203,8 @@ export class DatagramSocket extends DatagramBase {
       } else {
         this.sent += n;
       }
-      this.emit((user) => user.socketSendResult?.(this));
+      // dgram completes sends in a later tick or from libuv, never inside send(): direct delivery is safe.
+      if (!this.ended) this.iomux.dispatcher.postFromEvent(this.deliverSendResult, this);
       if (this.shutdownCalled && this.inFlight === 0) this.reportShutdown(ShutdownReason.Normal);
     };
     if (port === undefined) d.send(data, done);
@@ -224,7 +225,7 @@ export class DatagramSocket extends DatagramBase {
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.ignoresCalls) return;
     this.received += msg.byteLength;
-    this.receiver.arrive({ data: msg, address: rinfo.address, port: rinfo.port });
+    this.receiver.arrive({ data: msg, address: rinfo.address, port: rinfo.port }, true);
   };
 
   // ---- errors and closing ------------------------------------------------------------------
