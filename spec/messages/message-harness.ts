@@ -21,6 +21,7 @@ import {
   ISocketProvider,
   LogFlag,
   ShutdownReason,
+  SocketOptions,
   USocket,
 } from '../../lib';
 import { createMessageSocket, IMessageSocket, MessageSocketOptions, UMessageSocket } from '../../lib/messages';
@@ -64,6 +65,7 @@ export interface MessageEvent {
 }
 
 interface Books {
+  id: number;
   label: string;
   apiDepth: number;
   sends: number;
@@ -72,6 +74,7 @@ interface Books {
 }
 
 const books = new WeakMap<IMessageSocket, Books>();
+let nextId = 1;
 const opened = new Set<IMessageSocket>();
 const recorders = new Set<MessageRecorder>();
 const violations: string[] = [];
@@ -85,6 +88,8 @@ export interface RecorderOptions {
 
 export class MessageRecorder extends UMessageSocket {
   readonly events: MessageEvent[] = [];
+  /** Callbacks by name, and by name and socket (`name@id`): counted, since waits check them after every callback. */
+  private readonly counts = new Map<string, number>();
   /** Run after the recording, for extra behaviour. */
   onMessage: (socket: IMessageSocket, message: Uint8Array) => void = () => undefined;
   onShutdown: (socket: IMessageSocket, reason: ShutdownReason) => void = () => undefined;
@@ -124,7 +129,7 @@ export class MessageRecorder extends UMessageSocket {
   // ---- queries -----------------------------------------------------------------------
 
   count(name: MessageEvent['name'], socket?: IMessageSocket): number {
-    return this.events.filter((e) => e.name === name && (!socket || e.socket === socket)).length;
+    return this.counts.get(socket ? `${name}@${books.get(socket)?.id}` : name) ?? 0;
   }
 
   /** The messages received, in order. */
@@ -171,6 +176,7 @@ export class MessageRecorder extends UMessageSocket {
 
   private record(e: MessageEvent): void {
     this.events.push(e);
+    for (const key of [e.name, `${e.name}@${books.get(e.socket)?.id}`]) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     poke();
   }
 
@@ -185,7 +191,7 @@ export class MessageRecorder extends UMessageSocket {
  */
 export function wrap(socket: ISocket, user: MessageRecorder, options?: MessageSocketOptions): IMessageSocket {
   const ms = createMessageSocket(socket, user, options);
-  const b: Books = { label: user.label, apiDepth: 0, sends: 0, receivePending: false, shutdownCalled: false };
+  const b: Books = { id: nextId++, label: user.label, apiDepth: 0, sends: 0, receivePending: false, shutdownCalled: false };
   books.set(ms, b);
   opened.add(ms);
   const target = ms as unknown as Record<string, (...args: unknown[]) => unknown>;
@@ -226,7 +232,7 @@ export type StreamKind = 'tcp' | 'tls' | 'local' | 'starttls';
 
 /** A socket user that hands over the socket once it is connected (or upgraded), to be wrapped. */
 class Holder extends USocket {
-  readonly ready: Promise<ISocket>;
+  private readonly up$: Promise<ISocket>;
   private resolve: (s: ISocket) => void = () => undefined;
   private reject: (e: Error) => void = () => undefined;
   /** STARTTLS: upgrade once connected instead of handing over the plain socket. */
@@ -234,17 +240,18 @@ class Holder extends USocket {
 
   constructor(readonly what: string) {
     super();
-    this.ready = withTimeout(
-      new Promise<ISocket>((resolve, reject) => {
-        this.resolve = resolve;
-        this.reject = reject;
-      }),
-      WAIT,
-      `${what} to be connected`,
-    );
-    this.ready.catch(() => undefined); // awaited by the test that needs it
+    this.up$ = new Promise<ISocket>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.up$.catch(() => undefined); // awaited (bounded) by the test that needs it
+  }
+  /** The socket, once connected (bounded; the timer runs only while someone waits). */
+  get ready(): Promise<ISocket> {
+    return withTimeout(this.up$, WAIT, `${this.what} to be connected`);
   }
   private up(s: ISocket): void {
+    sockets.add(s);
     if (this.upgrade) this.upgrade(s);
     else this.resolve(s);
   }
@@ -255,11 +262,21 @@ class Holder extends USocket {
     this.up(s);
   }
   override socketUpgradeToTlsComplete(s: ISocket): void {
+    sockets.add(s);
     this.resolve(s);
   }
   socketShutdown(s: ISocket, reason: ShutdownReason): void {
     this.reject(new Error(`${this.what} ended before it was wrapped: ${reason}`));
   }
+}
+
+/** A client socket of `provider` connected to `address` (resolves once connected). */
+export function connected(provider: ISocketProvider, address: string, options: SocketOptions = {}): Promise<ISocket> {
+  const h = new Holder(`a ${provider.type} client of ${address}`);
+  const s = provider.createSocket(h, options);
+  sockets.add(s);
+  s.connect(address);
+  return h.ready;
 }
 
 /** The listener's user: accepts everyone, remembering each connection's holder. */
@@ -287,6 +304,8 @@ class Acceptor extends USocket {
 }
 
 const listeners = new Set<ISocket>();
+/** Client sockets made here: shut down in cleanup in case a test failed before wrapping them. */
+const sockets = new Set<ISocket>();
 
 /** A listening socket of one kind; `connect()` and `accepted(n)` give connected sockets. */
 export class StreamServer {
@@ -351,7 +370,9 @@ export class StreamServer {
   connect(): Promise<ISocket> {
     const h = this.holder(`${this.kind} client`, false);
     const options = this.kind === 'tls' ? { context: this.contexts().client } : {};
-    this.provider.createSocket(h, options).connect(this.address);
+    const s = this.provider.createSocket(h, options);
+    sockets.add(s);
+    s.connect(this.address);
     return h.ready;
   }
 
@@ -394,8 +415,15 @@ export async function cleanupMessages(): Promise<string[]> {
   } catch (e) {
     found.push(String(e));
   }
-  for (const l of listeners) l.shutdown();
+  for (const l of [...listeners, ...sockets]) {
+    try {
+      l.shutdown();
+    } catch {
+      // taken over by upgradeToTls: its successor was wrapped and shut down above
+    }
+  }
   listeners.clear();
+  sockets.clear();
   // Stray late callbacks get a turn before the books close.
   await new Promise<void>((r) => setImmediate(r));
   found.push(...violations);

@@ -112,10 +112,10 @@ describe('message sockets over UDP and DTLS: one datagram is one message', () =>
 /** A UDP socket user that hands over the socket once connected or upgraded. */
 class ConnectedHolder extends USocket {
   private resolve: (s: ISocket) => void = () => undefined;
-  readonly ready = withTimeout(new Promise<ISocket>((r) => (this.resolve = r)), WAIT, 'a UDP/DTLS socket to be up');
-  constructor() {
-    super();
-    this.ready.catch(() => undefined); // only the holders whose socket is handed over are awaited
+  private readonly up = new Promise<ISocket>((r) => (this.resolve = r));
+  /** The socket once up (bounded; the timer runs only while someone waits). */
+  get ready(): Promise<ISocket> {
+    return withTimeout(this.up, WAIT, 'a UDP/DTLS socket to be up');
   }
   /** Called instead of resolving when the plain socket is connected (to upgrade it). */
   onConnected: ((s: ISocket) => void) | null = null;
