@@ -3,6 +3,7 @@
  * byte stream, made by `createMessageSocket()` over any connected socket.
  */
 import type { IInstanceLog, ISocket, ShutdownReason } from '../api';
+import type { IoMux } from '../core/iomux';
 
 /**
  * How a stream socket cuts its byte stream into messages (docs/messages.md has the wire
@@ -27,6 +28,14 @@ export interface MessageSocketOptions {
   maxMessageSize?: number;
   /** Where framing errors are logged, under the socket's transport flag. Default: the package's log. */
   log?: IInstanceLog;
+  /**
+   * The IoMux the wrapped socket was made with, if not the default one. The callbacks the
+   * message socket schedules itself (a message that was already buffered when `receiveNext()`
+   * asked for it, the end after `shutdown()` of a socket that had ended) then run where that
+   * IoMux runs callbacks: with `{ dispatch: 'manual' }`, inside `poll()`. Default: the
+   * process-wide IoMux, which is also the sockets' default.
+   */
+  iomux?: IoMux;
 }
 
 /**
@@ -69,7 +78,7 @@ export interface IMessageSocket {
   /**
    * Sends one message: one `send` of the framed bytes. The message is copied before this
    * returns, so the caller may reuse it. One `messageSendResult` follows, in call order.
-   * Ignored after `shutdown()` or once the socket ended.
+   * Ignored after `shutdown()`, after a framing error, or once the socket ended.
    * @throws TypeError if `message` is not a Uint8Array; RangeError if it is larger than
    * `maxMessageSize`, contains the delimiter, or is empty on a datagram socket.
    */
@@ -77,7 +86,7 @@ export interface IMessageSocket {
   /**
    * Asks for the next message: one `messageReceived` follows when it is complete (or the
    * socket ends first). Nothing is read from the socket while no `receiveNext` is pending.
-   * Ignored after `shutdown()` or once the socket ended.
+   * Ignored after `shutdown()`, after a framing error, or once the socket ended.
    * @throws SocketStateError (`ERR_SOCKET_RECV_PENDING`) if one is already pending.
    */
   receiveNext(): void;

@@ -1,47 +1,40 @@
+import type { IoMux } from '../core/iomux';
+
 /**
  * The order in which one message socket calls its user, and the rule that no callback runs
  * inside one of the user's own calls.
  *
- * A callback caused by the wrapped socket's callback runs at once: that is already on a
- * later tick, delivered by the socket's IoMux. One caused by the user's own call (a
+ * A callback caused by the wrapped socket's callback runs at once: that is already the
+ * IoMux delivering (on a later tick, or inside `poll()` for a manual IoMux), and an exception
+ * it throws is handled there as for any socket callback. One caused by the user's own call (a
  * `receiveNext()` that finds a message already buffered, a `shutdown()` after the socket
- * ended) is queued and run on `process.nextTick`. Once anything is queued, later callbacks
- * queue behind it, so the user sees them in the order they happened.
+ * ended) is posted to the same IoMux, so it too runs where that IoMux runs callbacks. While
+ * any of ours is posted and not yet run, later ones are posted behind it: the user sees them
+ * in the order they happened (a message before the end that followed it).
  */
 export class CallbackQueue {
-  private readonly queue: Array<() => void> = [];
-  private readonly drainBound = (): void => this.drain();
+  private posted = 0;
 
-  /** Runs `fn` now if `now` and nothing waits, else after everything queued before it. */
+  constructor(private readonly iomux: IoMux) {}
+
+  /** Runs `fn` now if `now` and nothing of ours waits, else posts it behind what waits. */
   run(fn: () => void, now: boolean): void {
-    if (now && this.queue.length === 0) {
-      invoke(fn);
+    if (now && this.posted === 0) {
+      fn();
       return;
     }
-    this.queue.push(fn);
-    if (this.queue.length === 1) process.nextTick(this.drainBound);
+    this.posted++;
+    this.iomux.dispatcher.post(runPosted, this, fn);
   }
 
-  private drain(): void {
-    const queue = this.queue;
-    // Callbacks queued while draining are appended and run in this same pass.
-    for (let i = 0; i < queue.length; i++) invoke(queue[i]);
-    queue.length = 0;
+  /** @internal */
+  ran(): void {
+    this.posted--;
   }
 }
 
-/**
- * Runs a user callback. One that throws surfaces like a throwing event listener (re-thrown on
- * a later tick), without cutting short the socket's own work around it.
- */
-function invoke(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    process.nextTick(rethrow, err);
-  }
-}
-
-function rethrow(err: unknown): never {
-  throw err;
+function runPosted(this: CallbackQueue, fn: () => void): void {
+  // Counted first: a callback that throws must not hold back the ones behind it for good.
+  this.ran();
+  fn();
 }

@@ -1,4 +1,5 @@
 import { ISocket } from '../api';
+import { getDefaultIoMux, IoMux } from '../core/iomux';
 import { getDefaultLog } from '../core/log';
 import { checkCount } from '../core/validate';
 import { SocketErrorCode, SocketStateError } from '../errors';
@@ -44,15 +45,17 @@ function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSoc
   const max = checkCount('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1);
   if (max > MAX_MESSAGE_SIZE_LIMIT) throw new RangeError(`maxMessageSize: at most ${MAX_MESSAGE_SIZE_LIMIT}, got ${max}`);
   const log = options.log ?? getDefaultLog();
+  if (options.iomux !== undefined && !(options.iomux instanceof IoMux)) throw new TypeError('createMessageSocket: options.iomux must be an IoMux');
+  const iomux = options.iomux ?? getDefaultIoMux();
   const framing = options.framing ?? 'u32';
   // Checked for datagram sockets too, which ignore it: a bad option is a mistake anywhere.
   const delimiter = checkFraming(framing);
-  if (socket.type === 'udp') return { kind: 'datagram', framing: null, growLimit: 0, maxMessageSize: max, log };
+  if (socket.type === 'udp') return { kind: 'datagram', framing: null, growLimit: 0, maxMessageSize: max, log, iomux };
   let made: Framing;
   if (delimiter) made = new DelimiterFraming(delimiter, max);
   else made = framing === 'varint' ? new VarintFraming(max) : new U32Framing(max);
   const growLimit = Math.max(READ_CHUNK, max + (delimiter?.byteLength ?? 0));
-  return { kind: delimiter ? 'delimiter' : (framing as 'u32' | 'varint'), framing: made, growLimit, maxMessageSize: max, log };
+  return { kind: delimiter ? 'delimiter' : (framing as 'u32' | 'varint'), framing: made, growLimit, maxMessageSize: max, log, iomux };
 }
 
 /** Checks the framing option; returns the delimiter's bytes for a delimited framing. */

@@ -1,4 +1,5 @@
 import { IInstanceLog, ISocket, LogFlag, ShutdownReason, USocket } from '../api';
+import type { IoMux } from '../core/iomux';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { IMessageSocket, MessageErrorCode, MessageFramingKind, UMessageSocket } from './api';
 import { CallbackQueue } from './callback-queue';
@@ -14,6 +15,8 @@ export interface MessageSocketSettings {
   readonly growLimit: number;
   readonly maxMessageSize: number;
   readonly log: IInstanceLog;
+  /** Where the callbacks the message socket schedules itself are posted: the wrapped socket's IoMux. */
+  readonly iomux: IoMux;
 }
 
 /** The largest UDP payload is 65 535 bytes: a datagram buffer one byte larger tells "too large". */
@@ -38,7 +41,7 @@ export class MessageSocket implements IMessageSocket {
   readonly framing: MessageFramingKind;
   readonly maxMessageSize: number;
   private user: UMessageSocket;
-  private readonly calls = new CallbackQueue();
+  private readonly calls: CallbackQueue;
   /** Stream sockets: the framing and the received bytes; null on datagram sockets. */
   private readonly framer: Framing | null;
   private readonly reader: StreamReader | null;
@@ -67,6 +70,7 @@ export class MessageSocket implements IMessageSocket {
     settings: MessageSocketSettings,
   ) {
     this.user = user;
+    this.calls = new CallbackQueue(settings.iomux);
     this.framing = settings.kind;
     this.maxMessageSize = settings.maxMessageSize;
     this.log = settings.log;
@@ -102,7 +106,8 @@ export class MessageSocket implements IMessageSocket {
   }
 
   receiveNext(): void {
-    if (this.shutdownCalled || this.ended) return;
+    // After a framing error too: the connection is closing and no message will come.
+    if (this.stopped) return;
     if (this.wanted) throw new SocketStateError(SocketErrorCode.RecvPending, 'receiveNext() while an earlier receiveNext() is still pending');
     this.wanted = true;
     this.pump(false);

@@ -93,6 +93,8 @@ export class MessageRecorder extends UMessageSocket {
   /** Run after the recording, for extra behaviour. */
   onMessage: (socket: IMessageSocket, message: Uint8Array) => void = () => undefined;
   onShutdown: (socket: IMessageSocket, reason: ShutdownReason) => void = () => undefined;
+  /** Run for every callback, after it was recorded and before the handlers above. */
+  onEvent: (e: MessageEvent) => void = () => undefined;
 
   constructor(
     readonly label = 'user',
@@ -177,6 +179,7 @@ export class MessageRecorder extends UMessageSocket {
   private record(e: MessageEvent): void {
     this.events.push(e);
     for (const key of [e.name, `${e.name}@${books.get(e.socket)?.id}`]) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.onEvent(e);
     poke();
   }
 
@@ -322,6 +325,8 @@ export class StreamServer {
     private readonly pki: TestPki | null,
     /** Local sockets: the path to bind. */
     private readonly path: () => string,
+    /** Options for every socket of this server, listener and clients (such as an `iomux`). */
+    private readonly options: SocketOptions = {},
   ) {}
 
   private get provider(): ISocketProvider {
@@ -342,7 +347,7 @@ export class StreamServer {
     if (this.kind === 'starttls') {
       h.upgrade = (s) => {
         const { server, client } = this.contexts();
-        this.tls.upgradeToTls(s, h, { serverSide, context: serverSide ? server : client });
+        this.tls.upgradeToTls(s, h, { ...this.options, serverSide, context: serverSide ? server : client });
       };
     }
     return h;
@@ -350,7 +355,7 @@ export class StreamServer {
 
   async start(): Promise<this> {
     this.acceptor = new Acceptor(() => this.holder(`${this.kind} accepted connection`, true));
-    const options = this.kind === 'tls' ? { context: this.contexts().server } : {};
+    const options = this.kind === 'tls' ? { ...this.options, context: this.contexts().server } : this.options;
     this.listener = this.provider.createSocket(this.acceptor, options);
     listeners.add(this.listener);
     const bound = new Promise<void>((resolve, reject) => {
@@ -369,7 +374,7 @@ export class StreamServer {
   /** A new client connection, once connected (and for TLS/STARTTLS, secured). */
   connect(): Promise<ISocket> {
     const h = this.holder(`${this.kind} client`, false);
-    const options = this.kind === 'tls' ? { context: this.contexts().client } : {};
+    const options = this.kind === 'tls' ? { ...this.options, context: this.contexts().client } : this.options;
     const s = this.provider.createSocket(h, options);
     sockets.add(s);
     s.connect(this.address);
