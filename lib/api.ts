@@ -285,6 +285,53 @@ export interface ISocket {
     /** 2×(key + salt) bytes exported with the label `EXTRACTOR-dtls_srtp`: client key, server key, client salt, server salt. */
     material: Uint8Array;
   } | null;
+  /**
+   * A snapshot of this socket's counters (beyond the seed). The counters are kept anyway;
+   * a snapshot is only assembled when asked for, so a socket nobody asks costs nothing extra.
+   */
+  stats(): SocketStats;
+}
+
+/** What {@link ISocket.stats} returns: counters and timings of one socket, at the time of the call. */
+export interface SocketStats {
+  /** Bytes handed to the OS (as {@link ISocket.bytesSent}). */
+  bytesSent: number;
+  /** Bytes received from the network, delivered or read ahead (as {@link ISocket.bytesReceived}). */
+  bytesReceived: number;
+  /** Sends completed: stream sends whose bytes reached the OS; UDP/DTLS datagrams sent. */
+  messagesSent: number;
+  /** Stream: recv results delivered; UDP/DTLS: datagrams received (queued and dropped ones included). */
+  messagesReceived: number;
+  /** Bytes accepted by `send`/`sendTo` and not yet handed to the OS. */
+  queuedSendBytes: number;
+  /** Bytes received and waiting for a `recv` (stream read-ahead; UDP: queued datagrams). */
+  readAheadBytes: number;
+  /** UDP/DTLS: datagrams dropped because the receive queue was full (as {@link ISocket.droppedDatagrams}). */
+  droppedDatagrams: number;
+  /** Client: milliseconds from `connect()` to the connection being established (before any TLS handshake); else null. */
+  connectMs: number | null;
+  /** TLS/DTLS (also STARTTLS and accepted connections): milliseconds the handshake took; else null. */
+  handshakeMs: number | null;
+  /** The code of the last network or TLS error seen (`ECONNRESET`, `ERR_TLS_CERT_ALTNAME_INVALID`, …), or null. */
+  lastErrorCode: string | null;
+  /** Listening stream socket: totals over its connections; null on other sockets. */
+  listener: ListenerStats | null;
+}
+
+/** The totals of a listening socket, part of {@link SocketStats}. */
+export interface ListenerStats {
+  /** Connections accepted (handed to a user with `accept(user)`). */
+  accepted: number;
+  /** Connections offered in `socketListenResult` and denied (`accept(null)` or no call). */
+  denied: number;
+  /** Connections closed before they were offered (`maxConnections`, `backlog`, the listener closing). */
+  refused: number;
+  /** Accepted connections still open (as {@link ISocket.connectionCount}). */
+  live: number;
+  /** Bytes sent over all accepted connections, open and ended. */
+  bytesSent: number;
+  /** Bytes received over all accepted connections, open and ended. */
+  bytesReceived: number;
 }
 
 /**

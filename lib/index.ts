@@ -18,6 +18,8 @@ export {
   type SocketType,
   type SocketMode,
   type PeerCertificate,
+  type SocketStats,
+  type ListenerStats,
 } from './api';
 export { SocketStateError, SocketErrorCode } from './errors';
 export { IoMux, type IoMuxOptions } from './core/iomux';

@@ -19,6 +19,8 @@ export abstract class DatagramBase extends SocketBase {
   protected peer: { address: string; port: number } | null = null;
   protected sent = 0;
   protected received = 0;
+  /** Bytes accepted by send/sendTo and not yet handed to the OS (for stats()). */
+  protected unsentBytes = 0;
 
   constructor(user: USocket, options: SocketOptions) {
     super(user, options);
@@ -50,6 +52,14 @@ export abstract class DatagramBase extends SocketBase {
   /** Datagrams dropped because they arrived while the queue was full. */
   get droppedDatagrams(): number {
     return this.receiver.dropped;
+  }
+
+  protected queuedSendBytes(): number {
+    return this.unsentBytes;
+  }
+
+  protected readAheadBytes(): number {
+    return this.receiver.queuedBytes;
   }
 
   getLocalAddress(): { address: string; port: number } | null {

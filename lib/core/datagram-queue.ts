@@ -14,11 +14,17 @@ export interface Datagram {
 export class DatagramQueue {
   private readonly items = new Fifo<Datagram>();
   private droppedCount = 0;
+  private queuedBytes = 0;
 
   constructor(readonly limit: number) {}
 
   get size(): number {
     return this.items.length;
+  }
+
+  /** Bytes of the queued datagrams. */
+  get bytes(): number {
+    return this.queuedBytes;
   }
 
   /** Datagrams dropped because the queue was full. */
@@ -33,14 +39,18 @@ export class DatagramQueue {
       return false;
     }
     this.items.push(d);
+    this.queuedBytes += d.data.byteLength;
     return true;
   }
 
   shift(): Datagram | undefined {
-    return this.items.shift();
+    const d = this.items.shift();
+    if (d) this.queuedBytes -= d.data.byteLength;
+    return d;
   }
 
   clear(): void {
     this.items.clear();
+    this.queuedBytes = 0;
   }
 }

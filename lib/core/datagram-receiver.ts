@@ -36,6 +36,11 @@ export class DatagramReceiver {
     return this.queue.dropped;
   }
 
+  /** Bytes of the datagrams waiting for a recv. */
+  get queuedBytes(): number {
+    return this.queue.bytes;
+  }
+
   /** Datagrams waiting for a recv. */
   get queued(): number {
     return this.queue.size;

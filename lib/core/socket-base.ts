@@ -1,6 +1,8 @@
 import {
   IInstanceLog,
   ISocket,
+  ListenerStats,
+  SocketStats,
   LogFlag,
   PeerCertificate,
   QosTrafficType,
@@ -10,7 +12,7 @@ import {
   SocketType,
   USocket,
 } from '../api';
-import { SocketErrorCode, SocketStateError } from '../errors';
+import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
 import { IoMux, getDefaultIoMux } from './iomux';
 import { getDefaultLog } from './log';
 import { checkUser } from './validate';
@@ -68,6 +70,14 @@ export abstract class SocketBase implements ISocket {
    * last `socketRecvResult`): it is cancelled just before `socketShutdown`, so it never vanishes.
    */
   private lateRecv: Uint8Array | null = null;
+  // ---- what stats() reports (plain fields: counting must cost nothing) ----
+  private messagesSent = 0;
+  protected messagesReceived = 0;
+  private lastErrorCode: string | null = null;
+  private connectStartedAt = 0;
+  private handshakeStartedAt = 0;
+  private connectMs: number | null = null;
+  private handshakeMs: number | null = null;
 
   constructor(
     user: USocket,
@@ -136,6 +146,7 @@ export abstract class SocketBase implements ISocket {
   }
 
   protected deliverSendResult(): void {
+    this.messagesSent++;
     if (this.state !== 'takenOver') this.user.socketSendResult?.(this);
   }
 
@@ -146,6 +157,7 @@ export abstract class SocketBase implements ISocket {
   }
 
   protected deliverRecvResult(req: { buffer: Uint8Array; filled: number }): void {
+    this.messagesReceived++;
     if (this.state !== 'takenOver') this.user.socketRecvResult?.(this, req.buffer, req.filled);
   }
 
@@ -177,6 +189,63 @@ export abstract class SocketBase implements ISocket {
 
   /** Cancels the pending recv, if any, with `socketRecvCanceled`. */
   protected abstract cancelPendingRecv(): void;
+
+  // ---- statistics -------------------------------------------------------------------
+
+  stats(): SocketStats {
+    return {
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      messagesSent: this.messagesSent,
+      messagesReceived: this.messagesReceived,
+      queuedSendBytes: this.queuedSendBytes(),
+      readAheadBytes: this.readAheadBytes(),
+      droppedDatagrams: this.droppedDatagrams,
+      connectMs: this.connectMs,
+      handshakeMs: this.handshakeMs,
+      lastErrorCode: this.lastErrorCode,
+      listener: this.listenerStats(),
+    };
+  }
+
+  /** Bytes accepted by send/sendTo and not yet handed to the OS. */
+  protected abstract queuedSendBytes(): number;
+  /** Bytes received and waiting for a recv. */
+  protected abstract readAheadBytes(): number;
+  /** A listening socket's totals. */
+  protected listenerStats(): ListenerStats | null {
+    return null;
+  }
+
+  /** The error's code (`ECONNRESET`, `ERR_TLS_…`), recorded for {@link SocketBase.stats}; for log lines. */
+  protected codeOf(err: unknown): string {
+    const code = errorCode(err);
+    this.lastErrorCode = code;
+    return code;
+  }
+
+  /** Records an error that has no Node error object (a time-out of ours) for {@link SocketBase.stats}. */
+  protected noteError(code: string): void {
+    this.lastErrorCode = code;
+  }
+
+  /** `connect()` started (name resolution included). */
+  protected markConnectStart(): void {
+    this.connectStartedAt = performance.now();
+  }
+
+  /** The connection is established (before a TLS handshake). */
+  protected markConnected(): void {
+    if (this.connectStartedAt !== 0 && this.connectMs === null) this.connectMs = performance.now() - this.connectStartedAt;
+  }
+
+  protected markHandshakeStart(): void {
+    this.handshakeStartedAt = performance.now();
+  }
+
+  protected markHandshakeDone(): void {
+    if (this.handshakeStartedAt !== 0 && this.handshakeMs === null) this.handshakeMs = performance.now() - this.handshakeStartedAt;
+  }
 
   // ---- the mode lock -----------------------------------------------------------------
 

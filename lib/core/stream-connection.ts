@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
-import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
+import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
 import { StreamTransport } from './endpoint';
+import type { ConnectionTicket } from './stream-listener';
 import { RecvRequest, ReceiveBuffer } from './recv-buffer';
 import { Fifo } from './fifo';
 import { sendPool } from './send-pool';
@@ -56,8 +57,10 @@ export abstract class StreamConnection extends SocketBase {
   private received = 0;
   private local: { address: string; port: number } | null = null;
   protected remote: { address: string; port: number } | null = null;
-  /** Set on an accepted socket: told when this connection ends, for `connectionCount`. */
-  onConnectionEnded: (() => void) | null = null;
+  /** Set on an accepted socket: its listener's count of this connection, told when it ends. */
+  ticket: ConnectionTicket | null = null;
+  /** Bytes handed to Node and not yet written (the in-flight copies). */
+  private inFlightBytes = 0;
 
   constructor(transport: StreamTransport, user: USocket, options: SocketOptions) {
     super(user, options);
@@ -95,6 +98,16 @@ export abstract class StreamConnection extends SocketBase {
     return this.local;
   }
 
+  protected queuedSendBytes(): number {
+    let queued = this.inFlightBytes;
+    for (const chunk of this.pendingSends) queued += chunk.byteLength;
+    return queued;
+  }
+
+  protected readAheadBytes(): number {
+    return this.recvBuffer.size;
+  }
+
   override get alpnProtocol(): string | null {
     return this.alpn;
   }
@@ -113,6 +126,7 @@ export abstract class StreamConnection extends SocketBase {
   protected onConnected(kind: Completion): void {
     if (this.state !== 'connecting' && this.state !== 'handshaking') return;
     this.clearTimer();
+    this.markHandshakeDone();
     const sock = this.node!;
     // Local sockets have no IP addresses: the path stands in, with port 0 (contract §3).
     this.local = addressOf(sock.localAddress, sock.localPort) ?? this.pathLocal;
@@ -188,11 +202,13 @@ export abstract class StreamConnection extends SocketBase {
    */
   private write(chunk: Buffer): void {
     this.inFlight.push(chunk);
+    this.inFlightBytes += chunk.byteLength;
     this.node!.write(chunk, this.onWritten);
   }
 
   private readonly onWritten = (err?: Error | null): void => {
     const chunk = this.inFlight.shift();
+    if (chunk !== undefined) this.inFlightBytes -= chunk.byteLength;
     if (err || chunk === undefined) return; // the socket's 'error' reports it; Node may still read a failed write's memory
     this.sent += chunk.byteLength;
     sendPool.release(chunk);
@@ -304,20 +320,20 @@ export abstract class StreamConnection extends SocketBase {
 
   protected readonly onError = (err: NodeJS.ErrnoException): void => {
     if (this.ended || this.shutdownCalled) {
-      this.trace(`error while closing: ${errorCode(err)} ${err.message}`);
+      this.trace(`error while closing: ${this.codeOf(err)} ${err.message}`);
       if (this.shutdownCalled) this.fail(ShutdownReason.Normal);
       return;
     }
     if (this.eof) {
       // The peer closed cleanly and everything it sent is in the read-ahead; only our sending
       // broke (EPIPE/ECONNRESET on a write). Deliver what arrived, then BY_PEER.
-      this.trace(`sending failed after the peer closed: ${errorCode(err)}; delivering the ${this.recvBuffer.size} bytes left`);
+      this.trace(`sending failed after the peer closed: ${this.codeOf(err)}; delivering the ${this.recvBuffer.size} bytes left`);
       this.checkPeerDone();
       return;
     }
     const phase = this.state === 'handshaking' ? 'handshake' : this.state === 'connecting' || this.state === 'resolving' ? 'connect' : 'established';
     const reason = reasonForError(err, phase);
-    this.trace(`${phase} error ${errorCode(err)} (${err.message}) -> ${reason}`);
+    this.trace(`${phase} error ${this.codeOf(err)} (${err.message}) -> ${reason}`);
     this.fail(reason);
   };
 
@@ -394,8 +410,8 @@ export abstract class StreamConnection extends SocketBase {
     this.clearTimer();
     this.recvBuffer.clear();
     this.pendingSends = [];
-    this.onConnectionEnded?.();
-    this.onConnectionEnded = null;
+    this.ticket?.ended();
+    this.ticket = null;
     const sock = this.node;
     if (!sock || sock.destroyed) return;
     if (this.eof && sock.writableFinished) {

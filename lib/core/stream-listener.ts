@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'node:net';
-import { ShutdownReason, SocketOptions, USocket } from '../api';
+import { ListenerStats, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
 import { ResolvedEndpoint, StreamTransport } from './endpoint';
 import type { StreamSocket } from './stream-socket';
@@ -28,6 +28,42 @@ export interface ListenerEvents {
   failed(reason: ShutdownReason): void;
 }
 
+/**
+ * An accepted connection as its listener counts it. It moves to the successor socket when
+ * the connection is upgraded (STARTTLS), carrying the bytes counted so far.
+ */
+export class ConnectionTicket {
+  /** Bytes of the sockets this connection had before `conn` (a STARTTLS predecessor). */
+  carriedSent = 0;
+  carriedReceived = 0;
+
+  constructor(
+    private readonly listener: StreamListener,
+    /** The socket that has the connection now. */
+    public conn: { readonly bytesSent: number; readonly bytesReceived: number },
+  ) {}
+
+  get bytesSent(): number {
+    return this.carriedSent + this.conn.bytesSent;
+  }
+
+  get bytesReceived(): number {
+    return this.carriedReceived + this.conn.bytesReceived;
+  }
+
+  /** The socket that has the connection hands it to `successor`. */
+  moveTo(successor: { readonly bytesSent: number; readonly bytesReceived: number }): void {
+    this.carriedSent += this.conn.bytesSent;
+    this.carriedReceived += this.conn.bytesReceived;
+    this.conn = successor;
+  }
+
+  /** The connection ended. */
+  ended(): void {
+    this.listener.connectionEnded(this);
+  }
+}
+
 /** The offered connection whose `socketListenResult` is running now. */
 interface AcceptWindow {
   sock: Socket;
@@ -47,7 +83,8 @@ export class StreamListener {
   private window: AcceptWindow | null = null;
   private listenCalled = false;
   private closed = false;
-  private live = 0;
+  private readonly live = new Set<ConnectionTicket>();
+  private readonly totals: ListenerStats = { accepted: 0, denied: 0, refused: 0, live: 0, bytesSent: 0, bytesReceived: 0 };
   private address: { address: string; port: number } | null = null;
   private readonly backlog: number;
   private readonly maxConnections: number;
@@ -68,7 +105,24 @@ export class StreamListener {
   }
 
   get connectionCount(): number {
-    return this.live;
+    return this.live.size;
+  }
+
+  /** The totals over every connection this listener accepted, open ones included. */
+  stats(): ListenerStats {
+    const out = { ...this.totals, live: this.live.size };
+    for (const t of this.live) {
+      out.bytesSent += t.bytesSent;
+      out.bytesReceived += t.bytesReceived;
+    }
+    return out;
+  }
+
+  /** @internal From {@link ConnectionTicket.ended}. */
+  connectionEnded(ticket: ConnectionTicket): void {
+    if (!this.live.delete(ticket)) return;
+    this.totals.bytesSent += ticket.bytesSent;
+    this.totals.bytesReceived += ticket.bytesReceived;
   }
 
   get localAddress(): { address: string; port: number } | null {
@@ -134,13 +188,15 @@ export class StreamListener {
     // 'error' without a listener. Our accepted socket replaces this one once accepted.
     sock.on('error', onHeldError);
     if (this.closed) {
+      this.totals.refused++;
       sock.destroy();
       return;
     }
     if (this.listenCalled) {
       this.admit(sock);
     } else if (this.held.length >= this.backlog) {
-      this.events.trace(`refused a connection from ${sock.remoteAddress}:${sock.remotePort}: ${this.backlog} already wait for listen()`);
+      this.totals.refused++;
+      this.events.trace(`refused a connection from ${peerOf(sock)}: ${this.backlog} already wait for listen()`);
       sock.destroy();
     } else {
       this.held.push(sock);
@@ -149,8 +205,9 @@ export class StreamListener {
 
   /** Offers the connection unless `maxConnections` (live plus undecided) is reached. */
   private admit(sock: Socket): void {
-    if (this.live + this.offered.size >= this.maxConnections) {
-      this.events.trace(`refused a connection from ${sock.remoteAddress}:${sock.remotePort}: maxConnections ${this.maxConnections} reached`);
+    if (this.live.size + this.offered.size >= this.maxConnections) {
+      this.totals.refused++;
+      this.events.trace(`refused a connection from ${peerOf(sock)}: maxConnections ${this.maxConnections} reached`);
       sock.destroy();
       return;
     }
@@ -164,6 +221,7 @@ export class StreamListener {
     this.events.offer(remoteAddr, remotePort, (runCallback) => {
       if (!this.offered.delete(sock)) return; // destroyed when the listener closed
       if (this.closed) {
+        this.totals.refused++;
         sock.destroy();
         return;
       }
@@ -197,14 +255,17 @@ export class StreamListener {
     }
     const socket = this.owner.makeAccepted(remoteUser); // may throw: then the finally denies
     window.decided = true;
-    this.live++;
-    socket.onConnectionEnded = () => this.live--;
+    const ticket = new ConnectionTicket(this, socket);
+    this.live.add(ticket);
+    this.totals.accepted++;
+    socket.ticket = ticket;
     window.sock.removeListener('error', onHeldError);
     socket.adoptAccepted(window.sock);
   }
 
   private deny(sock: Socket, why: string): void {
-    this.events.trace(`denied ${sock.remoteAddress}:${sock.remotePort} (${why})`);
+    this.totals.denied++;
+    this.events.trace(`denied ${peerOf(sock)} (${why})`);
     sock.destroy();
   }
 
@@ -212,12 +273,18 @@ export class StreamListener {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.totals.refused += this.held.length + this.offered.size;
     for (const sock of this.held.splice(0)) sock.destroy();
     for (const sock of this.offered) sock.destroy();
     this.offered.clear();
     this.server?.close();
     this.server = null;
   }
+}
+
+/** A connection's peer for log lines: a Unix-socket peer has no address. */
+function peerOf(sock: Socket): string {
+  return sock.remoteAddress === undefined ? 'a local peer' : `${sock.remoteAddress}:${sock.remotePort}`;
 }
 
 function onHeldError(): void {

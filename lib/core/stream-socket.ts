@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
-import { ShutdownReason, SocketOptions, USocket } from '../api';
-import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
+import { ListenerStats, ShutdownReason, SocketOptions, USocket } from '../api';
+import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
 import { isAddressError, resolveHost } from './address';
 import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from './endpoint';
 import { Completion, StreamConnection } from './stream-connection';
-import { DEFAULT_BACKLOG, ListenLimits, StreamListener } from './stream-listener';
+import { ConnectionTicket, DEFAULT_BACKLOG, ListenLimits, StreamListener } from './stream-listener';
 import { checkCount, checkPort, checkString } from './validate';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -22,7 +22,7 @@ export interface HandedOver {
   /** The host the old socket connected to, as written (else the peer's address). */
   hostAsWritten: string | undefined;
   /** An accepted connection's listener bookkeeping, which moves to the successor. */
-  onConnectionEnded: (() => void) | null;
+  ticket: ConnectionTicket | null;
 }
 
 /**
@@ -61,6 +61,10 @@ export class StreamSocket extends StreamConnection {
     return this.listener ? this.listener.localAddress : super.getLocalAddress();
   }
 
+  protected override listenerStats(): ListenerStats | null {
+    return this.listener?.stats() ?? null;
+  }
+
   // ---- client mode -------------------------------------------------------------------
 
   connect(address: string, serverName?: string): void {
@@ -69,6 +73,7 @@ export class StreamSocket extends StreamConnection {
       checkString('connect: serverName', serverName, true);
     });
     this.setState('resolving', address);
+    this.markConnectStart();
     const endpoint = this.transport.parseConnect(address, this.ipv6);
     if (isAddressError(endpoint)) {
       this.trace(`connect(${JSON.stringify(address)}): ${endpoint.error}`);
@@ -77,12 +82,13 @@ export class StreamSocket extends StreamConnection {
     }
     this.startTimer(this.connectTimeoutMs, () => {
       this.trace(`connect to ${address} timed out after ${this.connectTimeoutMs} ms (ETIMEDOUT)`);
+      this.noteError('ETIMEDOUT');
       this.fail(ShutdownReason.ConnectFailed);
     });
     resolveEndpoint(endpoint, this.ipv6, (err, resolved) => {
       if (this.state !== 'resolving') return; // shut down or timed out meanwhile
       if (err || !resolved) {
-        this.trace(`connect: cannot resolve ${address}: ${errorCode(err)}`);
+        this.trace(`connect: cannot resolve ${address}: ${this.codeOf(err)}`);
         this.fail(ShutdownReason.ConnectFailed);
         return;
       }
@@ -104,12 +110,13 @@ export class StreamSocket extends StreamConnection {
     try {
       opened = this.transport.openConnection(endpoint, this.options, role);
     } catch (err) {
-      this.trace(`connect: cannot open a socket: ${errorCode(err)} ${(err as Error).message}`);
+      this.trace(`connect: cannot open a socket: ${this.codeOf(err)} ${(err as Error).message}`);
       this.fail(reasonForError(err, 'connect'));
       return;
     }
     this.setState('connecting');
     this.attach(opened.socket);
+    opened.socket.once('connect', () => this.markConnected());
     if (opened.ready !== 'connect') opened.socket.once('connect', () => this.state === 'connecting' && this.startHandshake());
     opened.socket.once(opened.ready, () => this.onConnected('connect'));
   }
@@ -117,8 +124,10 @@ export class StreamSocket extends StreamConnection {
   /** From here until the secure socket is ready, a failure is a handshake failure; bounded. */
   private startHandshake(): void {
     this.setState('handshaking');
+    this.markHandshakeStart();
     this.startTimer(this.handshakeTimeoutMs, () => {
       this.trace(`TLS handshake not finished within ${this.handshakeTimeoutMs} ms (ERR_TLS_HANDSHAKE_TIMEOUT)`);
+      this.noteError('ERR_TLS_HANDSHAKE_TIMEOUT');
       this.fail(ShutdownReason.TlsHandshakeFailed);
     });
   }
@@ -140,7 +149,7 @@ export class StreamSocket extends StreamConnection {
       }
       if (err || !secured) {
         const reason = reasonForError(err, 'handshake');
-        this.trace(`TLS handshake failed: ${errorCode(err)} ${err?.message ?? ''} -> ${reason}`);
+        this.trace(`TLS handshake failed: ${this.codeOf(err)} ${err?.message ?? ''} -> ${reason}`);
         raw.destroy();
         this.fail(reason);
         return;
@@ -181,7 +190,7 @@ export class StreamSocket extends StreamConnection {
     resolveEndpoint(endpoint, this.ipv6, (err, resolved) => {
       if (this.state !== 'binding') return;
       if (err || !resolved) {
-        this.trace(`bind: cannot resolve ${JSON.stringify(localAddress)}: ${errorCode(err)}`);
+        this.trace(`bind: cannot resolve ${JSON.stringify(localAddress)}: ${this.codeOf(err)}`);
         this.reportShutdown(ShutdownReason.BindFailed);
         return;
       }
@@ -258,11 +267,11 @@ export class StreamSocket extends StreamConnection {
     this.setState('takenOver', 'upgradeToTls');
     this.iomux.unregister(this);
     // The listener counts the connection, not the socket object: the successor ends it.
-    const onConnectionEnded = this.onConnectionEnded;
-    this.onConnectionEnded = null;
+    const ticket = this.ticket;
+    this.ticket = null;
     // A local socket's "remote address" is a path: no name to verify or send as SNI.
     const hostAsWritten = this.hostAsWritten ?? (this.type === 'local' ? undefined : this.remote?.address);
-    return { sock, readAhead, eof: this.eof, options: this.options, hostAsWritten, onConnectionEnded };
+    return { sock, readAhead, eof: this.eof, options: this.options, hostAsWritten, ticket };
   }
 
   /** Throws, changing nothing, unless {@link StreamSocket.handOver} can proceed. */
@@ -283,7 +292,8 @@ export class StreamSocket extends StreamConnection {
   /** This new socket takes over `handed` and runs the TLS handshake as client or server. */
   startUpgrade(handed: HandedOver, role: SecureRole): void {
     this.modeValue = 'client';
-    this.onConnectionEnded = handed.onConnectionEnded;
+    this.ticket = handed.ticket;
+    this.ticket?.moveTo(this);
     const { sock, readAhead } = handed;
     // Queued sends of the old socket go first (contract §6): hand over once Node has written them.
     const start = (): void => {
@@ -313,7 +323,7 @@ export class StreamSocket extends StreamConnection {
     }
     if (err || !secured) {
       const reason = reasonForError(err, 'handshake');
-      this.trace(`STARTTLS handshake failed: ${errorCode(err)} ${err?.message ?? ''} -> ${reason}`);
+      this.trace(`STARTTLS handshake failed: ${this.codeOf(err)} ${err?.message ?? ''} -> ${reason}`);
       raw.destroy();
       this.fail(reason);
       return;

@@ -3,7 +3,7 @@ import { LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from
 import { DtlsSettings } from '../context';
 import { DatagramBase } from '../core/datagram-base';
 import { checkBuffer, checkCount } from '../core/validate';
-import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
+import { SocketErrorCode, SocketStateError } from '../errors';
 import { createEngine, Engine, EngineTransport, isDtlsRecord, isForgedAfterHandshake, readProtectedAlert, sendCloseNotify, srtpProfileOf, startClient, stopRetransmissions } from './dtls-engine';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 import { HandedDatagram } from './udp';
@@ -81,10 +81,12 @@ export class DtlsSocket extends DatagramBase {
     const info = d.address();
     this.local = { address: info.address, port: info.port };
     d.on('message', this.onDatagram);
-    d.on('error', (err: NodeJS.ErrnoException) => this.trace(`UDP error ${errorCode(err)} (${err.message})`));
+    d.on('error', (err: NodeJS.ErrnoException) => this.trace(`UDP error ${this.codeOf(err)} (${err.message})`));
     this.setState('handshaking', `DTLS ${role.server ? 'server' : 'client'}${handed.connected ? '' : ', serving the first peer to complete a handshake'}`);
+    this.markHandshakeStart();
     this.timer = setTimeout(() => {
       this.trace(`DTLS handshake not finished within ${this.handshakeTimeoutMs} ms`);
+      this.noteError('ERR_TLS_HANDSHAKE_TIMEOUT');
       this.reportShutdown(ShutdownReason.TlsHandshakeFailed);
     }, this.handshakeTimeoutMs || 2 ** 31 - 1);
     const identity = role.server ? this.settings.serverIdentity : this.settings.clientIdentity;
@@ -117,7 +119,7 @@ export class DtlsSocket extends DatagramBase {
         // handshake record is retransmitted by the engine, which must not see a rejection.
         else if (data[0] === 23) reject(err);
         else {
-          this.trace(`sending a DTLS handshake record failed: ${errorCode(err)} ${err.message}`);
+          this.trace(`sending a DTLS handshake record failed: ${this.codeOf(err)} ${err.message}`);
           resolve();
         }
       };
@@ -187,13 +189,17 @@ export class DtlsSocket extends DatagramBase {
     this.peer ??= this.replyTo; // a bound server now serves this peer only
     this.peerCert = peerCertificateOf(der);
     const srtp = srtpProfileOf(this.engine);
+    this.markHandshakeDone();
     this.setState('connected', `DTLS with ${this.peer?.address}:${this.peer?.port}${srtp ? `, ${srtp.name}` : ''}, peer=${this.peerCert?.subject?.CN ?? 'none'}`);
     this.emit((user) => {
       if (!this.shutdownCalled) user.socketUpgradeToTlsComplete?.(this);
     });
     const waiting = this.waitingSends;
     this.waitingSends = [];
-    for (const data of waiting) this.transmit(data);
+    for (const data of waiting) {
+      this.unsentBytes -= data.byteLength; // counted again by transmit
+      this.transmit(data);
+    }
     if (this.shutdownCalled) this.closeWhenFlushed();
   }
 
@@ -232,6 +238,7 @@ export class DtlsSocket extends DatagramBase {
   private onAppData(data: Buffer): void {
     if (this.ignoresCalls || this.peerClosed || !this.peer) return;
     this.received += data.byteLength;
+    this.messagesReceived++;
     this.receiver.arrive({ data, address: this.peer.address, port: this.peer.port });
   }
 
@@ -242,12 +249,16 @@ export class DtlsSocket extends DatagramBase {
     const copy = Buffer.allocUnsafe(n);
     copy.set(n === data.byteLength ? data : data.subarray(0, n));
     if (this.state === 'connected') this.transmit(copy);
-    else this.waitingSends.push(copy);
+    else {
+      this.waitingSends.push(copy);
+      this.unsentBytes += copy.byteLength;
+    }
   }
 
   private transmit(data: Buffer): void {
     const engine = this.engine!;
     this.inFlight++;
+    this.unsentBytes += data.byteLength;
     engine
       .send(data)
       .then(
@@ -258,7 +269,8 @@ export class DtlsSocket extends DatagramBase {
       )
       .finally(() => {
         this.inFlight--;
-        this.emit((user) => user.socketSendResult?.(this));
+        this.unsentBytes -= data.byteLength;
+        this.emitSendResult();
         if (this.shutdownCalled && this.inFlight === 0) this.closeWhenFlushed();
       });
   }
@@ -327,6 +339,7 @@ export class DtlsSocket extends DatagramBase {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.receiver.clear();
+    for (const data of this.waitingSends) this.unsentBytes -= data.byteLength; // never sent
     this.waitingSends = [];
     // The engine may still retransmit a flight: stop it, and sendRecord drops everything now.
     if (this.engine) stopRetransmissions(this.engine);

@@ -4,7 +4,7 @@ import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../core/address';
 import { Datagram } from '../core/datagram-queue';
 import { DatagramBase } from '../core/datagram-base';
-import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
+import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
 import { checkBuffer, checkCount, checkPort, checkString } from '../core/validate';
 
 /** What a UDP socket taken over by a DTLS upgrade hands to its successor. */
@@ -62,6 +62,7 @@ export class DatagramSocket extends DatagramBase {
   connect(address: string, serverName?: string): void {
     this.enterClientMode(() => checkString('connect: address', address));
     this.setState('resolving', address);
+    this.markConnectStart();
     const target = parseHostPort(address, this.ipv6);
     if (isAddressError(target)) {
       this.trace(`connect(${JSON.stringify(address)}): ${target.error}`);
@@ -72,7 +73,7 @@ export class DatagramSocket extends DatagramBase {
     resolveHost(target.host, target.kind, this.ipv6, (err, host) => {
       if (this.state !== 'resolving') return;
       if (err) {
-        this.trace(`connect: cannot resolve ${address}: ${errorCode(err)}`);
+        this.trace(`connect: cannot resolve ${address}: ${this.codeOf(err)}`);
         this.reportShutdown(ShutdownReason.ConnectFailed);
         return;
       }
@@ -86,7 +87,7 @@ export class DatagramSocket extends DatagramBase {
         }
         if (this.state !== 'connecting') return;
         const reason = reasonForError(connectErr, 'connect');
-        this.trace(`connect error ${errorCode(connectErr)} (${connectErr.message}) -> ${reason}`);
+        this.trace(`connect error ${this.codeOf(connectErr)} (${connectErr.message}) -> ${reason}`);
         this.reportShutdown(reason);
       });
     });
@@ -94,6 +95,7 @@ export class DatagramSocket extends DatagramBase {
 
   private onConnected(): void {
     if (this.state !== 'connecting') return;
+    this.markConnected();
     const d = this.dgram!;
     this.local = addressOf(d.address());
     this.peer = addressOf(d.remoteAddress());
@@ -124,7 +126,7 @@ export class DatagramSocket extends DatagramBase {
     resolveHost(host.host, host.kind, this.ipv6, (err, address) => {
       if (this.state !== 'binding') return;
       if (err) {
-        this.trace(`bind: cannot resolve ${JSON.stringify(localAddress)}: ${errorCode(err)}`);
+        this.trace(`bind: cannot resolve ${JSON.stringify(localAddress)}: ${this.codeOf(err)}`);
         this.reportShutdown(ShutdownReason.BindFailed);
         return;
       }
@@ -195,11 +197,13 @@ export class DatagramSocket extends DatagramBase {
     const d = this.dgram!;
     const n = data.byteLength;
     this.inFlight++;
+    this.unsentBytes += n;
     const done = (err: Error | null): void => {
       this.inFlight--;
+      this.unsentBytes -= n;
       if (err) {
         // The contract: a datagram the OS refuses is logged and still gets its send result.
-        this.trace(`send of ${n} bytes${address ? ` to ${address}:${port}` : ''} refused: ${errorCode(err)} ${err.message}`);
+        this.trace(`send of ${n} bytes${address ? ` to ${address}:${port}` : ''} refused: ${this.codeOf(err)} ${err.message}`);
       } else {
         this.sent += n;
       }
@@ -225,6 +229,7 @@ export class DatagramSocket extends DatagramBase {
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.ignoresCalls) return;
     this.received += msg.byteLength;
+    this.messagesReceived++;
     this.receiver.arrive({ data: msg, address: rinfo.address, port: rinfo.port }, true);
   };
 
@@ -234,13 +239,13 @@ export class DatagramSocket extends DatagramBase {
     if (this.state === 'binding' || this.state === 'resolving' || this.state === 'connecting') {
       const phase = this.state === 'binding' ? 'bind' : 'connect';
       const reason = reasonForError(err, phase);
-      this.trace(`${phase} error ${errorCode(err)} (${err.message}) -> ${reason}`);
+      this.trace(`${phase} error ${this.codeOf(err)} (${err.message}) -> ${reason}`);
       this.reportShutdown(reason);
       return;
     }
     // UDP has no connection to lose: an ICMP error (e.g. ECONNREFUSED from a connected peer
     // with no listener) concerns one datagram. Logged; the socket stays usable.
-    this.trace(`error ${errorCode(err)} (${err.message}); the socket stays open`);
+    this.trace(`error ${this.codeOf(err)} (${err.message}); the socket stays open`);
   };
 
   shutdown(): void {
@@ -333,7 +338,7 @@ export class DatagramSocket extends DatagramBase {
       this.dgram = d;
       return true;
     } catch (err) {
-      this.trace(`cannot open a UDP socket: ${errorCode(err)} ${(err as Error).message}`);
+      this.trace(`cannot open a UDP socket: ${this.codeOf(err)} ${(err as Error).message}`);
       this.reportShutdown(reasonForError(err, this.modeValue === 'client' ? 'connect' : 'bind'));
       return false;
     }
@@ -345,7 +350,7 @@ export class DatagramSocket extends DatagramBase {
       try {
         apply();
       } catch (err) {
-        this.trace(`${what} refused: ${errorCode(err)} ${(err as Error).message}`);
+        this.trace(`${what} refused: ${this.codeOf(err)} ${(err as Error).message}`);
       }
     };
     if (this.options.broadcast) attempt('broadcast', () => d.setBroadcast(true));
