@@ -14,7 +14,13 @@ import type { IoMux } from '../core/iomux';
  * - `{ delimiter }`: the message, then the delimiter bytes (a string is taken as UTF-8). A
  *   message must not contain the delimiter; `sendMessage` throws `RangeError` if it does.
  */
-export type MessageFraming = 'u32' | 'varint' | { readonly delimiter: Uint8Array | string };
+export type MessageFraming =
+  | 'u32'
+  | 'varint'
+  | {
+      /** The bytes that end every message; a string is taken as UTF-8. */
+      readonly delimiter: Uint8Array | string;
+    };
 
 /** Options for `createMessageSocket`. */
 export interface MessageSocketOptions {
@@ -92,7 +98,8 @@ export interface IMessageSocket {
   receiveNext(): void;
   /**
    * Sends what is queued, closes the socket, then reports `messageSocketShutdown(SOCKET_SHUTDOWN_NORMAL)`.
-   * Messages received but not yet asked for are dropped. Later calls are ignored.
+   * Messages received but not yet asked for are dropped. Ignored when called again, after a
+   * framing error (the end stays `SOCKET_LOST`), or once the socket ended.
    */
   shutdown(): void;
   /** Sends every later callback to `user`, from this moment. @throws TypeError for a user without `messageSocketShutdown`. */

@@ -114,7 +114,8 @@ export class MessageSocket implements IMessageSocket {
   }
 
   shutdown(): void {
-    if (this.shutdownCalled || this.ended) return;
+    // After a framing error too: the socket is already closing, and the end stays SOCKET_LOST.
+    if (this.stopped) return;
     this.shutdownCalled = true;
     this.wanted = false;
     // The socket ended already (a BY_PEER held back for buffered messages): end here.

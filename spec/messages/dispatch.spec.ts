@@ -4,8 +4,9 @@
  * message already buffered when `receiveNext()` asks, the end after `shutdown()`).
  */
 import { IoMux, ShutdownReason } from '../../lib';
-import { closeAllRaw, rawConnect } from '../helpers/net-helpers';
-import { cleanupMessages, MessageRecorder, StreamServer, wrap } from './message-harness';
+import { MessageErrorCode } from '../../lib/messages';
+import { closeAllRaw, pollUntil } from '../helpers/net-helpers';
+import { cleanupMessages, MessageRecorder, withRawPeer } from './message-harness';
 
 /** Runs `iomux.poll()` on every turn of the event loop until stopped; tells whether a poll is running. */
 function gameLoop(iomux: IoMux): { inPoll: () => boolean; stop: () => void } {
@@ -45,13 +46,11 @@ describe('a message socket on a manual IoMux', () => {
     const iomux = new IoMux({ dispatch: 'manual' });
     loop = gameLoop(iomux);
     const outside: string[] = [];
-    const srv = await new StreamServer('tcp', null, () => '', { iomux }).start();
-    const raw = await rawConnect(srv.port);
     const user = new MessageRecorder('server');
     user.onEvent = (e) => {
       if (!loop?.inPoll()) outside.push(e.name);
     };
-    const ms = wrap(await srv.accepted(0), user, { iomux });
+    const { raw, ms } = await withRawPeer(user, { iomux }, { iomux });
 
     // Three messages in one write, then the end: after the first recv, the other two wait in
     // the message socket's buffer and the socket's own end has been reported.
@@ -68,5 +67,27 @@ describe('a message socket on a manual IoMux', () => {
     expect(user.messages().map(String)).toEqual(shutdownEarly ? ['one', 'two'] : ['one', 'two', 'three']);
     expect(user.count('messageSendResult')).toBe(1);
     expect(outside).toEqual([]);
+  });
+});
+
+describe('shutdown() after a framing error', () => {
+  it('is ignored: the end stays SOCKET_LOST (a manual IoMux lets the app call it between the two)', async () => {
+    const iomux = new IoMux({ dispatch: 'manual' });
+    loop = gameLoop(iomux);
+    const user = new MessageRecorder('server');
+    const { raw, ms } = await withRawPeer(user, { iomux, maxMessageSize: 10 }, { iomux });
+    loop.stop();
+    ms.receiveNext();
+    raw.write(Buffer.from([0, 0, 0, 11]));
+    // One callback at a time, until the one that found the error: the end is not reported yet.
+    await pollUntil(() => {
+      iomux.poll(1);
+      return ms.framingError !== null;
+    }, 'the framing error');
+    expect(ms.framingError).toBe(MessageErrorCode.TooLarge);
+    expect(user.count('messageSocketShutdown')).toBe(0);
+    ms.shutdown();
+    loop = gameLoop(iomux);
+    expect(await user.waitForShutdown()).toBe(ShutdownReason.Lost);
   });
 });

@@ -10,7 +10,7 @@ import { createUdpSocketProvider, LogFlag, ShutdownReason } from '../../lib';
 import { MessageErrorCode, MessageFraming } from '../../lib/messages';
 import { closeAllRaw, pollUntil, rawConnect, settle, StreamCollector } from '../helpers/net-helpers';
 import { closePlainSockets, plainUdp } from '../helpers/udp-peers';
-import { cleanupMessages, connected, memoryLog, MessageRecorder, StreamServer, wrap } from './message-harness';
+import { cleanupMessages, connected, memoryLog, MessageRecorder, StreamServer, withRawPeer, wrap } from './message-harness';
 
 afterEach(async () => {
   const violations = await cleanupMessages();
@@ -97,10 +97,8 @@ describe('a message larger than maxMessageSize', () => {
 
 describe('the peer closing', () => {
   it('cleanly after whole messages: they are delivered as the app asks, then SOCKET_SHUTDOWN_BY_PEER, not before', async () => {
-    const srv = await new StreamServer('tcp', null, () => '').start();
-    const raw = await rawConnect(srv.port);
     const user = new MessageRecorder('server');
-    const ms = wrap(await srv.accepted(0), user);
+    const { raw, ms } = await withRawPeer(user);
     raw.end(Buffer.concat([framed('one'), framed('two'), framed('three')]));
     ms.receiveNext();
     await user.waitForMessages(1);
@@ -118,11 +116,9 @@ describe('the peer closing', () => {
   });
 
   it('in the middle of a message: the messages before it, then SOCKET_LOST with ERR_MESSAGE_TRUNCATED', async () => {
-    const srv = await new StreamServer('tcp', null, () => '').start();
-    const raw = await rawConnect(srv.port);
     const log = memoryLog(LogFlag.Tcp);
     const user = new MessageRecorder('server', { autoReceive: true });
-    const ms = wrap(await srv.accepted(0), user, { log });
+    const { raw, ms } = await withRawPeer(user, { log });
     raw.end(Buffer.concat([framed('whole'), u32(10), Buffer.from('half')]));
     expect(await user.waitForShutdown()).toBe(ShutdownReason.Lost);
     expect(user.messages().map(String)).toEqual(['whole']);
@@ -131,10 +127,8 @@ describe('the peer closing', () => {
   });
 
   it('with a reset: SOCKET_LOST, no framing error', async () => {
-    const srv = await new StreamServer('tcp', null, () => '').start();
-    const raw = await rawConnect(srv.port);
     const user = new MessageRecorder('server', { autoReceive: true });
-    const ms = wrap(await srv.accepted(0), user);
+    const { raw, ms } = await withRawPeer(user);
     raw.write(framed('before the reset'));
     await user.waitForMessages(1);
     raw.resetAndDestroy();
@@ -145,10 +139,8 @@ describe('the peer closing', () => {
 
 describe('flow control', () => {
   it('holds back a fast sender while the app does not ask for the next message, and loses nothing', async () => {
-    const srv = await new StreamServer('tcp', null, () => '').start();
-    const raw = await rawConnect(srv.port);
     const user = new MessageRecorder('server');
-    const ms = wrap(await srv.accepted(0), user);
+    const { raw, ms } = await withRawPeer(user);
     const COUNT = 2048;
     const body = Buffer.alloc(16 * 1024 - 4, 0x5a);
     const frame = Buffer.concat([u32(body.length), body]); // 32 MiB in all: more than every kernel buffer on the way

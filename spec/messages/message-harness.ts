@@ -25,7 +25,8 @@ import {
   USocket,
 } from '../../lib';
 import { createMessageSocket, IMessageSocket, MessageSocketOptions, UMessageSocket } from '../../lib/messages';
-import { withTimeout } from '../helpers/net-helpers';
+import type * as net from 'node:net';
+import { rawConnect, withTimeout } from '../helpers/net-helpers';
 import { clientContext, serverContext, TestPki } from '../helpers/tls-fixture';
 
 export const WAIT = 10000;
@@ -203,13 +204,14 @@ export function wrap(socket: ISocket, user: MessageRecorder, options?: MessageSo
     Object.defineProperty(ms, method, {
       configurable: true,
       value: (...args: unknown[]): unknown => {
-        const open = !b.shutdownCalled && user.count('messageSocketShutdown', ms) === 0;
+        // The calls that count: those the message socket does not ignore.
+        const open = !b.shutdownCalled && user.count('messageSocketShutdown', ms) === 0 && ms.framingError === null;
         b.apiDepth++;
         try {
           const result = fn.apply(ms, args);
-          if (method === 'sendMessage' && open && ms.framingError === null) b.sends++;
+          if (method === 'sendMessage' && open) b.sends++;
           if (method === 'receiveNext' && open) b.receivePending = true;
-          if (method === 'shutdown') b.shutdownCalled = true;
+          if (method === 'shutdown' && open) b.shutdownCalled = true;
           return result;
         } finally {
           b.apiDepth--;
@@ -398,6 +400,18 @@ export class StreamServer {
   get port(): number {
     return Number(this.address.slice(this.address.lastIndexOf(':') + 1));
   }
+}
+
+/** A TCP message socket for `user` (an accepted connection, wrapped with `options`) whose peer is a raw Node client. */
+export async function withRawPeer(
+  user: MessageRecorder,
+  options: MessageSocketOptions = {},
+  socketOptions: SocketOptions = {},
+): Promise<{ raw: net.Socket; ms: IMessageSocket; srv: StreamServer }> {
+  const srv = await new StreamServer('tcp', null, () => '', socketOptions).start();
+  const raw = await rawConnect(srv.port);
+  const ms = wrap(await srv.accepted(0), user, options);
+  return { raw, ms, srv };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -17,10 +17,10 @@ import {
   USocket,
 } from '../../lib';
 import { createMessageSocket, UMessageSocket } from '../../lib/messages';
-import { closeAllRaw, rawConnect, settle } from '../helpers/net-helpers';
+import { closeAllRaw, settle } from '../helpers/net-helpers';
 import { thrown } from '../helpers/stream-harness';
 import { closePlainSockets, plainUdp } from '../helpers/udp-peers';
-import { cleanupMessages, connected, MessageRecorder, StreamServer, wrap } from './message-harness';
+import { cleanupMessages, connected, MessageRecorder, StreamServer, withRawPeer, wrap } from './message-harness';
 
 afterEach(async () => {
   const violations = await cleanupMessages();
@@ -111,12 +111,10 @@ describe('receiveNext', () => {
   });
 
   it('never delivers inside the call, even when the message is already buffered; messages are the app’s to keep', async () => {
-    const srv = await new StreamServer('tcp', null, () => '').start();
-    const raw = await rawConnect(srv.port);
     const user = new MessageRecorder('server');
     const kept: Uint8Array[] = [];
     user.onMessage = (_s, m) => kept.push(m);
-    const ms = wrap(await srv.accepted(0), user);
+    const { raw, ms } = await withRawPeer(user);
     raw.write(Buffer.from([0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 2, 9, 9]));
     ms.receiveNext();
     await user.waitForMessages(1);
@@ -151,10 +149,8 @@ describe('shutdown', () => {
   });
 
   it('while a peer’s end waits behind buffered messages: SOCKET_SHUTDOWN_NORMAL, the messages are dropped', async () => {
-    const srv = await new StreamServer('tcp', null, () => '').start();
-    const raw = await rawConnect(srv.port);
     const user = new MessageRecorder('server');
-    const ms = wrap(await srv.accepted(0), user);
+    const { raw, ms } = await withRawPeer(user);
     raw.end(Buffer.from([0, 0, 0, 1, 7, 0, 0, 0, 1, 8]));
     ms.receiveNext();
     await user.waitForMessages(1);
