@@ -24,4 +24,10 @@ export {
 export { SocketStateError, SocketErrorCode } from './errors';
 export { IoMux, type IoMuxOptions } from './core/iomux';
 export { LOG_ENV } from './core/log';
-export { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, createLocalSocketProvider } from './providers';
+export {
+  createTcpSocketProvider,
+  createTlsSocketProvider,
+  createUdpSocketProvider,
+  createLocalSocketProvider,
+  createSocketPair,
+} from './providers';

@@ -37,6 +37,8 @@ export interface StreamTransport {
    * STARTTLS upgrade) and calls `done` with the secure socket, or with why it failed.
    */
   secure?(raw: Socket, role: SecureRole, options: SocketOptions, done: (err: NodeJS.ErrnoException | null, secured?: Socket) => void): void;
+  /** Set when `upgradeToTls` cannot run over this transport's connections: why (thrown as NotSupported). */
+  readonly cannotUpgrade?: string;
   /** Checks, before a socket is made, that the options suit this transport (TLS: a usable context). */
   checkOptions?(options: SocketOptions): void;
   /** Checks that the options can serve (TLS: a server certificate); throws if not. */

@@ -246,6 +246,19 @@ export class StreamSocket extends StreamConnection {
   }
 
 
+  /**
+   * Makes this (new) socket one end of a socket pair: connected from the start, reported as
+   * `kind` (connect or accept). The ends have no addresses: `''`, port 0, like a Unix-socket peer.
+   */
+  adoptPairEnd(sock: Socket, kind: 'connect' | 'accept'): void {
+    this.modeValue = 'client';
+    this.pathLocal = { address: '', port: 0 };
+    this.pathRemote = { address: '', port: 0 };
+    this.setState('connecting', 'socket pair');
+    this.attach(sock);
+    this.onConnected(kind);
+  }
+
   // ---- STARTTLS --------------------------------------------------------------------------
 
   /**
@@ -279,6 +292,7 @@ export class StreamSocket extends StreamConnection {
     this.throwIfTakenOver('upgradeToTls');
     if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, 'upgradeToTls: a listening socket cannot be upgraded; upgrade the sockets it accepts');
     if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket was never connected');
+    if (this.transport.cannotUpgrade) throw new SocketStateError(SocketErrorCode.NotSupported, `upgradeToTls: ${this.transport.cannotUpgrade}`);
     if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
     if (this.state !== 'connected' || !this.node) throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket is not connected yet');
     if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');

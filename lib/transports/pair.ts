@@ -1,0 +1,112 @@
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { LogFlag, SocketOptions } from '../api';
+import { StreamTransport } from '../core/endpoint';
+
+/** The error a pair end sees when the other end went away without closing cleanly (a "reset"). */
+function reset(code: 'ECONNRESET' | 'EPIPE', why: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(why), { code });
+}
+
+/**
+ * One end of an in-process byte pipe shaped like a Node socket, so the stream machinery
+ * (send queue, read-ahead with backpressure, half-close, closing) runs over it unchanged.
+ *
+ * What it imitates of a kernel socket, and why:
+ * - Bytes are copied on the way over and arrive on a later tick: a send's memory is recycled
+ *   once its write completes, and nothing the peer does may run inside the sender's call.
+ * - Backpressure: when the peer's buffer is over its high-water mark (its app is not reading),
+ *   the write completes only once the peer reads again, so the sender's `socketSendResult`
+ *   waits exactly as it would for a full TCP window.
+ * - `end()` is a FIN (the peer sees the end of stream after the data); destroying an end that
+ *   has not finished writing is a reset (`ECONNRESET` at the peer).
+ */
+export class PairEnd extends Duplex {
+  peer!: PairEnd;
+  /** The peer's write that waits for this end to read. */
+  private blockedWriter: ((err?: Error | null) => void) | null = null;
+
+  constructor() {
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    const copy = Buffer.from(chunk);
+    process.nextTick(() => {
+      const peer = this.peer;
+      if (peer.destroyed || peer.readableEnded) {
+        done(reset('EPIPE', 'the other end of the socket pair is closed'));
+        return;
+      }
+      if (peer.push(copy)) done();
+      else peer.blockedWriter = done;
+    });
+  }
+
+  override _read(): void {
+    const writer = this.blockedWriter;
+    this.blockedWriter = null;
+    writer?.();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    process.nextTick(() => {
+      if (!this.peer.destroyed) this.peer.push(null);
+      done();
+    });
+  }
+
+  override _destroy(err: Error | null, done: (err: Error | null) => void): void {
+    const peer = this.peer;
+    const writer = this.blockedWriter;
+    this.blockedWriter = null;
+    const clean = this.writableFinished;
+    process.nextTick(() => {
+      writer?.(reset('EPIPE', 'the other end of the socket pair is closed'));
+      if (!clean && !peer.destroyed) peer.destroy(reset('ECONNRESET', 'the other end of the socket pair was closed without a clean end'));
+    });
+    done(err);
+  }
+
+  // What the stream machinery calls on a Node socket; an in-process pipe has no such options.
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+}
+
+/** Two connected ends. */
+export function makePair(): [Socket, Socket] {
+  const a = new PairEnd();
+  const b = new PairEnd();
+  a.peer = b;
+  b.peer = a;
+  // The machinery types its Node socket as net.Socket; a PairEnd has every member it uses.
+  return [a as unknown as Socket, b as unknown as Socket];
+}
+
+function noNetwork(): never {
+  throw new TypeError('a socket-pair end is connected when it is made: it cannot connect, bind or listen');
+}
+
+/**
+ * The transport of socket-pair ends: type `local` (an in-process connection, like a Unix
+ * socket pair), no addresses. Its sockets never connect or bind: `connect`/`bind` are
+ * refused by the mode lock first, as for any connected socket. `upgradeToTls` throws.
+ */
+export const pairTransport: StreamTransport = {
+  type: 'local',
+  flag: LogFlag.Local,
+  // Node's TLS server side finds its plain socket by `_parent`, which a JS stream under a
+  // TLSSocket does not set: the server end could not be matched to its handshake.
+  cannotUpgrade: 'a socket-pair end cannot be upgraded to TLS (test TLS over a loopback TCP or local socket)',
+  parseConnect: noNetwork,
+  parseBind: noNetwork,
+  openConnection: noNetwork,
+  createServer: noNetwork,
+  checkOptions(options: SocketOptions): void {
+    if (options.context !== undefined) throw new TypeError('createSocketPair: a socket pair has no TLS context (upgrade an end with upgradeToTls instead)');
+  },
+};
