@@ -1,0 +1,131 @@
+import { parseArgs } from 'node:util';
+import type { SocketType } from '../index';
+
+/** A command line the tool cannot run: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+/** What the command line asks for, checked for contradictions. */
+export interface CliOptions {
+  command: 'connect' | 'listen';
+  transport: SocketType;
+  /** As given: `HOST:PORT`, `[V6]:PORT`, `:PORT` (listen), or a path (local). */
+  address: string;
+  starttls: boolean;
+  alpn: string[] | null;
+  certFile: string | null;
+  caFile: string | null;
+  insecure: boolean;
+  serverName: string | null;
+  waitPeer: boolean;
+  verbose: boolean;
+}
+
+export type ParsedCommandLine = { help: true } | { help: false; options: CliOptions };
+
+export const USAGE = `Usage: socket-provider connect tcp|tls|udp|local ADDRESS [options]
+       socket-provider listen  tcp|tls|udp|local ADDRESS [options]
+
+Pipes stdin to the socket and what the socket receives to stdout. listen serves one
+connection (udp: answers the last peer heard from) and prints "listening on ADDRESS" on stderr.
+
+ADDRESS  tcp/tls/udp: HOST:PORT or [IPv6]:PORT; listen also takes :PORT (all interfaces)
+         and port 0 (the OS picks one). local: a socket path, or @NAME (Linux abstract name).
+
+Options:
+  --starttls          tls: start in plaintext, do the SMTP STARTTLS exchange, then upgrade
+  --alpn LIST         tls: ALPN protocols, comma separated, in order of preference
+  --cert FILE         tls: PEM file with a certificate and its key (listen: required;
+                      connect: the client certificate)
+  --ca FILE           tls: PEM file of the authorities to trust (default: Node's root store);
+                      listen: require a client certificate that they signed
+  --insecure          tls connect: do not verify the server's certificate (warned)
+  --server-name NAME  tls connect: SNI, and the name the server's certificate must carry
+  --wait-peer         tcp/tls/local: at the end of stdin keep receiving until the peer
+                      closes (default: close the connection once stdin is sent)
+  -v, --verbose       every socket event (all log flags) and the tool's progress on stderr
+  -h, --help          this text
+
+Exit codes: 0 closed normally or by the peer, 2 usage, 3 invalid address, 4 refused,
+5 unreachable, 6 TLS handshake failed, 7 no ALPN in common, 8 address in use, 9 bind
+failed, 10 listen failed, 11 accept failed, 12 connection lost, 13 no socket, 14 STARTTLS
+exchange failed, 1 local I/O error, 130/143 SIGINT/SIGTERM. See docs/cli.md.
+`;
+
+const OPTIONS = {
+  starttls: { type: 'boolean' },
+  alpn: { type: 'string' },
+  cert: { type: 'string' },
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
+  'server-name': { type: 'string' },
+  'wait-peer': { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const TRANSPORTS: readonly SocketType[] = ['tcp', 'tls', 'udp', 'local'];
+
+/** Parses `argv` (without node and the script); throws UsageError for anything it cannot run. */
+export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+  const { values, positionals } = parseRaw(argv);
+  if (values.help) return { help: true };
+  if (positionals.length !== 3) throw new UsageError(`expected COMMAND TYPE ADDRESS, got ${positionals.length} argument(s)`);
+  const [command, transport, address] = positionals;
+  if (command !== 'connect' && command !== 'listen') throw new UsageError(`unknown command ${JSON.stringify(command)} (connect or listen)`);
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) throw new UsageError(`unknown type ${JSON.stringify(transport)} (tcp, tls, udp or local)`);
+  if (address === '') throw new UsageError('empty ADDRESS');
+  const options: CliOptions = {
+    command,
+    transport: transport as SocketType,
+    address,
+    starttls: values.starttls === true,
+    alpn: values.alpn === undefined ? null : parseAlpn(values.alpn),
+    certFile: values.cert ?? null,
+    caFile: values.ca ?? null,
+    insecure: values.insecure === true,
+    serverName: values['server-name'] ?? null,
+    waitPeer: values['wait-peer'] === true,
+    verbose: values.verbose === true,
+  };
+  checkCombinations(options);
+  return { help: false, options };
+}
+
+function parseRaw(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message); // unknown option, missing value…
+  }
+}
+
+function parseAlpn(list: string): string[] {
+  const names = list.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new UsageError(`--alpn ${JSON.stringify(list)}: an empty protocol name`);
+  return names;
+}
+
+/** Options that make no sense together, or for this command and type. */
+function checkCombinations(o: CliOptions): void {
+  const tlsOnly: Array<[string, boolean]> = [
+    ['--starttls', o.starttls],
+    ['--alpn', o.alpn !== null],
+    ['--cert', o.certFile !== null],
+    ['--ca', o.caFile !== null],
+    ['--insecure', o.insecure],
+    ['--server-name', o.serverName !== null],
+  ];
+  for (const [name, given] of tlsOnly) {
+    if (given && o.transport !== 'tls') {
+      const hint = name === '--starttls' ? ' (the connection starts as TCP and is upgraded: use type tls)' : '';
+      throw new UsageError(`${name} needs type tls, not ${o.transport}${hint}`);
+    }
+  }
+  if (o.command === 'listen') {
+    if (o.insecure) throw new UsageError('--insecure is for connect (listen verifies client certificates only with --ca)');
+    if (o.serverName !== null) throw new UsageError('--server-name is for connect');
+    if (o.transport === 'tls' && o.certFile === null) throw new UsageError('listen tls needs --cert FILE (a PEM file with the certificate and its key)');
+  }
+  if (o.insecure && o.caFile !== null) throw new UsageError('--insecure and --ca contradict each other');
+  if (o.waitPeer && o.transport === 'udp') throw new UsageError('--wait-peer needs a stream type (udp has no end from the peer)');
+}

@@ -1,0 +1,35 @@
+import { IInstanceLog, LogFlag } from '../index';
+
+/**
+ * The package's log for `--verbose`: every flag on, to stderr, in the default log's line
+ * format. Without --verbose the sockets keep the default log, so SOCKET_PROVIDER_LOG still works.
+ */
+class StderrLog implements IInstanceLog {
+  isEnabled(_flag: LogFlag): boolean {
+    return true;
+  }
+
+  log(flag: LogFlag, message: string): void {
+    process.stderr.write(`${new Date().toISOString()} socket-provider ${flag}: ${message}\n`);
+  }
+}
+
+/** The tool's own lines on stderr (stdout carries only the peer's bytes). */
+export class Reporter {
+  /** The log to give sockets and contexts: undefined keeps the package default. */
+  readonly log: IInstanceLog | undefined;
+
+  constructor(readonly verbose: boolean) {
+    this.log = verbose ? new StderrLog() : undefined;
+  }
+
+  /** A progress line, shown with --verbose only. */
+  info(message: string): void {
+    if (this.verbose) process.stderr.write(`socket-provider: ${message}\n`);
+  }
+
+  /** A line shown always: the listening address, warnings. */
+  notice(message: string): void {
+    process.stderr.write(`socket-provider: ${message}\n`);
+  }
+}

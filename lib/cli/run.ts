@@ -1,0 +1,124 @@
+import {
+  createLocalSocketProvider,
+  createTcpSocketProvider,
+  createTlsSocketProvider,
+  createUdpSocketProvider,
+  ISocket,
+  ISocketContext,
+  ISocketProvider,
+  ShutdownReason,
+  SocketOptions,
+  USocket,
+} from '../index';
+import { formatAddress, isIpv6ConnectAddress, localSocketAddress, parseListenAddress } from './address';
+import type { CliOptions } from './args';
+import { DatagramSession } from './datagram-session';
+import { Ending, ExitCode } from './exit';
+import { SessionEnv } from './pipe-session';
+import { Reporter } from './report';
+import { StarttlsClient, StarttlsServer } from './starttls';
+import { StdinSource } from './stdio';
+import { StreamSession } from './stream-session';
+import { buildContext } from './tls-context';
+
+/** Runs the command: one socket (listen: a listener and the one connection it accepts) piped to stdio. */
+export function run(o: CliOptions): void {
+  const reporter = new Reporter(o.verbose);
+  const ending = new Ending(o.verbose);
+  process.on('SIGINT', () => ending.interrupt(ExitCode.Interrupted, 'SIGINT'));
+  process.on('SIGTERM', () => ending.interrupt(ExitCode.Terminated, 'SIGTERM'));
+  const env: SessionEnv = { reporter, ending, stdin: new StdinSource() };
+  const plan = o.transport === 'udp' ? planDatagram(env) : planStream(o, env);
+  const options: SocketOptions = { log: reporter.log, context: plan.context };
+  if (o.command === 'connect') connect(o, env, plan, options);
+  else listen(o, env, plan, options);
+}
+
+/** Which provider makes the first socket, and which user it gets. */
+interface Plan {
+  provider: ISocketProvider;
+  /** connect: the socket's user; listen: the user of the accepted connection. */
+  user: USocket;
+  context?: ISocketContext;
+}
+
+function planDatagram(env: SessionEnv): Plan {
+  return { provider: createUdpSocketProvider(), user: new DatagramSession(env) };
+}
+
+function planStream(o: CliOptions, env: SessionEnv): Plan {
+  const session = new StreamSession(env, o.waitPeer);
+  if (o.transport === 'local') return { provider: createLocalSocketProvider(), user: session };
+  if (o.transport === 'tcp') return { provider: createTcpSocketProvider(), user: session };
+  const tls = createTlsSocketProvider();
+  const context = buildContext(tls, o, env.reporter);
+  if (!o.starttls) return { provider: tls, user: session, context };
+  // STARTTLS: the connection starts as plain TCP; the TLS socket that takes it over gets the session.
+  const serverSide = o.command === 'listen';
+  const upgrade = (plain: ISocket): void => {
+    tls.upgradeToTls(plain, session, { serverSide, context, serverName: o.serverName ?? undefined, log: env.reporter.log });
+  };
+  const user = serverSide ? new StarttlsServer(env, upgrade) : new StarttlsClient(env, upgrade);
+  return { provider: createTcpSocketProvider(), user };
+}
+
+function connect(o: CliOptions, env: SessionEnv, plan: Plan, options: SocketOptions): void {
+  const local = o.transport === 'local';
+  const address = local ? localSocketAddress(o.address) : o.address;
+  const socket = plan.provider.createSocket(plan.user, { ...options, ipv6: !local && isIpv6ConnectAddress(address) });
+  env.ending.setCloser(() => socket.shutdown());
+  env.reporter.info(`connecting to ${o.address} (${o.transport}${o.starttls ? ', STARTTLS' : ''})`);
+  // The server name goes with the TLS handshake: to connect() for tls, to the upgrade for STARTTLS.
+  const serverName = o.starttls ? undefined : (o.serverName ?? undefined);
+  socket.connect(address, serverName);
+}
+
+function listen(o: CliOptions, env: SessionEnv, plan: Plan, options: SocketOptions): void {
+  const local = o.transport === 'local';
+  const where = local ? { host: localSocketAddress(o.address), port: 0, ipv6: false } : parseListenAddress(o.address);
+  if (typeof where === 'string') {
+    env.ending.exit(ExitCode.AddressInvalid, `invalid address: ${where} (${ShutdownReason.AddressInvalid})`);
+    return;
+  }
+  // A UDP socket is its own session; a stream listener hands its one connection to the session.
+  const user = plan.user instanceof DatagramSession ? plan.user : new Listener(env, plan.user, local);
+  const socket = plan.provider.createSocket(user, { ...options, ipv6: where.ipv6 });
+  env.ending.setCloser(() => socket.shutdown());
+  socket.bind(where.host, where.port);
+}
+
+/**
+ * A stream listener that takes one connection: it accepts the first for `connection` and
+ * stops listening at once (a local listener removes its socket file), so later clients are
+ * refused instead of waiting. If it fails before that, its reason ends the run.
+ */
+class Listener extends USocket {
+  private accepted = false;
+
+  constructor(
+    private readonly env: SessionEnv,
+    private readonly connection: USocket,
+    private readonly local: boolean,
+  ) {
+    super();
+  }
+
+  override socketBindResult(socket: ISocket, localAddr: string, localPort: number): void {
+    this.env.reporter.notice(`listening on ${formatAddress(localAddr, localPort, this.local)}`);
+    socket.listen();
+  }
+
+  override socketListenResult(socket: ISocket, remoteAddr: string, remotePort: number): void {
+    if (this.accepted) return socket.accept(null);
+    this.accepted = true;
+    this.env.reporter.info(`connection from ${this.local ? 'a local socket' : formatAddress(remoteAddr, remotePort, false)}`);
+    // Until the connection's user starts (after a TLS handshake), a signal just exits.
+    this.env.ending.setCloser(null);
+    socket.accept(this.connection);
+    socket.shutdown();
+  }
+
+  override socketShutdown(_socket: ISocket, reason: ShutdownReason): void {
+    if (!this.accepted) this.env.ending.byReason(reason);
+  }
+}
