@@ -20,7 +20,7 @@ const SOCKET_METHODS = ['send', 'recv', 'shutdown', 'setUser'] as const;
  * `socketConnectComplete`, `socketAcceptComplete` or `socketUpgradeToTlsComplete`, or later,
  * with no `recv` of your own pending. Nothing is read until the first `receiveNext()`.
  *
- * @throws TypeError for a non-socket, a user without `messageSocketShutdown`, or a bad framing;
+ * @throws TypeError for a non-socket, a user without `messageSocketShutdown`, a bad framing or `iomux`;
  * RangeError for a bad `maxMessageSize` or an empty delimiter; SocketStateError if the socket is
  * not connected (`ERR_SOCKET_NOT_CONNECTED`), is a listener or bound UDP socket
  * (`ERR_SOCKET_WRONG_MODE`), or was taken over by `upgradeToTls` (`ERR_SOCKET_TAKEN_OVER`).

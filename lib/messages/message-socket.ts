@@ -32,9 +32,9 @@ export function checkMessageUser(what: string, user: unknown): void {
 }
 
 /**
- * A message socket over one connected socket, built on the public `ISocket` API only: it
- * becomes the socket's user and turns sends, partial recvs and the socket's end into
- * messages. One `receiveNext()` at a time is the flow control: nothing is read from the
+ * A message socket over one connected socket, built on the public `ISocket` API (plus the
+ * IoMux's queue, for the few callbacks it schedules itself): it becomes the socket's user and
+ * turns sends, partial recvs and the socket's end into messages. One `receiveNext()` at a time is the flow control: nothing is read from the
  * socket while the app has not asked for a message.
  */
 export class MessageSocket implements IMessageSocket {
