@@ -1,9 +1,10 @@
 /**
  * Message sockets over every transport: each framing over TCP, TLS, local sockets and a
  * STARTTLS-upgraded connection (message sockets on both ends, echoing); over UDP (against a
- * plain dgram peer: one datagram per message, nothing added) and over DTLS.
+ * plain dgram peer: one datagram per message, nothing added), over DTLS, and over the two ends
+ * of a createSocketPair().
  */
-import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ShutdownReason, USocket } from '../../lib';
+import { createSocketPair, createTlsSocketProvider, createUdpSocketProvider, ISocket, ShutdownReason, USocket } from '../../lib';
 import { MessageFraming } from '../../lib/messages';
 import { makeLocalFixture } from '../helpers/local-fixture';
 import { closeAllRaw, randomBytes, sha256, withTimeout } from '../helpers/net-helpers';
@@ -65,6 +66,24 @@ describe.each(KINDS)('message sockets over %s', (kind) => {
   });
 });
 
+describe('message sockets over a socket pair (in-process, no network)', () => {
+  it.each(FRAMINGS)('%s: messages go there and back intact', async (_name, framing) => {
+    const a = new ConnectedHolder();
+    const b = new ConnectedHolder();
+    createSocketPair(a, b);
+    const c = new MessageRecorder('a', { autoReceive: true });
+    const s = new MessageRecorder('b', { autoReceive: true, echo: true });
+    const ma = wrap(await a.ready, c, { framing });
+    wrap(await b.ready, s, { framing });
+    const sent = [Buffer.from('hello'), Buffer.alloc(0), letters(100_000)];
+    for (const m of sent) ma.sendMessage(m);
+    await c.waitForMessages(sent.length);
+    expect(c.messages().map(digest)).toEqual(sent.map(digest));
+    ma.shutdown();
+    expect(await s.waitForShutdown()).toBe(ShutdownReason.ByPeer);
+  });
+});
+
 describe('message sockets over UDP and DTLS: one datagram is one message', () => {
   it('UDP: each datagram of a plain dgram peer is one message, and each message one datagram, with nothing added', async () => {
     const peer = await plainUdp();
@@ -109,7 +128,7 @@ describe('message sockets over UDP and DTLS: one datagram is one message', () =>
   });
 });
 
-/** A UDP socket user that hands over the socket once connected or upgraded. */
+/** A socket user that hands over the socket once connected, accepted or upgraded. */
 class ConnectedHolder extends USocket {
   private resolve: (s: ISocket) => void = () => undefined;
   private readonly up = new Promise<ISocket>((r) => (this.resolve = r));
@@ -125,6 +144,9 @@ class ConnectedHolder extends USocket {
   override socketConnectComplete(s: ISocket): void {
     if (this.onConnected) this.onConnected(s);
     else this.resolve(s);
+  }
+  override socketAcceptComplete(s: ISocket): void {
+    this.resolve(s);
   }
   override socketUpgradeToTlsComplete(s: ISocket): void {
     this.resolve(s);
