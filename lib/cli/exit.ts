@@ -39,7 +39,7 @@ const BY_REASON: Record<ShutdownReason, Outcome> = {
   [ShutdownReason.AddressInvalid]: { code: ExitCode.AddressInvalid, message: 'invalid address' },
   [ShutdownReason.ConnectRejected]: { code: ExitCode.ConnectRejected, message: 'connection refused' },
   [ShutdownReason.ConnectFailed]: { code: ExitCode.ConnectFailed, message: 'cannot reach the peer' },
-  [ShutdownReason.TlsHandshakeFailed]: { code: ExitCode.TlsHandshakeFailed, message: 'TLS handshake failed (run with --verbose for the reason)' },
+  [ShutdownReason.TlsHandshakeFailed]: { code: ExitCode.TlsHandshakeFailed, message: 'TLS handshake failed; --verbose shows why' },
   [ShutdownReason.AlpnSelectionFailed]: { code: ExitCode.AlpnSelectionFailed, message: 'no ALPN protocol in common' },
   [ShutdownReason.AddrInUse]: { code: ExitCode.AddrInUse, message: 'address already in use' },
   [ShutdownReason.BindFailed]: { code: ExitCode.BindFailed, message: 'cannot bind the address' },

@@ -70,28 +70,32 @@ describe('command line', () => {
     for (const option of ['--starttls', '--alpn', '--cert', '--ca', '--insecure', '--server-name', '--wait-peer', '--verbose']) expect(text).toContain(option);
   });
 
-  it.each([
-    [[], /expected COMMAND TYPE ADDRESS, got 0/],
-    [['connect', 'tcp'], /expected COMMAND TYPE ADDRESS, got 2/],
-    [['dial', 'tcp', '127.0.0.1:1'], /unknown command "dial"/],
-    [['connect', 'sctp', '127.0.0.1:1'], /unknown type "sctp"/],
-    [['connect', 'tcp', '127.0.0.1:1', '--bogus'], /Unknown option '--bogus'/],
-    [['connect', 'tls', '127.0.0.1:1', '--alpn'], /--alpn/],
-    [['listen', 'tls', '127.0.0.1:0'], /listen tls needs --cert FILE/],
-    [['connect', 'tcp', '127.0.0.1:1', '--alpn', 'h2'], /--alpn needs type tls, not tcp/],
-    [['connect', 'tcp', '127.0.0.1:1', '--starttls'], /--starttls needs type tls, not tcp \(the connection starts as TCP/],
-    [['connect', 'tls', '127.0.0.1:1', '--alpn', 'h2,,x'], /empty protocol name/],
-    [['connect', 'tls', '127.0.0.1:1', '--ca', '/nonexistent/ca.pem'], /--ca \/nonexistent\/ca.pem: ENOENT/],
-    [['connect', 'tls', '127.0.0.1:1', '--insecure', '--ca', 'x.pem'], /--insecure and --ca contradict/],
-    [['listen', 'tls', '127.0.0.1:0', '--cert', 'package.json'], /--cert: setServerCertificate: the PEM text holds no certificate/],
-    [['listen', 'tls', '127.0.0.1:0', '--cert', 'x.pem', '--server-name', 'a'], /--server-name is for connect/],
-    [['connect', 'udp', '127.0.0.1:1', '--wait-peer'], /--wait-peer needs a stream type/],
-  ])('%j exits 2 with the reason and the usage on stderr', async (args, reason) => {
-    const run = cli.run(args);
-    expect(await run.exit()).toBe(2);
-    expect(run.stderr).toMatch(reason);
-    expect(run.stderr).toContain('Usage: socket-provider connect tcp|tls|udp|local ADDRESS [options]');
-    expect(run.stdout.length).toBe(0);
+  it('bad command lines exit 2 with the reason and the usage on stderr, nothing on stdout', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /expected COMMAND TYPE ADDRESS, got 0/],
+      [['connect', 'tcp'], /expected COMMAND TYPE ADDRESS, got 2/],
+      [['dial', 'tcp', '127.0.0.1:1'], /unknown command "dial"/],
+      [['connect', 'sctp', '127.0.0.1:1'], /unknown type "sctp"/],
+      [['connect', 'tcp', '127.0.0.1:1', '--bogus'], /Unknown option '--bogus'/],
+      [['connect', 'tls', '127.0.0.1:1', '--alpn'], /--alpn/],
+      [['listen', 'tls', '127.0.0.1:0'], /listen tls needs --cert FILE/],
+      [['connect', 'tcp', '127.0.0.1:1', '--alpn', 'h2'], /--alpn needs type tls, not tcp/],
+      [['connect', 'tcp', '127.0.0.1:1', '--starttls'], /--starttls needs type tls, not tcp \(the connection starts as TCP/],
+      [['connect', 'tls', '127.0.0.1:1', '--alpn', 'h2,,x'], /empty protocol name/],
+      [['connect', 'tls', '127.0.0.1:1', '--ca', '/nonexistent/ca.pem'], /--ca \/nonexistent\/ca.pem: ENOENT/],
+      [['connect', 'tls', '127.0.0.1:1', '--insecure', '--ca', 'x.pem'], /--insecure and --ca contradict/],
+      [['listen', 'tls', '127.0.0.1:0', '--cert', 'package.json'], /--cert: setServerCertificate: the PEM text holds no certificate/],
+      [['listen', 'tls', '127.0.0.1:0', '--cert', 'x.pem', '--server-name', 'a'], /--server-name is for connect/],
+      [['connect', 'udp', '127.0.0.1:1', '--wait-peer'], /--wait-peer needs a stream type/],
+    ];
+    const runs = cases.map(([args]) => cli.run(args));
+    await Promise.all(runs.map((r) => r.exit()));
+    cases.forEach(([args, reason], i) => {
+      const { exitCode, stderr, stdout } = runs[i];
+      expect({ args, exitCode, stdout: stdout.length }).toEqual({ args, exitCode: 2, stdout: 0 });
+      expect(stderr).toMatch(reason);
+      expect(stderr).toContain('Usage: socket-provider connect tcp|tls|udp|local ADDRESS [options]');
+    });
   });
 });
 
@@ -185,15 +189,19 @@ describe('exit codes', () => {
     expect(run.stderr).toBe('socket-provider: address already in use (SOCKET_ADDR_IN_USE)\n');
   });
 
-  it.each([
-    [['connect', 'tcp', '999.1.1.1:80']],
-    [['connect', 'tcp', '127.0.0.1']],
-    [['listen', 'tcp', 'nonsense']],
-    [['listen', 'udp', '127.0.0.1:70000']],
-  ])('%j: 3, invalid address', async (args) => {
-    const run = cli.run(args);
-    expect(await run.exit()).toBe(3);
-    expect(run.stderr).toMatch(/^socket-provider: invalid address.*\(SOCKET_ADDRESS_INVALID\)\n$/);
+  it('malformed addresses: 3, invalid address', async () => {
+    const cases = [
+      ['connect', 'tcp', '999.1.1.1:80'],
+      ['connect', 'tcp', '127.0.0.1'],
+      ['listen', 'tcp', 'nonsense'],
+      ['listen', 'udp', '127.0.0.1:70000'],
+    ];
+    const runs = cases.map((args) => cli.run(args));
+    await Promise.all(runs.map((r) => r.exit()));
+    cases.forEach((args, i) => {
+      expect({ args, exitCode: runs[i].exitCode }).toEqual({ args, exitCode: 3 });
+      expect(runs[i].stderr).toMatch(/^socket-provider: invalid address.*\(SOCKET_ADDRESS_INVALID\)\n$/);
+    });
   });
 
   it('connect to a socket path that does not exist: 5; listen on a path that is a regular file: 9, and the file is kept', async () => {
