@@ -20,7 +20,8 @@ import { nextTurn } from '../../helpers/net-helpers';
 import { cleanupAndCheck, guard, guardProvider, hasShutDown, RecordingUser, waitUntil } from '../../helpers/recording-user';
 import { thrown } from '../../helpers/stream-harness';
 import { ALREADY_ACCEPTED, FuzzCall, NONE, predictStream, SocketFacts, takesEffect } from './fuzz-model';
-import { FuzzTally, Prng } from './fuzz-runner';
+import { FuzzTally } from './fuzz-runner';
+import { Prng } from './prng';
 import { PeerRun, PeerScript, rawClient, rawServer, StreamKind } from './stream-peers';
 
 export type Topology = 'client-raw' | 'raw-server' | 'pair';

@@ -14,7 +14,8 @@ import { cleanupAndCheck, guard, guardProvider, hasShutDown, RecordingUser, wait
 import { thrown } from '../../helpers/stream-harness';
 import { closePlainSockets, plainUdp, PlainUdp } from '../../helpers/udp-peers';
 import { FuzzCall, NONE, predictUdp, SocketFacts, takesEffect } from './fuzz-model';
-import { FuzzTally, Prng } from './fuzz-runner';
+import { FuzzTally } from './fuzz-runner';
+import { Prng } from './prng';
 
 type UdpCall = FuzzCall | { op: 'wait'; turns: number } | { op: 'waitEvent' } | { op: 'peerSend'; from: 'P' | 'Q'; len: number };
 
