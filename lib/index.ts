@@ -31,3 +31,13 @@ export {
   createLocalSocketProvider,
   createSocketPair,
 } from './providers';
+export {
+  createMessageSocket,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  MessageErrorCode,
+  UMessageSocket,
+  type IMessageSocket,
+  type MessageFraming,
+  type MessageFramingKind,
+  type MessageSocketOptions,
+} from './messages';

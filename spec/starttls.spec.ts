@@ -27,6 +27,7 @@ import {
   SocketErrorCode,
   SocketOptions,
   SocketStateError,
+  SocketStats,
   SocketType,
   UpgradeOptions,
   USocket,
@@ -341,6 +342,9 @@ class StartTlsSocket implements ISocket {
   }
   getPeerCertificate(): PeerCertificate | null {
     return this.current.getPeerCertificate();
+  }
+  stats(): SocketStats {
+    return this.current.stats(); // the TCP socket, then its TLS successor
   }
   getSrtpKeyingMaterial(): { profile: string; material: Uint8Array } | null {
     return this.current.getSrtpKeyingMaterial();
