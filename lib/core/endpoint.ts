@@ -1,6 +1,7 @@
 import { LogFlag, SocketOptions } from '../api';
 import { ParseResult } from './address';
 import type { Server, Socket } from 'node:net';
+import type { DirectRead } from './direct-read';
 
 /** Who a secure handshake is with: our role, and for a client the name to send and verify. */
 export interface SecureRole {
@@ -29,9 +30,12 @@ export interface StreamTransport {
   parseBind(localAddress: string | null | undefined, port: number, ipv6: boolean): ParseResult<Endpoint>;
   /**
    * Opens a client connection. `ready` is the event after which the stream carries
-   * application data (`connect` for TCP, `secureConnect` for TLS).
+   * application data (`connect` for TCP, `secureConnect` for TLS). Plain transports pass
+   * `onread` to Node; TLS reads through its own layer and ignores it.
    */
-  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole): { socket: Socket; ready: string };
+  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole, onread: DirectRead): { socket: Socket; ready: string };
+  /** Plain transports (TCP, local): their connections are read with `onread` (core/direct-read.ts). */
+  readonly readsDirectly?: boolean;
   /**
    * TLS only: runs the handshake over a connected plain socket (an accepted connection, or a
    * STARTTLS upgrade) and calls `done` with the secure socket, or with why it failed.

@@ -41,23 +41,26 @@ export class ReceiveBuffer {
     return this.buffered >= this.limit;
   }
 
-  /** Data arrived; returns the recv it completed, if any. */
-  push(chunk: Uint8Array): RecvRequest | null {
+  /**
+   * Data arrived; returns the recv it completed, if any. `transient`: `chunk` is only valid
+   * during this call (a scratch buffer Node reads into), so what is kept is copied.
+   */
+  push(chunk: Uint8Array, transient = false): RecvRequest | null {
     const req = this.request;
     if (req !== null && this.buffered === 0) {
       const n = Math.min(chunk.byteLength, req.len - req.filled);
       req.buffer.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n), req.filled);
       req.filled += n;
-      if (n < chunk.byteLength) this.append(chunk.subarray(n));
+      if (n < chunk.byteLength) this.append(chunk.subarray(n), transient);
       return this.completeIfReady(req);
     }
-    this.append(chunk);
+    this.append(chunk, transient);
     return req === null ? null : this.fill(req);
   }
 
   /** Data arrived while recvs must not complete yet (the connection is not reported): keep it. */
-  hold(chunk: Uint8Array): null {
-    this.append(chunk);
+  hold(chunk: Uint8Array, transient = false): null {
+    this.append(chunk, transient);
     return null;
   }
 
@@ -122,7 +125,8 @@ export class ReceiveBuffer {
     return out;
   }
 
-  private append(chunk: Uint8Array): void {
+  private append(chunk: Uint8Array, transient = false): void {
+    if (transient) chunk = Buffer.from(chunk); // Buffer.from(Uint8Array) copies
     this.chunks.push(chunk);
     this.buffered += chunk.byteLength;
   }

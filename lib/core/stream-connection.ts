@@ -7,6 +7,7 @@ import type { ConnectionTicket } from './stream-listener';
 import { RecvRequest, ReceiveBuffer } from './recv-buffer';
 import { Fifo } from './fifo';
 import { sendPool } from './send-pool';
+import { directRead } from './direct-read';
 import { enterApi, leaveApi } from './dispatcher';
 import { SocketBase } from './socket-base';
 import { checkBuffer, checkCount } from './validate';
@@ -275,6 +276,23 @@ export abstract class StreamConnection extends SocketBase {
     // Last: the user may run right here, and calls recv/shutdown from it.
     if (done) this.iomux.dispatcher.postFromEvent(this.deliverRecvResult, this, done);
   };
+
+  /**
+   * `onread` (plain TCP and local sockets): `n` bytes in Node's scratch buffer, valid only
+   * during this call — the receive buffer copies them to the app's recv or keeps a copy.
+   */
+  protected readonly onread = directRead((n: number, scratch: Uint8Array): boolean => {
+    if (this.shutdownCalled || this.ended) return true; // closing: discard what the peer still sends
+    this.received += n;
+    const chunk = scratch.subarray(0, n);
+    const done = this.completing ? this.recvBuffer.hold(chunk, true) : this.recvBuffer.push(chunk, true);
+    if (this.recvBuffer.full && !this.paused) {
+      this.paused = true;
+      this.node!.pause();
+    }
+    if (done) this.iomux.dispatcher.postFromEvent(this.deliverRecvResult, this, done);
+    return true;
+  });
 
   /** After the completion callback: a recv made before it may be served from what arrived. */
   private completeFromReadAhead(): void {

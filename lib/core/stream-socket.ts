@@ -3,6 +3,7 @@ import { ListenerStats, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
 import { isAddressError, resolveHost } from './address';
 import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from './endpoint';
+import { readDirectly } from './direct-read';
 import { Completion, StreamConnection } from './stream-connection';
 import { ConnectionTicket, DEFAULT_BACKLOG, ListenLimits, StreamListener } from './stream-listener';
 import { checkCount, checkPort, checkString } from './validate';
@@ -108,7 +109,7 @@ export class StreamSocket extends StreamConnection {
   private open(endpoint: ResolvedEndpoint, role: SecureRole): void {
     let opened: { socket: Socket; ready: string };
     try {
-      opened = this.transport.openConnection(endpoint, this.options, role);
+      opened = this.transport.openConnection(endpoint, this.options, role, this.onread);
     } catch (err) {
       this.trace(`connect: cannot open a socket: ${this.codeOf(err)} ${(err as Error).message}`);
       this.fail(reasonForError(err, 'connect'));
@@ -240,9 +241,10 @@ export class StreamSocket extends StreamConnection {
       return;
     }
     this.setState('connecting', 'accepted');
-    this.attach(sock);
+    const conn = this.transport.readsDirectly ? readDirectly(sock, this.onread, true) : sock;
+    this.attach(conn);
     this.onConnected('accept');
-    sock.resume(); // held paused (pauseOnConnect) until accepted
+    conn.resume(); // held paused (pauseOnConnect) until accepted
   }
 
 

@@ -2,7 +2,8 @@ import { chmodSync, lstat, unlink } from 'node:fs';
 import { connect, createServer, Server, Socket } from 'node:net';
 import { LogFlag, SocketOptions } from '../api';
 import { isAddressError, ParseResult } from '../core/address';
-import { Endpoint, ResolvedEndpoint, StreamTransport } from '../core/endpoint';
+import type { DirectRead } from '../core/direct-read';
+import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from '../core/endpoint';
 import { parseLocalAddress } from '../core/local-address';
 
 /** Default mode of a bound socket file: every local user may connect (the seed's behaviour). */
@@ -39,9 +40,11 @@ export const localTransport: StreamTransport = {
     return isAddressError(parsed) ? parsed : { path: parsed.path };
   },
 
-  openConnection(endpoint: ResolvedEndpoint): { socket: Socket; ready: string } {
+  readsDirectly: true,
+
+  openConnection(endpoint: ResolvedEndpoint, _options: SocketOptions, _role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
     if (!('path' in endpoint)) throw new TypeError('a local socket connects to a path');
-    return { socket: connect({ path: endpoint.path, allowHalfOpen: true }), ready: 'connect' };
+    return { socket: connect({ path: endpoint.path, allowHalfOpen: true, onread }), ready: 'connect' };
   },
 
   createServer(): Server {

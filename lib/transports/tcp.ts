@@ -1,7 +1,8 @@
 import { connect, createServer, Server, Socket } from 'node:net';
 import { LogFlag, SocketOptions } from '../api';
 import { isAddressError, parseBindHost, parseHostPort, ParseResult } from '../core/address';
-import { Endpoint, ResolvedEndpoint, StreamTransport } from '../core/endpoint';
+import type { DirectRead } from '../core/direct-read';
+import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from '../core/endpoint';
 
 /** TCP over Node's `net`: host:port addresses, names resolved by the core. */
 export const tcpTransport: StreamTransport = {
@@ -17,7 +18,9 @@ export const tcpTransport: StreamTransport = {
     return isAddressError(host) ? host : { ...host, port };
   },
 
-  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions): { socket: Socket; ready: string } {
+  readsDirectly: true,
+
+  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, _role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
     if ('path' in endpoint) throw new TypeError('a TCP socket cannot connect to a path');
     const socket = connect({
       host: endpoint.host,
@@ -25,6 +28,7 @@ export const tcpTransport: StreamTransport = {
       family: options.ipv6 ? 6 : 4,
       // BY_PEER must wait until the app has read every byte, and our side may still send.
       allowHalfOpen: true,
+      onread,
     });
     return { socket, ready: 'connect' };
   },
