@@ -108,4 +108,19 @@ describe('ReceiveBuffer cancel', () => {
     const c = new Uint8Array(3);
     expect(Array.from(c.subarray(0, rb.start(c, 3, false)!.filled))).toEqual([2, 3, 4]);
   });
+
+  it('copies what it keeps of a transient chunk (onread reuses one scratch buffer)', () => {
+    const rb = new ReceiveBuffer(1024);
+    const scratch = Buffer.from('abcdef');
+    const out = new Uint8Array(2);
+    rb.start(out, 2, false);
+    expect(rb.push(scratch, true)).not.toBeNull(); // 'ab' straight into the recv
+    scratch.fill(0x78); // Node reads the next bytes into the same memory
+    rb.push(scratch.subarray(0, 2), true); // no recv pending: kept as read-ahead
+    scratch.fill(0x79);
+    const rest = new Uint8Array(6);
+    expect(rb.start(rest, 6, false)?.filled).toBe(6);
+    expect(Buffer.from(out).toString()).toBe('ab');
+    expect(Buffer.from(rest).toString()).toBe('cdefxx');
+  });
 });
