@@ -1,4 +1,5 @@
-import { IInstanceLog, LogFlag } from '../index';
+import { IInstanceLog, ISocket, LogFlag } from '../index';
+import { formatAddress } from './address';
 
 /**
  * The package's log for `--verbose`: every flag on, to stderr, in the default log's line
@@ -32,4 +33,16 @@ export class Reporter {
   notice(message: string): void {
     process.stderr.write(`socket-provider: ${message}\n`);
   }
+}
+
+/** `ADDR:PORT (tls, ALPN h2, certificate CN=localhost)`, for --verbose. */
+export function describePeer(socket: ISocket): string {
+  const where = socket.type === 'local' ? 'a local socket' : formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0, false);
+  const facts: string[] = [socket.type];
+  if (socket.type === 'tls') {
+    facts.push(`ALPN ${socket.alpnProtocol ?? 'none'}`);
+    const cn = socket.getPeerCertificate()?.subject?.CN;
+    if (cn) facts.push(`certificate CN=${cn}`);
+  }
+  return `${where} (${facts.join(', ')})`;
 }

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { ISocket, ShutdownReason, USocket } from '../index';
 import { ExitCode } from './exit';
 import type { SessionEnv } from './pipe-session';
+import { describePeer } from './report';
 
 /** SMTP's longest text line (RFC 5321 §4.5.3.1.6) without the CRLF. */
 const MAX_LINE = 998;
@@ -99,7 +100,7 @@ export class StarttlsClient extends PlainExchange {
   private state: 'greeting' | 'ehlo' | 'starttls' = 'greeting';
 
   override socketConnectComplete(socket: ISocket): void {
-    this.env.reporter.info(`connected in plaintext to ${socket.remoteAddress}:${socket.remotePort}; STARTTLS exchange`);
+    this.env.reporter.info(`connected in plaintext to ${describePeer(socket)}; STARTTLS exchange`);
     this.begin(socket);
   }
 
@@ -129,7 +130,7 @@ export class StarttlsServer extends PlainExchange {
   private readonly name = hostname() || 'localhost';
 
   override socketAcceptComplete(socket: ISocket): void {
-    this.env.reporter.info(`accepted a plaintext connection from ${socket.remoteAddress}:${socket.remotePort}; STARTTLS exchange`);
+    this.env.reporter.info(`accepted a plaintext connection from ${describePeer(socket)}; STARTTLS exchange`);
     this.sendLine(socket, `220 ${this.name} ESMTP socket-provider`);
     this.begin(socket);
   }

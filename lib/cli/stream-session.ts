@@ -1,5 +1,6 @@
 import { ISocket } from '../index';
 import { PipeSession, SessionEnv } from './pipe-session';
+import { describePeer } from './report';
 
 const RECV_BYTES = 64 * 1024;
 
@@ -57,16 +58,4 @@ export class StreamSession extends PipeSession {
   override socketRecvResult(socket: ISocket, buffer: Uint8Array, len: number): void {
     this.output(buffer.subarray(0, len), () => socket.recv(this.buffer, RECV_BYTES, true));
   }
-}
-
-/** `ADDR:PORT (tls, ALPN h2, certificate CN=localhost)`, for --verbose. */
-export function describePeer(socket: ISocket): string {
-  const where = socket.type === 'local' ? 'a local socket' : `${socket.remoteAddress}:${socket.remotePort}`;
-  const facts: string[] = [socket.type];
-  if (socket.type === 'tls') {
-    facts.push(`ALPN ${socket.alpnProtocol ?? 'none'}`);
-    const cn = socket.getPeerCertificate()?.subject?.CN;
-    if (cn) facts.push(`certificate CN=${cn}`);
-  }
-  return `${where} (${facts.join(', ')})`;
 }

@@ -184,6 +184,28 @@ export function runSocat(args: string[]): CliProcess {
   return new CliProcess('socat', args);
 }
 
+/**
+ * The tool for one test file: transpiled in beforeAll, removed in afterAll; after each test
+ * every run still going is killed, then `cleanup` runs (the file's own peers).
+ */
+export function useCli(cleanup: () => unknown = () => undefined): { run(args: string[]): CliProcess } {
+  let build: CliBuild | null = null;
+  beforeAll(() => {
+    build = new CliBuild();
+  }, 30000);
+  afterAll(() => build?.remove());
+  afterEach(async () => {
+    await stopAllCli();
+    await cleanup();
+  });
+  return {
+    run(args: string[]): CliProcess {
+      if (!build) throw new Error('useCli: run() before beforeAll');
+      return build.run(args);
+    },
+  };
+}
+
 /** Kills every run still going and waits (bounded) for each to exit. */
 export async function stopAllCli(): Promise<void> {
   const all = [...running];

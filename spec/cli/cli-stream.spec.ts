@@ -20,13 +20,12 @@ import {
   tempPath,
   withTimeout,
 } from '../helpers/net-helpers';
-import { CliBuild, runSocat, stopAllCli } from './cli-process';
+import { runSocat, useCli } from './cli-process';
 
 const MiB = 1 << 20;
 const itLinux = process.platform === 'linux' ? it : it.skip; // the abstract namespace is Linux's
 // socat is a required peer in CI; elsewhere its tests are skipped when it is not installed.
 const itSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0 || process.env.CI ? it : it.skip;
-let cli: CliBuild;
 const paths: string[] = [];
 const servers: net.Server[] = [];
 
@@ -48,14 +47,7 @@ async function localServer(path: string, onConnection: (sock: net.Socket) => voi
   await withTimeout(once(server, 'listening'), 10000, 'a local server to listen');
 }
 
-beforeAll(() => {
-  cli = new CliBuild();
-}, 30000);
-
-afterAll(() => cli?.remove());
-
-afterEach(async () => {
-  await stopAllCli();
+const cli = useCli(async () => {
   await closeAllRaw();
   for (const s of servers.splice(0)) s.close();
   for (const p of paths.splice(0)) fs.rmSync(p, { force: true });

@@ -5,8 +5,8 @@
  */
 import { makeTestPki, TestPki } from '../../scripts/certs';
 import { closeAllRaw, rawServer, randomBytes, sha256, withTimeout } from '../helpers/net-helpers';
-import { freePort, hasOpenssl, killAllOpenssl, PemDir, runOpenssl } from '../helpers/openssl';
-import { CliBuild, stopAllCli } from './cli-process';
+import { freePort, hasOpenssl, killAllOpenssl, OpensslProcess, PemDir, runOpenssl } from '../helpers/openssl';
+import { CliProcess, useCli } from './cli-process';
 
 const describeOpenssl = hasOpenssl() ? describe : describe.skip;
 
@@ -20,13 +20,15 @@ interface Files {
   clientPair: { cert: string; key: string };
 }
 
-let cli: CliBuild;
+const cli = useCli(async () => {
+  await killAllOpenssl();
+  await closeAllRaw();
+});
 let pki: TestPki;
 let pem: PemDir;
 let files: Files;
 
 beforeAll(async () => {
-  cli = new CliBuild();
   pki = await withTimeout(makeTestPki(), 20000, 'the test PKI');
   pem = new PemDir();
   files = {
@@ -38,16 +40,25 @@ beforeAll(async () => {
   };
 }, 30000);
 
-afterAll(() => {
-  cli?.remove();
-  pem?.remove();
-});
+afterAll(() => pem?.remove());
 
-afterEach(async () => {
-  await stopAllCli();
-  await killAllOpenssl();
-  await closeAllRaw();
-});
+/** `openssl s_client` (`extra` options first) to the tool on `port`, verifying it as localhost; resolves once verified. */
+async function verifiedClient(port: number, ...extra: string[]): Promise<OpensslProcess> {
+  const client = runOpenssl(['s_client', ...extra, '-connect', `127.0.0.1:${port}`, '-CAfile', files.ca, '-verify_return_error', '-servername', 'localhost', '-verify_hostname', 'localhost']);
+  await client.waitForOutput(/Verify return code: \d+/);
+  expect(client.stdout).toContain('Verify return code: 0 (ok)');
+  return client;
+}
+
+/** A line each way between s_client and the tool; then s_client ends and the tool exits 0. */
+async function linesBothWays(run: CliProcess, client: OpensslProcess): Promise<void> {
+  client.write('from s_client\n');
+  await run.until(() => run.stdout.toString() === 'from s_client\n', 'the line from s_client');
+  await run.write('from the tool\n');
+  await client.waitForOutput(/from the tool\n/);
+  client.endInput();
+  expect(await run.exit()).toBe(0);
+}
 
 describeOpenssl('tls against openssl', () => {
   it('connect to s_server with --ca, --server-name and --alpn: verified, ALPN agreed, lines both ways', async () => {
@@ -90,16 +101,9 @@ describeOpenssl('tls against openssl', () => {
   it('listen with --cert and --alpn, against s_client: verified, ALPN h2, lines both ways, exit 0 when s_client ends', async () => {
     const run = cli.run(['listen', 'tls', '127.0.0.1:0', '--cert', files.server, '--alpn', 'h2,http/1.1']);
     const port = await run.listeningPort();
-    const client = runOpenssl(['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile', files.ca, '-verify_return_error', '-servername', 'localhost', '-verify_hostname', 'localhost', '-alpn', 'http/1.1,h2']);
-    await client.waitForOutput(/Verify return code: \d+/);
-    expect(client.stdout).toContain('Verify return code: 0 (ok)');
+    const client = await verifiedClient(port, '-alpn', 'http/1.1,h2');
     expect(client.stdout).toContain('ALPN protocol: h2');
-    client.write('from s_client\n');
-    await run.until(() => run.stdout.toString() === 'from s_client\n', 'the line from s_client');
-    await run.write('from the tool\n');
-    await client.waitForOutput(/from the tool\n/);
-    client.endInput();
-    expect(await run.exit()).toBe(0);
+    await linesBothWays(run, client);
   });
 
   it('listen with --ca requires a client certificate: s_client without one fails (exit 6), with one it is served', async () => {
@@ -114,27 +118,16 @@ describeOpenssl('tls against openssl', () => {
 
     const withCert = runOpenssl(['s_client', '-connect', `127.0.0.1:${servedPort}`, ...common, '-cert', files.clientPair.cert, '-key', files.clientPair.key]);
     await served.stderrMatch(/accepted a connection from 127\.0\.0\.1:\d+ \(tls, ALPN none, certificate CN=client\)/);
-    withCert.write('with a certificate\n');
-    await served.until(() => served.stdout.toString() === 'with a certificate\n', 'the line from s_client');
-    withCert.endInput();
-    expect(await served.exit()).toBe(0);
+    await linesBothWays(served, withCert);
   });
 
   it('listen --starttls against s_client -starttls smtp: SMTP exchange, verified upgrade, lines both ways', async () => {
     const run = cli.run(['listen', 'tls', '127.0.0.1:0', '--starttls', '--cert', files.server, '--verbose']);
     const port = await run.listeningPort();
-    const client = runOpenssl(['s_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${port}`, '-CAfile', files.ca, '-verify_return_error', '-servername', 'localhost', '-verify_hostname', 'localhost']);
-    await client.waitForOutput(/Verify return code: \d+/);
-    expect(client.stdout).toContain('Verify return code: 0 (ok)');
+    const client = await verifiedClient(port, '-starttls', 'smtp');
     await run.stderrMatch(/STARTTLS done with 127\.0\.0\.1:\d+ \(tls/);
     expect(run.stderr).toMatch(/-> 220 \S+ ESMTP socket-provider\n[\s\S]*<- EHLO [\s\S]*-> 250 STARTTLS\n[\s\S]*<- STARTTLS\n[\s\S]*-> 220 2\.0\.0 Ready to start TLS\n/);
-    client.write('over tls\n');
-    await run.until(() => run.stdout.toString() === 'over tls\n', 'the line from s_client');
-    await run.write('back over tls\n');
-    await client.waitForOutput(/back over tls\n/);
-    client.endInput();
-    expect(await run.exit()).toBe(0);
-    expect(run.stdout.toString()).not.toMatch(/EHLO|STARTTLS/); // the exchange is not data
+    await linesBothWays(run, client);
   });
 });
 

@@ -7,21 +7,10 @@ import { spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { randomBytes, sha256, withTimeout } from '../helpers/net-helpers';
 import { closePlainSockets, plainUdp, PlainUdp } from '../helpers/udp-peers';
-import { CliBuild, runSocat, stopAllCli } from './cli-process';
+import { runSocat, useCli } from './cli-process';
 
 const itSocat = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0 || process.env.CI ? it : it.skip;
-let cli: CliBuild;
-
-beforeAll(() => {
-  cli = new CliBuild();
-}, 30000);
-
-afterAll(() => cli?.remove());
-
-afterEach(async () => {
-  await stopAllCli();
-  closePlainSockets();
-});
+const cli = useCli(closePlainSockets);
 
 const text = (peer: PlainUdp): string[] => peer.messages.map((m) => m.data.toString());
 
