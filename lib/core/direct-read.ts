@@ -26,22 +26,35 @@ export function directRead(callback: (bytes: number, buffer: Uint8Array) => bool
 
 /** Node's socket internals this relies on, for an accepted connection (see {@link readDirectly}). */
 interface SocketInternals {
-  _handle?: { useUserBuffer?: unknown } | null;
+  _handle?: { useUserBuffer?: (buffer: Uint8Array) => void; reading?: boolean } | null;
+}
+
+/** The private symbols under which a Node socket keeps its `onread` settings; null if not found. */
+let onreadSymbols: { buffer: symbol; callback: symbol } | null | undefined;
+
+function findOnreadSymbols(sock: Socket): { buffer: symbol; callback: symbol } | null {
+  const byName = new Map(Object.getOwnPropertySymbols(sock).map((s) => [s.description, s]));
+  const buffer = byName.get('kBuffer');
+  const callback = byName.get('kBufferCb');
+  return buffer && callback ? { buffer, callback } : null;
 }
 
 /**
- * An accepted connection read with `onread`. Node's server makes its sockets without
- * `onread` (it has no such option), so the connection's handle moves to a new `net.Socket`
- * made with it, and the server's one is destroyed empty (which keeps the server's own count
- * right). Returns `sock` unchanged where Node's internals are not as expected: the 'data'
- * path then serves it as before.
+ * Switches an accepted connection to `onread` before its first read. Node's server makes its
+ * sockets without `onread` (it has no such option); the settings `onread` would have given
+ * the socket are set the way its constructor sets them, while the connection is still held
+ * paused (`pauseOnConnect`), so no byte was read the other way. Returns false, changing
+ * nothing, where Node's internals are not as expected: the 'data' path then serves it.
  */
-export function readDirectly(sock: Socket, onread: DirectRead, allowHalfOpen: boolean): Socket {
-  const internals = sock as unknown as SocketInternals;
+export function readDirectly(sock: Socket, onread: DirectRead): boolean {
+  onreadSymbols ??= findOnreadSymbols(sock);
+  const internals = sock as unknown as SocketInternals & Record<symbol, unknown>;
   const handle = internals._handle;
-  if (!handle || typeof handle.useUserBuffer !== 'function' || sock.destroyed || sock.listenerCount('data') > 0) return sock;
-  internals._handle = null;
-  const direct = new Socket({ handle, allowHalfOpen, onread } as unknown as ConstructorParameters<typeof Socket>[0]);
-  sock.destroy();
-  return direct;
+  const symbols = onreadSymbols;
+  if (!symbols || !handle || typeof handle.useUserBuffer !== 'function' || handle.reading || sock.readableLength > 0) return false;
+  if (internals[symbols.buffer] !== null || internals[symbols.callback] !== null) return false;
+  internals[symbols.buffer] = onread.buffer;
+  internals[symbols.callback] = onread.callback;
+  handle.useUserBuffer(onread.buffer);
+  return true;
 }

@@ -241,10 +241,10 @@ export class StreamSocket extends StreamConnection {
       return;
     }
     this.setState('connecting', 'accepted');
-    const conn = this.transport.readsDirectly ? readDirectly(sock, this.onread, true) : sock;
-    this.attach(conn);
+    if (this.transport.readsDirectly) readDirectly(sock, this.onread);
+    this.attach(sock);
     this.onConnected('accept');
-    conn.resume(); // held paused (pauseOnConnect) until accepted
+    sock.resume(); // held paused (pauseOnConnect) until accepted
   }
 
 
