@@ -436,6 +436,12 @@ export abstract class StreamConnection extends SocketBase {
       sock.destroy();
       return;
     }
+    if (this.eof && sock.writableLength === 0) {
+      // The peer's FIN is in and nothing of ours waits: once our FIN is out, Node closes the
+      // socket by itself (both directions done). No timer per connection for that.
+      if (!sock.writableEnded) sock.end();
+      return;
+    }
     // Our side is finished (or finishing after BY_PEER). Keep reading until the peer's FIN, so
     // closing with unread bytes does not reset the connection and lose what we sent; bounded.
     if (!sock.writableEnded) sock.end();
