@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import {
   closeAllRaw,
   closedPort,
+  pollUntil,
   rawConnect,
   rawServer,
   rawSinkServer,
@@ -239,14 +240,7 @@ describe('flow control (over local sockets, whose kernel buffers are small)', ()
     });
     const run = cli.run(['connect', 'local', p]);
     run.child.stdout.pause();
-    await withTimeout(
-      new Promise<void>((resolve) => {
-        const check = (): void => (queued > 0 ? resolve() : void setImmediate(check));
-        check();
-      }),
-      10000,
-      'the server to start sending',
-    );
+    await pollUntil(() => queued > 0, 'the server to start sending');
     await settle(300);
     const held = queued;
     await settle(300);

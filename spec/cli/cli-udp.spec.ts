@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { randomBytes, sha256, withTimeout } from '../helpers/net-helpers';
+import { pollUntil, randomBytes, sha256, withTimeout } from '../helpers/net-helpers';
 import { closePlainSockets, plainUdp, PlainUdp } from '../helpers/udp-peers';
 import { runSocat, useCli } from './cli-process';
 
@@ -62,14 +62,7 @@ describe('udp', () => {
       const run = cli.run(['connect', 'udp', `127.0.0.1:${sink.address().port}`]);
       run.end(data);
       expect(await run.exit()).toBe(0);
-      await withTimeout(
-        new Promise<void>((resolve) => {
-          const check = (): void => (bytes >= data.length ? resolve() : void sink.once('message', () => setImmediate(check)));
-          check();
-        }),
-        10000,
-        `${data.length} bytes at the sink (have ${bytes})`,
-      );
+      await pollUntil(() => bytes >= data.length, `${data.length} bytes at the sink`);
       expect(Math.max(...received.map((m) => m.length))).toBeLessThanOrEqual(65507);
       expect(sha256(...received)).toBe(sha256(data));
     } finally {
