@@ -398,10 +398,14 @@ export abstract class StreamConnection extends SocketBase {
   private closeGracefully(): void {
     const sock = this.node!;
     this.setState('closing', `flushing ${sock.writableLength} bytes`);
-    this.startTimer(this.shutdownTimeoutMs, () => {
-      this.trace(`shutdown: queued data not handed to the OS within ${this.shutdownTimeoutMs} ms; closing anyway`);
-      this.fail(ShutdownReason.Normal);
-    });
+    // A plain socket with nothing queued finishes at once (the FIN never waits for the peer):
+    // no timer for it. Queued bytes, or a TLS close_notify, can wait for a peer that does not read.
+    if (sock.writableLength > 0 || sock instanceof TLSSocket) {
+      this.startTimer(this.shutdownTimeoutMs, () => {
+        this.trace(`shutdown: queued data not handed to the OS within ${this.shutdownTimeoutMs} ms; closing anyway`);
+        this.fail(ShutdownReason.Normal);
+      });
+    }
     if (this.paused) {
       this.paused = false;
       sock.resume();
