@@ -62,6 +62,11 @@ describe('npm pack', () => {
     expect(fs.existsSync(path.join(pkg, 'spec'))).toBe(false);
   });
 
+  it('installs the socket-provider command (package.json bin)', () => {
+    const bin = path.join(app(), 'node_modules', '.bin', process.platform === 'win32' ? 'socket-provider.cmd' : 'socket-provider');
+    expect(execFileSync(bin, ['--help'], { encoding: 'utf8', timeout: 20000 })).toContain('Usage: socket-provider connect');
+  });
+
   it('works with require()', () => {
     fs.writeFileSync(path.join(app(), 'cjs.js'), roundTrip("const { createTcpSocketProvider } = require('socket-provider');"));
     expect(execFileSync(process.execPath, ['cjs.js'], { cwd: app(), encoding: 'utf8', timeout: 20000 }).trim()).toBe('ok');
