@@ -176,7 +176,9 @@ export abstract class SocketBase implements ISocket {
         if (late) user.socketRecvCanceled?.(this, late);
       } finally {
         this.shutdownDelivered = true;
-        this.user.socketShutdown(this, final); // the current user: the cancel above may have switched it
+        // shutdown() may have come after the end was posted but before this delivery (§10: NORMAL).
+        const seen = this.shutdownCalled ? ShutdownReason.Normal : final;
+        this.user.socketShutdown(this, seen); // the current user: the cancel above may have switched it
       }
     });
     this.setState('closed', final);
@@ -276,6 +278,14 @@ export abstract class SocketBase implements ISocket {
     checkArgs();
     if (this.shutdownCalled) throw new SocketStateError(SocketErrorCode.ShutDown, 'bind() after shutdown()');
     this.modeValue = 'server';
+  }
+
+  /**
+   * `shutdown()` on a socket whose end is posted but not delivered yet: the user asked for the
+   * shutdown before it was told of the end, so the end it is told is NORMAL (CONTRACT §10).
+   */
+  protected shutdownAfterEnd(): void {
+    if (this.state === 'closed' && !this.shutdownDelivered) this.shutdownCalled = true;
   }
 
   /** Whether a call that shutdown() silences should be ignored now. */

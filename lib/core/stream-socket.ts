@@ -353,7 +353,7 @@ export class StreamSocket extends StreamConnection {
 
   shutdown(): void {
     this.throwIfTakenOver('shutdown');
-    if (this.ignoresCalls) return;
+    if (this.ignoresCalls) return this.shutdownAfterEnd();
     this.shutdownCalled = true;
     this.cancelPendingRecv();
     if (this.listener) {

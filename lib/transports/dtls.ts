@@ -315,7 +315,7 @@ export class DtlsSocket extends DatagramBase {
 
   shutdown(): void {
     this.throwIfTakenOver('shutdown');
-    if (this.ignoresCalls) return;
+    if (this.ignoresCalls) return this.shutdownAfterEnd();
     this.shutdownCalled = true;
     this.cancelPendingRecv();
     this.receiver.clear();

@@ -250,7 +250,7 @@ export class DatagramSocket extends DatagramBase {
 
   shutdown(): void {
     this.throwIfTakenOver('shutdown');
-    if (this.ignoresCalls) return;
+    if (this.ignoresCalls) return this.shutdownAfterEnd();
     this.shutdownCalled = true;
     this.cancelPendingRecv();
     this.receiver.clear();
