@@ -5,6 +5,7 @@ import { runLocal } from './demo/local';
 import { runTls } from './demo/tls';
 import { runUdp } from './demo/udp';
 import { runDtls } from './demo/dtls';
+import { runExtras } from './demo/extras';
 
 const parts: Array<[string, () => Promise<string[]>]> = [
   ['TCP: echo server and clients on loopback', runTcp],
@@ -12,6 +13,7 @@ const parts: Array<[string, () => Promise<string[]>]> = [
   ['UDP: datagrams between a bound and a connected socket', runUdp],
   ['DTLS: DTLS-SRTP between a bound and a connected UDP socket, keys compared', runDtls],
   ['Local: IPC with a child process over a Unix domain socket', runLocal],
+  ['Beyond the seed: messages over a socket pair, on a manual IoMux (game loop), with stats()', runExtras],
 ];
 
 async function main(): Promise<void> {
