@@ -24,6 +24,25 @@ function pemError(code: ContextErrorCode, message: string): TypeError & { code: 
   return Object.assign(new TypeError(message), { code });
 }
 
+/**
+ * Cipher suites offered and accepted: TLS 1.3's three, and for TLS 1.2 only ECDHE with an AEAD
+ * cipher (Mozilla's "intermediate" list without DHE, for which Node has no parameters by
+ * default). Node's own default adds CBC-mode suites through OpenSSL's HIGH, which testssl.sh
+ * flags (LUCKY13 "potentially VULNERABLE", obsolete CBC ciphers). TLS 1.3 names must stay in the
+ * list: without any, Node turns TLS 1.3 off.
+ */
+export const CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 const CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const KEY_RE = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----[\s\S]+?-----END \1-----/;
 
@@ -229,6 +248,7 @@ export class SocketContext implements ISocketContext {
       this.clientCache = {
         secureContext: createSecureContext({
           minVersion: 'TLSv1.2',
+          ciphers: CIPHERS,
           ca: this.ca ?? undefined,
           cert: client?.cert,
           key: client?.key,
@@ -246,7 +266,7 @@ export class SocketContext implements ISocketContext {
       const ca = this.ca ?? undefined;
       const byName = new Map<string, SecureContext>();
       for (const [name, entry] of this.serverByName) {
-        byName.set(name, createSecureContext({ minVersion: 'TLSv1.2', ca, cert: entry.cert, key: entry.key }));
+        byName.set(name, createSecureContext({ minVersion: 'TLSv1.2', ciphers: CIPHERS, ca, cert: entry.cert, key: entry.key }));
       }
       const sni = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
         const name = servername.toLowerCase();
@@ -256,6 +276,7 @@ export class SocketContext implements ISocketContext {
       this.serverCache = {
         serverOptions: {
           minVersion: 'TLSv1.2',
+          ciphers: CIPHERS,
           ca,
           cert: this.serverDefault?.cert,
           key: this.serverDefault?.key,
