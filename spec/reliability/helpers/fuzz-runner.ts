@@ -18,8 +18,9 @@ export function fuzzSeed(): number {
   return seed;
 }
 
-/** The number of runs for a property: `base`, times FUZZ_RUNS if set. */
+/** The number of runs for a property: `base`, times FUZZ_RUNS if set; 1 when FUZZ_PATH replays one. */
 export function fuzzRuns(base: number): number {
+  if (process.env.FUZZ_PATH) return 1;
   const factor = Number(process.env.FUZZ_RUNS ?? '1');
   return Math.max(1, Math.round(base * (Number.isFinite(factor) && factor > 0 ? factor : 1)));
 }
@@ -52,7 +53,7 @@ export async function runFuzz<T>(file: string, arb: fc.Arbitrary<T>, check: (sce
     await fc.assert(fc.asyncProperty(arb, check), {
       seed,
       path,
-      numRuns: path ? 1 : fuzzRuns(numRuns),
+      numRuns: fuzzRuns(numRuns),
       endOnFailure: process.env.FUZZ_SHRINK !== '1',
       includeErrorInReport: true,
     });
