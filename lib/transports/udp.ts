@@ -4,6 +4,7 @@ import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../core/address';
 import { Datagram } from '../core/datagram-queue';
 import { DatagramBase } from '../core/datagram-base';
+import { sendPool } from '../core/send-pool';
 import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
 import { checkBuffer, checkCount, checkPort, checkString } from '../core/validate';
 
@@ -37,6 +38,8 @@ export class DatagramSocket extends DatagramBase {
   private waitingSends: Buffer[] = [];
   /** Sends handed to dgram whose callback has not come yet (shutdown waits for them). */
   private inFlight = 0;
+  /** The last `sendTo` destination that passed the address check. */
+  private lastGoodDst: string | undefined;
   private timer: NodeJS.Timeout | null = null;
   private hostAsWritten: string | undefined;
   private readonly recvBufferSize: number;
@@ -175,9 +178,13 @@ export class DatagramSocket extends DatagramBase {
     this.throwIfTakenOver('sendTo');
     if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'sendTo() on a connected UDP socket: use send()');
     const n = checkBuffer('sendTo', data, len);
-    checkString('sendTo: dstAddress', dstAddress);
-    if (!(this.ipv6 ? isIPv6(dstAddress) : isIPv4(dstAddress))) {
-      throw new TypeError(`sendTo: ${JSON.stringify(dstAddress)} is not an ${this.ipv6 ? 'IPv6' : 'IPv4'} address (the socket's family)`);
+    // A server answers the same few peers over and over: the last good address skips the parse.
+    if (typeof dstAddress !== 'string' || dstAddress !== this.lastGoodDst) {
+      checkString('sendTo: dstAddress', dstAddress);
+      if (!(this.ipv6 ? isIPv6(dstAddress) : isIPv4(dstAddress))) {
+        throw new TypeError(`sendTo: ${JSON.stringify(dstAddress)} is not an ${this.ipv6 ? 'IPv6' : 'IPv4'} address (the socket's family)`);
+      }
+      this.lastGoodDst = dstAddress;
     }
     const port = checkPort('sendTo', dstPort);
     if (port === 0) throw new RangeError('sendTo: port 0 is not a destination');
@@ -206,6 +213,7 @@ export class DatagramSocket extends DatagramBase {
         this.trace(`send of ${n} bytes${address ? ` to ${address}:${port}` : ''} refused: ${this.codeOf(err)} ${err.message}`);
       } else {
         this.sent += n;
+        sendPool.release(data); // dgram is done with it
       }
       // dgram completes sends in a later tick or from libuv, never inside send(): direct delivery is safe.
       if (!this.ended) this.iomux.dispatcher.postFromEvent(this.deliverSendResult, this);
@@ -366,7 +374,5 @@ function addressOf(info: { address: string; port: number }): { address: string; 
 }
 
 function copyOf(data: Uint8Array, n: number): Buffer {
-  const copy = Buffer.allocUnsafe(n);
-  copy.set(n === data.byteLength ? data : data.subarray(0, n));
-  return copy;
+  return sendPool.copy(data, n);
 }
