@@ -1,23 +1,9 @@
 /**
- * Model-based fuzzing of TCP sockets (issue #7, item 1): random call sequences against plain
- * Node `net` peers and against the framework itself, every invariant checked on every run.
- * Seeded: FUZZ_SEED overrides the default seed; a failure prints the seed and path to rerun.
+ * Model-based fuzzing of TCP sockets (issue #7, item 1): random call sequences against
+ * plain Node `net` peers and against the framework itself, every invariant checked on every run
+ * (helpers/stream-fuzz.ts). Seeded: FUZZ_SEED overrides the default seed; a failure prints the
+ * seed and path to rerun (docs/reliability.md).
  */
-import { loadPki } from '../helpers/tls-fixture';
-import { fuzzRuns, newTally, runFuzz } from './helpers/fuzz-runner';
-import { reportTally } from './helpers/report';
-import { streamEnv } from './helpers/stream-envs';
-import { runStreamScenario, streamScenarioArb } from './helpers/stream-fuzz';
+import { describeStreamFuzz } from './helpers/stream-envs';
 
-const RUNS = 300;
-const pki = loadPki();
-
-describe('fuzzing the TCP socket API', () => {
-  it(`keeps every invariant over ${RUNS} random scenarios`, async () => {
-    const tally = newTally();
-    const env = streamEnv('tcp', pki);
-    await runFuzz('spec/reliability/fuzz-tcp.spec.ts', streamScenarioArb(), (sc) => runStreamScenario(env, sc, tally), RUNS);
-    expect(tally.runs).toBe(fuzzRuns(RUNS));
-    reportTally('tcp', tally);
-  }, 120_000);
-});
+describeStreamFuzz('tcp', 'TCP', 300, 'spec/reliability/fuzz-tcp.spec.ts');

@@ -4,7 +4,7 @@
  * overrides the default seed; a failure prints the seed and path to rerun.
  */
 import { fuzzRuns, newTally, runFuzz } from './helpers/fuzz-runner';
-import { reportTally } from './helpers/report';
+import { report } from './helpers/report';
 import { runUdpScenario, udpScenarioArb } from './helpers/udp-fuzz';
 
 const RUNS = 300;
@@ -14,6 +14,6 @@ describe('fuzzing the UDP socket API', () => {
     const tally = newTally();
     await runFuzz('spec/reliability/fuzz-udp.spec.ts', udpScenarioArb(), (sc) => runUdpScenario(sc, tally), RUNS);
     expect(tally.runs).toBe(fuzzRuns(RUNS));
-    reportTally('udp', tally);
+    report('udp', tally);
   }, 120_000);
 });

@@ -4,7 +4,7 @@
  * checks"). A call the model says is fine must not throw; a call it says must throw must throw
  * exactly that.
  */
-import { SocketErrorCode } from '../../../lib';
+import { ISocket, SocketErrorCode } from '../../../lib';
 
 /** What `thrown()` of spec/helpers/stream-harness.ts reports: 'none', an error name, or `SocketStateError:<code>`. */
 export type Outcome = string;
@@ -68,6 +68,15 @@ function argOutcome(call: FuzzCall): Outcome | null {
   }
 }
 
+/** `connect()` and `bind()`, the calls that choose the mode: the same rules on every transport. */
+function predictModeChoice(f: SocketFacts, call: { op: 'connect' } | { op: 'bind'; badPort: boolean }): Outcome {
+  const other = call.op === 'connect' ? 'server' : 'client';
+  if (f.mode === other) return WRONG_MODE;
+  if (f.mode !== 'none') return call.op === 'connect' ? ALREADY_CONNECTED : ALREADY_BOUND;
+  if (call.op === 'bind' && call.badPort) return 'RangeError';
+  return f.shutdownCalled ? SHUT_DOWN : NONE;
+}
+
 /** The outcome of `call` on a stream socket (TCP, TLS, local). */
 export function predictStream(f: SocketFacts, call: FuzzCall): Outcome {
   const ignored = f.shutdownCalled || f.ended;
@@ -84,14 +93,8 @@ export function predictStream(f: SocketFacts, call: FuzzCall): Outcome {
   if (f.takenOver) return TAKEN_OVER;
   switch (call.op) {
     case 'connect':
-      if (f.mode === 'server') return WRONG_MODE;
-      if (f.mode === 'client') return ALREADY_CONNECTED;
-      return f.shutdownCalled ? SHUT_DOWN : NONE;
     case 'bind':
-      if (f.mode === 'client') return WRONG_MODE;
-      if (f.mode === 'server') return ALREADY_BOUND;
-      if (call.badPort) return 'RangeError';
-      return f.shutdownCalled ? SHUT_DOWN : NONE;
+      return predictModeChoice(f, call);
     case 'listen':
       if (f.mode === 'client') return WRONG_MODE;
       if (f.mode === 'none') return NOT_BOUND;
@@ -127,14 +130,8 @@ export function predictUdp(f: SocketFacts, call: FuzzCall): Outcome {
   if (f.takenOver) return TAKEN_OVER;
   switch (call.op) {
     case 'connect':
-      if (f.mode === 'server') return WRONG_MODE;
-      if (f.mode === 'client') return ALREADY_CONNECTED;
-      return f.shutdownCalled ? SHUT_DOWN : NONE;
     case 'bind':
-      if (f.mode === 'client') return WRONG_MODE;
-      if (f.mode === 'server') return ALREADY_BOUND;
-      if (call.badPort) return 'RangeError';
-      return f.shutdownCalled ? SHUT_DOWN : NONE;
+      return predictModeChoice(f, call);
     case 'listen':
       return NOT_SUPPORTED;
     case 'accept':
@@ -169,4 +166,22 @@ export function predictUdp(f: SocketFacts, call: FuzzCall): Outcome {
 /** Whether a call that did not throw was carried out (not ignored after shutdown or the end). */
 export function takesEffect(f: SocketFacts): boolean {
   return !f.shutdownCalled && !f.ended && !f.takenOver;
+}
+
+/** Makes one of the bad-argument calls on `s` (they must throw: see the predictions above). */
+export function performBadCall(s: ISocket, call: Extract<FuzzCall, { op: 'badSend' | 'badRecv' | 'badSetUser' }>): void {
+  const loose = s as unknown as { send(d: unknown, l?: unknown): void; recv(d: unknown, l?: unknown): void; setUser(u: unknown): void };
+  if (call.op === 'badSetUser') {
+    loose.setUser({ socketShutdown: 'no' });
+  } else if (call.op === 'badSend') {
+    if (call.kind === 'string') loose.send('text');
+    else if (call.kind === 'arrayBuffer') loose.send(new ArrayBuffer(4));
+    else loose.send(Buffer.alloc(4), call.kind === 'zeroLen' ? 0 : call.kind === 'tooLong' ? 5 : 1.5);
+  } else if (call.kind === 'array') {
+    loose.recv([1, 2, 3]);
+  } else if (call.kind === 'empty') {
+    loose.recv(new Uint8Array(0));
+  } else {
+    loose.recv(new Uint8Array(4), call.kind === 'zeroLen' ? 0 : 5);
+  }
 }

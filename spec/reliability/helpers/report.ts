@@ -10,5 +10,3 @@ export function report(name: string, figures: object): void {
   if (!file) return;
   appendFileSync(file, `${JSON.stringify({ name, ...figures })}\n`);
 }
-
-export { report as reportTally };

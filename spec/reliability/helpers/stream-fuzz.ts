@@ -15,11 +15,11 @@
  * - the end reason is one that the situation allows.
  */
 import fc from 'fast-check';
-import { ISocket, ISocketProvider, ShutdownReason, SocketOptions, USocket } from '../../../lib';
+import { ISocket, ISocketProvider, ShutdownReason, SocketOptions } from '../../../lib';
 import { nextTurn } from '../../helpers/net-helpers';
 import { cleanupAndCheck, guard, guardProvider, hasShutDown, RecordingUser, waitUntil } from '../../helpers/recording-user';
 import { thrown } from '../../helpers/stream-harness';
-import { ALREADY_ACCEPTED, FuzzCall, NONE, predictStream, SocketFacts, takesEffect } from './fuzz-model';
+import { ALREADY_ACCEPTED, FuzzCall, NONE, performBadCall, predictStream, SocketFacts, takesEffect } from './fuzz-model';
 import { FuzzTally } from './fuzz-runner';
 import { Prng } from './prng';
 import { PeerRun, PeerScript, rawClient, rawServer, StreamKind } from './stream-peers';
@@ -457,24 +457,10 @@ class StreamRun {
           this.track(m.role, next, 'client', m);
         };
       }
-      case 'badSend': {
-        const k = call.kind;
-        const anyS = s as unknown as { send(d: unknown, l?: unknown): void };
-        if (k === 'string') anyS.send('text');
-        else if (k === 'arrayBuffer') anyS.send(new ArrayBuffer(4));
-        else anyS.send(Buffer.alloc(4), k === 'zeroLen' ? 0 : k === 'tooLong' ? 5 : 1.5);
-        return null;
-      }
-      case 'badRecv': {
-        const k = call.kind;
-        const anyS = s as unknown as { recv(d: unknown, l?: unknown): void };
-        if (k === 'array') anyS.recv([1, 2, 3]);
-        else if (k === 'empty') anyS.recv(new Uint8Array(0));
-        else anyS.recv(new Uint8Array(4), k === 'zeroLen' ? 0 : 5);
-        return null;
-      }
+      case 'badSend':
+      case 'badRecv':
       case 'badSetUser':
-        s.setUser({ socketShutdown: 'no' } as unknown as USocket);
+        performBadCall(s, call);
         return null;
     }
   }

@@ -8,12 +8,12 @@
  * shutdown(), with one send result per send.
  */
 import fc from 'fast-check';
-import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketProvider, ShutdownReason, USocket } from '../../../lib';
+import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketProvider, ShutdownReason } from '../../../lib';
 import { nextTurn, pollUntil } from '../../helpers/net-helpers';
 import { cleanupAndCheck, guard, guardProvider, hasShutDown, RecordingUser, waitUntil } from '../../helpers/recording-user';
 import { thrown } from '../../helpers/stream-harness';
 import { closePlainSockets, plainUdp, PlainUdp } from '../../helpers/udp-peers';
-import { FuzzCall, NONE, predictUdp, SocketFacts, takesEffect } from './fuzz-model';
+import { FuzzCall, NONE, performBadCall, predictUdp, SocketFacts, takesEffect } from './fuzz-model';
 import { FuzzTally } from './fuzz-runner';
 import { Prng } from './prng';
 
@@ -213,22 +213,10 @@ class UdpRun {
       case 'upgrade':
         (call.viaTls ? this.tls : this.provider).upgradeToTls(s, this.newUser('U-dtls'), {});
         return null;
-      case 'badSend': {
-        const anyS = s as unknown as { send(d: unknown, l?: unknown): void };
-        if (call.kind === 'string') anyS.send('text');
-        else if (call.kind === 'arrayBuffer') anyS.send(new ArrayBuffer(4));
-        else anyS.send(Buffer.alloc(4), call.kind === 'zeroLen' ? 0 : call.kind === 'tooLong' ? 5 : 1.5);
-        return null;
-      }
-      case 'badRecv': {
-        const anyS = s as unknown as { recv(d: unknown, l?: unknown): void };
-        if (call.kind === 'array') anyS.recv([1, 2, 3]);
-        else if (call.kind === 'empty') anyS.recv(new Uint8Array(0));
-        else anyS.recv(new Uint8Array(4), call.kind === 'zeroLen' ? 0 : 5);
-        return null;
-      }
+      case 'badSend':
+      case 'badRecv':
       case 'badSetUser':
-        s.setUser({ socketShutdown: 'no' } as unknown as USocket);
+        performBadCall(s, call);
         return null;
     }
   }
