@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { constants as cryptoConstants, createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext, SecureContext, TlsOptions } from 'node:tls';
 import { IInstanceLog, ISocketContext, LogFlag } from './api';
 import { getDefaultLog } from './core/log';
@@ -249,6 +249,9 @@ export class SocketContext implements ISocketContext {
         secureContext: createSecureContext({
           minVersion: 'TLSv1.2',
           ciphers: CIPHERS,
+          // Node's disableRenegotiation() guards server sockets only; a client must refuse a
+          // server's HelloRequest itself (renegotiation is an injection surface, TLS 1.3 has none).
+          secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
           ca: this.ca ?? undefined,
           cert: client?.cert,
           key: client?.key,

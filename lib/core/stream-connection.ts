@@ -173,7 +173,9 @@ export abstract class StreamConnection extends SocketBase {
     this.peerCert = cert && Object.keys(cert).length > 0 ? cert : null;
     // Renegotiation is a DoS and injection surface nobody here needs (TLS 1.3 has none).
     sock.disableRenegotiation();
-    this.trace(`TLS ${sock.getProtocol()} ${sock.getCipher()?.name ?? ''} ALPN=${this.alpn ?? 'none'} peer=${this.peerCert?.subject?.CN ?? 'none'}`);
+    // Says so on every connection whose peer was not verified (setVerifyPeer(false), or a server without requireClientCertificate).
+    const verified = sock.authorized ? 'verified' : `NOT verified (${String(sock.authorizationError ?? 'no certificate checked')})`;
+    this.trace(`TLS ${sock.getProtocol()} ${sock.getCipher()?.name ?? ''} ALPN=${this.alpn ?? 'none'} peer=${this.peerCert?.subject?.CN ?? 'none'} ${verified}`);
   }
 
   // ---- sending -----------------------------------------------------------------------
@@ -234,7 +236,7 @@ export abstract class StreamConnection extends SocketBase {
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
     this.throwIfNotConnected('recv');
-    if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
+    if (this.recvBuffer.pending || this.recvUndelivered) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending (or its result not delivered yet)');
     if (this.completing || this.state !== 'connected') {
       this.recvBuffer.wait(buffer, n, recvPartial === true); // served once the connection is reported
       return;
@@ -274,7 +276,7 @@ export abstract class StreamConnection extends SocketBase {
       this.node!.pause();
     }
     // Last: the user may run right here, and calls recv/shutdown from it.
-    if (done) this.iomux.dispatcher.postFromEvent(this.deliverRecvResult, this, done);
+    if (done) this.emitRecvResult(done, true);
   };
 
   /**
@@ -290,7 +292,7 @@ export abstract class StreamConnection extends SocketBase {
       this.paused = true;
       this.node!.pause();
     }
-    if (done) this.iomux.dispatcher.postFromEvent(this.deliverRecvResult, this, done);
+    if (done) this.emitRecvResult(done, true);
     return true;
   });
 
