@@ -80,11 +80,13 @@ export abstract class DatagramBase extends SocketBase {
   /** Posts a completed datagram recv (the receiver calls it). */
   private emitRecvFrom(result: DatagramResult, fromEvent: boolean): void {
     if (this.ended) return;
+    this.countRecvPosted();
     if (fromEvent) this.iomux.dispatcher.postFromEvent(this.deliverRecvFrom, this, result);
     else this.iomux.dispatcher.post(this.deliverRecvFrom, this, result);
   }
 
   private deliverRecvFrom(r: DatagramResult): void {
+    this.countRecvDelivered();
     if (this.state !== 'takenOver') this.user.socketRecvFromResult?.(this, r.buffer, r.len, r.address, r.port);
   }
 }

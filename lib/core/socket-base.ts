@@ -70,6 +70,8 @@ export abstract class SocketBase implements ISocket {
    * last `socketRecvResult`): it is cancelled just before `socketShutdown`, so it never vanishes.
    */
   private lateRecv: Uint8Array | null = null;
+  /** Recv results posted and not delivered yet (they still count as the pending recv). */
+  private undeliveredRecvs = 0;
   // ---- what stats() reports (plain fields: counting must cost nothing) ----
   private messagesSent = 0;
   protected messagesReceived = 0;
@@ -150,13 +152,34 @@ export abstract class SocketBase implements ISocket {
     if (this.state !== 'takenOver') this.user.socketSendResult?.(this);
   }
 
-  /** {@link SocketBase.emit} of `socketRecvResult`, without a closure (the receive path is hot). */
-  protected emitRecvResult(req: { buffer: Uint8Array; filled: number }): void {
+  /**
+   * Posts `socketRecvResult` (without a closure: the receive path is hot); `fromEvent` may run
+   * it at once (see Dispatcher.postFromEvent). Until it is delivered, the recv still counts as
+   * pending: a second `recv()` throws, as the user has not been told the first one completed.
+   */
+  protected emitRecvResult(req: { buffer: Uint8Array; filled: number }, fromEvent = false): void {
     if (this.ended) return;
-    this.iomux.dispatcher.post(this.deliverRecvResult, this, req);
+    this.undeliveredRecvs++;
+    if (fromEvent) this.iomux.dispatcher.postFromEvent(this.deliverRecvResult, this, req);
+    else this.iomux.dispatcher.post(this.deliverRecvResult, this, req);
+  }
+
+  /** A recv result (or datagram) was posted and not delivered yet. */
+  protected get recvUndelivered(): boolean {
+    return this.undeliveredRecvs > 0;
+  }
+
+  /** For datagram sockets, which post their own result type: see {@link SocketBase.emitRecvResult}. */
+  protected countRecvPosted(): void {
+    this.undeliveredRecvs++;
+  }
+
+  protected countRecvDelivered(): void {
+    this.undeliveredRecvs--;
   }
 
   protected deliverRecvResult(req: { buffer: Uint8Array; filled: number }): void {
+    this.undeliveredRecvs--;
     this.messagesReceived++;
     if (this.state !== 'takenOver') this.user.socketRecvResult?.(this, req.buffer, req.filled);
   }

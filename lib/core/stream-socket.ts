@@ -297,7 +297,7 @@ export class StreamSocket extends StreamConnection {
     if (this.transport.cannotUpgrade) throw new SocketStateError(SocketErrorCode.NotSupported, `upgradeToTls: ${this.transport.cannotUpgrade}`);
     if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
     if (this.state !== 'connected' || !this.node) throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket is not connected yet');
-    if (this.recvBuffer.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
+    if (this.recvBuffer.pending || this.recvUndelivered) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending (or its result not delivered yet); cancel it first');
   }
 
   /** The options a successor inherits (IoMux, log, limits), before its own override them. */

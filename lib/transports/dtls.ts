@@ -285,6 +285,7 @@ export class DtlsSocket extends DatagramBase {
     const n = checkBuffer('recv', buffer, len);
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
+    if (this.recvUndelivered) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while the result of the last one is not delivered yet');
     this.receiver.request(buffer, n);
     this.checkPeerDone();
   }

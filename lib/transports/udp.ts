@@ -231,6 +231,7 @@ export class DatagramSocket extends DatagramBase {
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
     if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'recv() on a UDP socket before bind(), connect() or sendTo()');
+    if (this.recvUndelivered) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while the result of the last one is not delivered yet');
     this.receiver.request(buffer, n);
   }
 
@@ -327,7 +328,7 @@ export class DatagramSocket extends DatagramBase {
     if ((this.state !== 'connected' && this.state !== 'bound') || !this.dgram) {
       throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the UDP socket is not connected or bound yet');
     }
-    if (this.receiver.hasPending) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending; cancel it first');
+    if (this.receiver.hasPending || this.recvUndelivered) throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending (or its result not delivered yet); cancel it first');
   }
 
   // ---- helpers -----------------------------------------------------------------------------
