@@ -17,10 +17,11 @@ const SCRATCH = Buffer.allocUnsafeSlow(64 * 1024);
 /** What `onread` takes: our callback gets the byte count; returning false stops reading. */
 export interface DirectRead {
   buffer: Uint8Array;
-  callback: (bytes: number, buffer: Uint8Array) => boolean;
+  /** Called with the Node socket as `this`. */
+  callback: (this: Socket, bytes: number, buffer: Uint8Array) => boolean;
 }
 
-export function directRead(callback: (bytes: number, buffer: Uint8Array) => boolean): DirectRead {
+export function directRead(callback: (this: Socket, bytes: number, buffer: Uint8Array) => boolean): DirectRead {
   return { buffer: SCRATCH, callback };
 }
 

@@ -173,9 +173,11 @@ export abstract class StreamConnection extends SocketBase {
     this.peerCert = cert && Object.keys(cert).length > 0 ? cert : null;
     // Renegotiation is a DoS and injection surface nobody here needs (TLS 1.3 has none).
     sock.disableRenegotiation();
-    // Says so on every connection whose peer was not verified (setVerifyPeer(false), or a server without requireClientCertificate).
-    const verified = sock.authorized ? 'verified' : `NOT verified (${String(sock.authorizationError ?? 'no certificate checked')})`;
-    this.trace(`TLS ${sock.getProtocol()} ${sock.getCipher()?.name ?? ''} ALPN=${this.alpn ?? 'none'} peer=${this.peerCert?.subject?.CN ?? 'none'} ${verified}`);
+    if (this.log.isEnabled(this.flag)) {
+      // Says so on every connection whose peer was not verified (setVerifyPeer(false), or a server without requireClientCertificate).
+      const verified = sock.authorized ? 'verified' : `NOT verified (${String(sock.authorizationError ?? 'no certificate checked')})`;
+      this.trace(`TLS ${sock.getProtocol()} ${sock.getCipher()?.name ?? ''} ALPN=${this.alpn ?? 'none'} peer=${this.peerCert?.subject?.CN ?? 'none'} ${verified}`);
+    }
   }
 
   // ---- sending -----------------------------------------------------------------------
@@ -267,7 +269,8 @@ export abstract class StreamConnection extends SocketBase {
     this.emitRecvResult(req);
   }
 
-  protected readonly onData = (chunk: Buffer): void => {
+  /** @internal A chunk from Node's 'data' event (TLS, and sockets not read with onread). */
+  handleData(chunk: Buffer): void {
     if (this.shutdownCalled || this.ended) return; // closing: discard what the peer still sends
     this.received += chunk.byteLength;
     const done = this.completing ? this.recvBuffer.hold(chunk) : this.recvBuffer.push(chunk);
@@ -277,13 +280,14 @@ export abstract class StreamConnection extends SocketBase {
     }
     // Last: the user may run right here, and calls recv/shutdown from it.
     if (done) this.emitRecvResult(done, true);
-  };
+  }
 
   /**
    * `onread` (plain TCP and local sockets): `n` bytes in Node's scratch buffer, valid only
    * during this call — the receive buffer copies them to the app's recv or keeps a copy.
    */
-  protected readonly onread = directRead((n: number, scratch: Uint8Array): boolean => {
+  /** @internal `onread` bytes; see {@link DIRECT_READ}. */
+  handleRead(n: number, scratch: Uint8Array): boolean {
     if (this.shutdownCalled || this.ended) return true; // closing: discard what the peer still sends
     this.received += n;
     const chunk = scratch.subarray(0, n);
@@ -294,7 +298,7 @@ export abstract class StreamConnection extends SocketBase {
     }
     if (done) this.emitRecvResult(done, true);
     return true;
-  });
+  }
 
   /** After the completion callback: a recv made before it may be served from what arrived. */
   private completeFromReadAhead(): void {
@@ -311,7 +315,8 @@ export abstract class StreamConnection extends SocketBase {
     }
   }
 
-  protected readonly onEnd = (): void => {
+  /** @internal Node's 'end': the peer finished sending. */
+  handleEnd(): void {
     this.eof = true;
     if (this.ended) {
       this.node?.destroy(); // we were lingering for this
@@ -329,7 +334,7 @@ export abstract class StreamConnection extends SocketBase {
     const short = this.recvBuffer.completeShort();
     if (short) this.deliver(short);
     this.checkPeerDone();
-  };
+  }
 
   /** BY_PEER once the peer is done and every byte it sent was delivered. */
   private checkPeerDone(): void {
@@ -338,7 +343,8 @@ export abstract class StreamConnection extends SocketBase {
     }
   }
 
-  protected readonly onError = (err: NodeJS.ErrnoException): void => {
+  /** @internal Node's 'error'. */
+  handleError(err: NodeJS.ErrnoException): void {
     if (this.ended || this.shutdownCalled) {
       this.trace(`error while closing: ${this.codeOf(err)} ${err.message}`);
       if (this.shutdownCalled) this.fail(ShutdownReason.Normal);
@@ -355,9 +361,10 @@ export abstract class StreamConnection extends SocketBase {
     const reason = reasonForError(err, phase);
     this.trace(`${phase} error ${this.codeOf(err)} (${err.message}) -> ${reason}`);
     this.fail(reason);
-  };
+  }
 
-  protected readonly onClose = (): void => {
+  /** @internal Node's 'close'. */
+  handleClose(): void {
     if (this.ended || this.eof) return; // after a clean end of stream, BY_PEER waits for the reads
     // A close with no 'error' and no end of stream first: treat it as a broken connection.
     const reason =
@@ -370,7 +377,7 @@ export abstract class StreamConnection extends SocketBase {
             : ShutdownReason.Lost;
     this.trace(`closed unexpectedly -> ${reason}`);
     this.fail(reason);
-  };
+  }
 
   // ---- closing -----------------------------------------------------------------------
 
@@ -459,12 +466,27 @@ export abstract class StreamConnection extends SocketBase {
 
   // ---- helpers -----------------------------------------------------------------------
 
+  /**
+   * Listens to `sock`. The listeners are shared functions that find this connection through a
+   * property of the Node socket: no closures per connection (memory per idle connection, #6).
+   */
   protected attach(sock: Socket): void {
     this.node = sock;
-    sock.on('data', this.onData);
-    sock.on('end', this.onEnd);
-    sock.on('error', this.onError);
-    sock.on('close', this.onClose);
+    (sock as Owned)[OWNER] = this;
+    sock.on('data', onNodeData);
+    sock.on('end', onNodeEnd);
+    sock.on('error', onNodeError);
+    sock.on('close', onNodeClose);
+  }
+
+  /** Stops listening to `sock` (a STARTTLS hand-over): it is left paused, with no owner. */
+  protected detach(sock: Socket): void {
+    sock.pause();
+    sock.removeListener('data', onNodeData);
+    sock.removeListener('end', onNodeEnd);
+    sock.removeListener('error', onNodeError);
+    sock.removeListener('close', onNodeClose);
+    delete (sock as Owned)[OWNER];
   }
 
   private applyConnectionOptions(sock: Socket): void {
@@ -498,3 +520,30 @@ export abstract class StreamConnection extends SocketBase {
 export function addressOf(address: string | undefined, port: number | undefined): { address: string; port: number } | null {
   return address === undefined ? null : { address, port: port ?? 0 };
 }
+
+/** Where a Node socket keeps the connection that listens to it. */
+const OWNER = Symbol('socket-provider.connection');
+type Owned = Socket & { [OWNER]?: StreamConnection };
+
+// Node calls event listeners and the onread callback with the Node socket as `this`.
+function onNodeData(this: Socket, chunk: Buffer): void {
+  (this as Owned)[OWNER]?.handleData(chunk);
+}
+function onNodeEnd(this: Socket): void {
+  (this as Owned)[OWNER]?.handleEnd();
+}
+function onNodeError(this: Socket, err: NodeJS.ErrnoException): void {
+  (this as Owned)[OWNER]?.handleError(err);
+}
+function onNodeClose(this: Socket): void {
+  (this as Owned)[OWNER]?.handleClose();
+}
+
+/**
+ * The `onread` settings of every plain connection: one scratch buffer, one callback that finds
+ * the connection (a socket with no owner is between owners and paused: nothing to read).
+ */
+export const DIRECT_READ = directRead(function (this: Socket, n: number, scratch: Uint8Array): boolean {
+  const owner = (this as Owned)[OWNER];
+  return owner ? owner.handleRead(n, scratch) : true;
+});

@@ -4,7 +4,7 @@ import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
 import { isAddressError, resolveHost } from './address';
 import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from './endpoint';
 import { readDirectly } from './direct-read';
-import { Completion, StreamConnection } from './stream-connection';
+import { Completion, DIRECT_READ, StreamConnection } from './stream-connection';
 import { ConnectionTicket, DEFAULT_BACKLOG, ListenLimits, StreamListener } from './stream-listener';
 import { checkCount, checkPort, checkString } from './validate';
 
@@ -37,6 +37,8 @@ export class StreamSocket extends StreamConnection {
   private readonly handshakeTimeoutMs: number;
   private readonly listenLimits: ListenLimits;
   private hostAsWritten: string | undefined;
+  /** A listener's options for the sockets it accepts (its own, with its IoMux and log). */
+  private acceptedOptions: SocketOptions | undefined;
 
   constructor(
     protected readonly transport: StreamTransport,
@@ -109,7 +111,7 @@ export class StreamSocket extends StreamConnection {
   private open(endpoint: ResolvedEndpoint, role: SecureRole): void {
     let opened: { socket: Socket; ready: string };
     try {
-      opened = this.transport.openConnection(endpoint, this.options, role, this.onread);
+      opened = this.transport.openConnection(endpoint, this.options, role, DIRECT_READ);
     } catch (err) {
       this.trace(`connect: cannot open a socket: ${this.codeOf(err)} ${(err as Error).message}`);
       this.fail(reasonForError(err, 'connect'));
@@ -218,7 +220,9 @@ export class StreamSocket extends StreamConnection {
 
   /** A new socket for a connection this listener accepts: same transport, options, log and IoMux. */
   makeAccepted(user: USocket): StreamSocket {
-    const socket = new StreamSocket(this.transport, user, { ...this.options, iomux: this.iomux, log: this.log });
+    // One options object for every accepted connection (not a copy per connection: memory per idle connection).
+    this.acceptedOptions ??= { ...this.options, iomux: this.iomux, log: this.log };
+    const socket = new StreamSocket(this.transport, user, this.acceptedOptions);
     if (this.type === 'local') {
       socket.pathLocal = this.listener?.localAddress ?? null;
       socket.pathRemote = { address: '', port: 0 };
@@ -241,7 +245,7 @@ export class StreamSocket extends StreamConnection {
       return;
     }
     this.setState('connecting', 'accepted');
-    if (this.transport.readsDirectly) readDirectly(sock, this.onread);
+    if (this.transport.readsDirectly) readDirectly(sock, DIRECT_READ);
     this.attach(sock);
     this.onConnected('accept');
     sock.resume(); // held paused (pauseOnConnect) until accepted
@@ -271,11 +275,7 @@ export class StreamSocket extends StreamConnection {
   handOver(): HandedOver {
     this.checkHandOver();
     const sock = this.node!;
-    sock.pause();
-    sock.removeListener('data', this.onData);
-    sock.removeListener('end', this.onEnd);
-    sock.removeListener('error', this.onError);
-    sock.removeListener('close', this.onClose);
+    this.detach(sock);
     const readAhead = this.recvBuffer.drain();
     this.node = null;
     this.clearTimer();
