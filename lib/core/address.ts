@@ -26,7 +26,8 @@ const DOTTED_NUMERIC_RE = /^[0-9.]+$/;
 const HOST_NAME_RE = /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 function checkHost(host: string, ipv6: boolean): ParseResult<{ host: string; kind: 'ip' | 'name' }> {
-  if (isIPv6(host)) {
+  // Only an IPv6 address has a colon: the (long) IPv6 check runs for those alone.
+  if (host.includes(':') && isIPv6(host)) {
     return ipv6 ? { host, kind: 'ip' } : { error: `IPv6 address ${host} on an IPv4 socket` };
   }
   if (DOTTED_NUMERIC_RE.test(host)) {
