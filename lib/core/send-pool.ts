@@ -19,6 +19,8 @@ export class SendPool {
   private static readonly KEEP_BYTES = 4 * 1024 * 1024;
 
   private readonly free: ArrayBuffer[][] = [];
+  /** The blocks this pool made: only these are ever taken back (never an app's own memory). */
+  private readonly own = new WeakSet<ArrayBuffer>();
 
   /** A private copy of the first `n` bytes of `data`. */
   copy(data: Uint8Array, n: number): Buffer {
@@ -32,19 +34,24 @@ export class SendPool {
     if (n <= SendPool.SMALL) return Buffer.allocUnsafe(n);
     const cls = classOf(n);
     if (cls > SendPool.MAX_CLASS) return Buffer.allocUnsafeSlow(n);
-    const ab = this.free[cls]?.pop() ?? new ArrayBuffer(1 << cls);
+    let ab = this.free[cls]?.pop();
+    if (ab === undefined) {
+      ab = new ArrayBuffer(1 << cls);
+      this.own.add(ab);
+    }
     return Buffer.from(ab, 0, n);
   }
 
   /**
    * Takes back a copy made by {@link SendPool.acquire} once Node no longer reads it (its write
-   * completed without error). Only whole pooled blocks are kept; anything else is left to the GC.
+   * completed without error). Only blocks this pool made are kept; anything else (Node's pool,
+   * an app's own buffer sent without a copy) is left alone.
    */
   release(buf: Buffer): void {
     if (buf.byteLength <= SendPool.SMALL || buf.byteOffset !== 0) return;
     const ab = buf.buffer;
+    if (!(ab instanceof ArrayBuffer) || !this.own.has(ab)) return;
     const cls = classOf(ab.byteLength);
-    if (cls > SendPool.MAX_CLASS || ab.byteLength !== 1 << cls || !(ab instanceof ArrayBuffer)) return;
     const list = (this.free[cls] ??= []);
     if ((list.length + 1) << cls <= Math.max(SendPool.KEEP_BYTES, 2 << cls)) list.push(ab);
   }

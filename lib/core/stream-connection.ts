@@ -187,18 +187,27 @@ export abstract class StreamConnection extends SocketBase {
     const n = checkBuffer('send', data, len);
     if (this.ignoresCalls) return;
     this.throwIfNotConnected('send');
-    // Copy now: the caller may reuse `data` as soon as we return.
-    const copy = sendPool.copy(data, n);
     if (this.state !== 'connected') {
-      this.pendingSends.push(copy);
+      this.pendingSends.push(sendPool.copy(data, n)); // the caller may reuse `data` at once
       return;
     }
     enterApi();
     try {
-      this.write(copy);
+      this.write(this.writesThrough(this.node!) ? viewOf(data, n) : sendPool.copy(data, n));
     } finally {
       leaveApi();
     }
+  }
+
+  /**
+   * Whether a write now is consumed before `write()` returns, so the caller's memory need not
+   * be copied: a TLS socket with nothing queued hands the bytes straight to OpenSSL, which
+   * encrypts them (or copies what it cannot take yet) before returning — Node's TLS layer never
+   * keeps a pointer to them. A plain socket's write may keep pointing at the bytes until the
+   * kernel took them all, so plain sockets always copy.
+   */
+  private writesThrough(sock: Socket): boolean {
+    return sock instanceof TLSSocket && sock.writableLength === 0 && sock.writableCorked === 0 && !sock.destroyed;
   }
 
   /**
@@ -514,6 +523,11 @@ export abstract class StreamConnection extends SocketBase {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+/** The first `n` bytes of `data` as a Buffer over the same memory (no copy). */
+function viewOf(data: Uint8Array, n: number): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, n);
 }
 
 /** `{ address, port }`, or null when Node has no address (a closed or local socket). */

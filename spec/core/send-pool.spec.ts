@@ -35,8 +35,10 @@ describe('SendPool', () => {
     pool.release(view);
     const odd = Buffer.allocUnsafeSlow(10_000); // not a power-of-two block
     pool.release(odd);
+    const appBlock = Buffer.from(new ArrayBuffer(16384)); // shaped like a pool block, but the app's
+    pool.release(appBlock);
     const next = pool.acquire(10_000);
-    expect([small.buffer, view.buffer, odd.buffer]).not.toContain(next.buffer);
+    expect([small.buffer, view.buffer, odd.buffer, appBlock.buffer]).not.toContain(next.buffer);
   });
 
   it('keeps a bounded amount of free memory per size class', () => {
