@@ -4,13 +4,17 @@
  */
 import * as dgram from 'node:dgram';
 import {
+  createMessageSocket,
+  createSocketPair,
   createTcpSocketProvider,
   createUdpSocketProvider,
+  IMessageSocket,
   IoMux,
   ISocket,
   ShutdownReason,
   SocketErrorCode,
   SocketStateError,
+  UMessageSocket,
   USocket,
 } from '../lib';
 import { closeAllRaw, rawConnect } from './helpers/net-helpers';
@@ -219,6 +223,35 @@ describe('manual dispatch (IoMux { dispatch: "manual" })', () => {
     expect(users.map((u) => u.reason)).toEqual([null, null]);
     poll(iomux);
     expect(users.map((u) => u.reason)).toEqual([ShutdownReason.Normal, ShutdownReason.Normal]);
+  });
+
+  it('a message socket over a socket of a manual IoMux posts to that IoMux by itself', async () => {
+    const seen: string[] = [];
+    let ends = 0;
+    class Messages extends UMessageSocket {
+      override messageReceived(ms: IMessageSocket, m: Uint8Array): void {
+        seen.push(`${Buffer.from(m)} ${polling}`);
+        ms.receiveNext();
+      }
+      messageSocketShutdown(): void {
+        ends++;
+      }
+    }
+    class Wrap extends USocket {
+      override socketConnectComplete(s: ISocket): void {
+        const ms = createMessageSocket(s, new Messages()); // no iomux option
+        ms.sendMessage(Buffer.from('one'));
+        ms.sendMessage(Buffer.from('two'));
+        ms.shutdown();
+      }
+      override socketAcceptComplete(s: ISocket): void {
+        createMessageSocket(s, new Messages()).receiveNext();
+      }
+      socketShutdown(): void {}
+    }
+    createSocketPair(new Wrap(), new Wrap(), { iomux });
+    await frames(iomux, () => ends === 2, 'both message sockets to end');
+    expect(seen).toEqual(['one true', 'two true']);
   });
 
   it('misuse throws at the call', () => {

@@ -81,3 +81,21 @@ it('UDP: a recv answered from the queue is pending until its result is delivered
     peer.close();
   }
 });
+
+it('stream: also when the end of stream is posted behind the result', async () => {
+  const user = new Quiet();
+  const listener = createTcpSocketProvider().createSocket(user);
+  sockets.push(listener);
+  listener.bind('127.0.0.1', 0);
+  await pollUntil(() => user.bound, 'the bind');
+  const peer = await rawConnect(listener.getLocalAddress()!.port);
+  await pollUntil(() => user.accepted !== null, 'the accept');
+  const s = user.accepted!;
+  sockets.push(s);
+  peer.end('abc');
+  await pollUntil(() => s.stats().readAheadBytes === 3 && s.stats().bytesReceived === 3, 'the bytes');
+  await new Promise((resolve) => setTimeout(resolve, 0)); // let the FIN's 'end' event run too
+  s.recv(new Uint8Array(3)); // completes from the read-ahead; the peer's end follows it
+  expect(() => s.recv(new Uint8Array(3))).toThrow(expect.objectContaining({ code: SocketErrorCode.RecvPending }));
+  await pollUntil(() => user.results === 1, 'the result');
+});

@@ -95,6 +95,49 @@ describe('createSocketPair', () => {
     expect(got).toBeGreaterThanOrEqual(sentWhileIdle);
   });
 
+  it('holds back one large send as well: the idle reader keeps at most its read-ahead and one slice', async () => {
+    const a = new RecordingUser('big sender');
+    const b = new RecordingUser('idle reader');
+    const big = Buffer.alloc(8 * MiB, 0x3c);
+    a.on('socketConnectComplete', (s) => s.send(big));
+    const [, sb] = pair(a, b, { readAheadBytes: 64 * KiB });
+    await pollUntil(() => sb.stats().readAheadBytes >= 64 * KiB, 'the read-ahead to fill');
+    // The pipe is full too: nothing moves while the reader does not read.
+    const before = sb.stats().bytesReceived;
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sb.stats().bytesReceived).toBe(before);
+    expect(sb.stats().readAheadBytes).toBeLessThanOrEqual(64 * KiB + 64 * KiB);
+    expect(a.count('socketSendResult')).toBe(0);
+    const buf = new Uint8Array(256 * KiB);
+    let got = 0;
+    b.on('socketRecvResult', (s, _b, n: number) => {
+      got += n;
+      if (got < big.length) s.recv(buf, buf.byteLength, true);
+    });
+    sb.recv(buf, buf.byteLength, true);
+    await pollUntil(() => got === big.length && a.count('socketSendResult') === 1, 'all 8 MiB and the send result', 20_000);
+  });
+
+  it('two ends that keep each other busy still let timers run', async () => {
+    const a = new RecordingUser('sender');
+    const b = new RecordingUser('reader', { autoRecv: 64 * KiB });
+    const block = Buffer.alloc(16 * KiB);
+    let running = true;
+    const again = (s: ISocket): void => {
+      if (running) s.send(block);
+    };
+    a.on('socketConnectComplete', again).on('socketSendResult', again);
+    pair(a, b);
+    let fired = false;
+    setTimeout(() => {
+      fired = true;
+    }, 20);
+    await pollUntil(() => fired, 'a timer during the exchange');
+    running = false;
+    expect(b.receivedLength()).toBeGreaterThan(0);
+  });
+
   it('shutdown(): the other end reads everything, then SOCKET_SHUTDOWN_BY_PEER; a pending recv is cancelled first', async () => {
     const a = new RecordingUser('closer');
     const b = new RecordingUser('reader');

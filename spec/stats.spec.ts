@@ -5,6 +5,7 @@
  */
 import * as dgram from 'node:dgram';
 import type { Socket } from 'node:net';
+import * as tls from 'node:tls';
 import {
   createTcpSocketProvider,
   createTlsSocketProvider,
@@ -192,6 +193,43 @@ describe('stats()', () => {
   describe('TLS', () => {
     const pki = loadPki();
     const tlsProvider = createTlsSocketProvider();
+
+    it('a listener counts the bytes of a connection it accepted across a STARTTLS upgrade, those still in flight at the upgrade included', async () => {
+      const tcpProvider = createTcpSocketProvider();
+      const served: { tls: ISocket | null; done: boolean } = { tls: null, done: false };
+      class Upgraded extends USocket {
+        override socketUpgradeToTlsComplete(s: ISocket): void {
+          served.tls = s;
+          s.send(Buffer.from('hello'));
+        }
+        override socketSendResult(): void {
+          served.done = true;
+        }
+        socketShutdown(): void {}
+      }
+      class Plain extends USocket {
+        override socketAcceptComplete(s: ISocket): void {
+          s.send(Buffer.from('GO\n')); // still in flight when the upgrade takes the connection over
+          tlsProvider.upgradeToTls(s, new Upgraded(), { serverSide: true, context: serverContext(pki) });
+        }
+        socketShutdown(): void {}
+      }
+      const listenerUser = new (class extends User {
+        override socketListenResult(s: ISocket): void {
+          s.accept(new Plain());
+        }
+      })();
+      const { listener, port } = await listen(tcpProvider, listenerUser);
+      const raw = await rawConnect(port);
+      const greeting = await withTimeout(new Promise<Buffer>((resolve) => raw.once('data', resolve)), 10_000, 'the plain greeting');
+      expect(greeting.toString()).toBe('GO\n');
+      const secure = tls.connect({ socket: raw, ca: pki.ca, servername: 'localhost' });
+      const hello = await withTimeout(new Promise<Buffer>((resolve) => secure.once('data', resolve)), 10_000, 'the TLS hello');
+      expect(hello.toString()).toBe('hello');
+      await pollUntil(() => served.done, 'the TLS send result');
+      expect(listener.stats().listener).toMatchObject({ accepted: 1, live: 1, bytesSent: 3 + 5 });
+      secure.destroy();
+    });
 
     it('reports the handshake time on both ends, and the verification error of a failed one', async () => {
       const serverUser = new User({ echo: true });

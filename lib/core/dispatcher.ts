@@ -130,8 +130,11 @@ export class Dispatcher {
 }
 
 /**
- * How many socket methods that drive Node (send, recv, shutdown) are on the stack, in any
- * IoMux: a belt to the braces of "Node emits no event synchronously from a stream method".
+ * How many of the stream methods that drive Node on the hot paths (`send`, the resume in
+ * `recv`, `shutdown` of a connection) are on the stack, in any IoMux: a belt to the braces of
+ * "Node emits no data or write completion synchronously from a socket method". The other
+ * methods rely on the braces alone: Node defers those events, and a socket that is shutting
+ * down or has ended drops its input.
  */
 let apiDepth = 0;
 

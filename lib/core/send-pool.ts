@@ -17,6 +17,9 @@ export class SendPool {
   private static readonly MAX_CLASS = 22; // 4 MiB: larger copies are plain allocations
   /** Bytes kept free per size class: enough for a few blocks in flight, bounded for idle memory. */
   private static readonly KEEP_BYTES = 4 * 1024 * 1024;
+  /** Bytes kept free over all classes: a burst of large sends must not leave ten classes full. */
+  private static readonly KEEP_TOTAL = 8 * 1024 * 1024;
+  private keptBytes = 0;
 
   private readonly free: ArrayBuffer[][] = [];
   /** The blocks this pool made: only these are ever taken back (never an app's own memory). */
@@ -35,6 +38,7 @@ export class SendPool {
     const cls = classOf(n);
     if (cls > SendPool.MAX_CLASS) return Buffer.allocUnsafeSlow(n);
     let ab = this.free[cls]?.pop();
+    if (ab !== undefined) this.keptBytes -= ab.byteLength;
     if (ab === undefined) {
       ab = new ArrayBuffer(1 << cls);
       this.own.add(ab);
@@ -53,7 +57,10 @@ export class SendPool {
     if (!(ab instanceof ArrayBuffer) || !this.own.has(ab)) return;
     const cls = classOf(ab.byteLength);
     const list = (this.free[cls] ??= []);
-    if ((list.length + 1) << cls <= Math.max(SendPool.KEEP_BYTES, 2 << cls)) list.push(ab);
+    if ((list.length + 1) << cls > Math.max(SendPool.KEEP_BYTES, 2 << cls)) return;
+    if (this.keptBytes + ab.byteLength > SendPool.KEEP_TOTAL) return;
+    list.push(ab);
+    this.keptBytes += ab.byteLength;
   }
 }
 

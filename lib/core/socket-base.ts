@@ -103,6 +103,11 @@ export abstract class SocketBase implements ISocket {
     this.iomux.register(this);
   }
 
+  /** @internal The IoMux whose queue runs this socket's callbacks (layers such as message sockets post to it). */
+  get socketIoMux(): IoMux {
+    return this.iomux;
+  }
+
   get mode(): SocketMode {
     return this.modeValue;
   }

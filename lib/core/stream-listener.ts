@@ -33,9 +33,8 @@ export interface ListenerEvents {
  * the connection is upgraded (STARTTLS), carrying the bytes counted so far.
  */
 export class ConnectionTicket {
-  /** Bytes of the sockets this connection had before `conn` (a STARTTLS predecessor). */
-  carriedSent = 0;
-  carriedReceived = 0;
+  /** The sockets this connection had before `conn` (STARTTLS predecessors): their sends still in flight count when they complete. */
+  private readonly previous: Array<{ readonly bytesSent: number; readonly bytesReceived: number }> = [];
 
   constructor(
     private readonly listener: StreamListener,
@@ -44,17 +43,20 @@ export class ConnectionTicket {
   ) {}
 
   get bytesSent(): number {
-    return this.carriedSent + this.conn.bytesSent;
+    let n = this.conn.bytesSent;
+    for (const p of this.previous) n += p.bytesSent;
+    return n;
   }
 
   get bytesReceived(): number {
-    return this.carriedReceived + this.conn.bytesReceived;
+    let n = this.conn.bytesReceived;
+    for (const p of this.previous) n += p.bytesReceived;
+    return n;
   }
 
   /** The socket that has the connection hands it to `successor`. */
   moveTo(successor: { readonly bytesSent: number; readonly bytesReceived: number }): void {
-    this.carriedSent += this.conn.bytesSent;
-    this.carriedReceived += this.conn.bytesReceived;
+    this.previous.push(this.conn);
     this.conn = successor;
   }
 

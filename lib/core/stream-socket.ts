@@ -4,6 +4,7 @@ import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
 import { isAddressError, resolveHost } from './address';
 import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from './endpoint';
 import { readDirectly } from './direct-read';
+import { enterApi, leaveApi } from './dispatcher';
 import { Completion, DIRECT_READ, StreamConnection } from './stream-connection';
 import { ConnectionTicket, DEFAULT_BACKLOG, ListenLimits, StreamListener } from './stream-listener';
 import { checkCount, checkPort, checkString } from './validate';
@@ -361,7 +362,12 @@ export class StreamSocket extends StreamConnection {
       this.reportShutdown(ShutdownReason.Normal);
       return;
     }
-    this.shutdownConnection();
+    enterApi();
+    try {
+      this.shutdownConnection();
+    } finally {
+      leaveApi();
+    }
   }
 }
 

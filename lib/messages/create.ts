@@ -46,7 +46,8 @@ function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSoc
   if (max > MAX_MESSAGE_SIZE_LIMIT) throw new RangeError(`maxMessageSize: at most ${MAX_MESSAGE_SIZE_LIMIT}, got ${max}`);
   const log = options.log ?? getDefaultLog();
   if (options.iomux !== undefined && !(options.iomux instanceof IoMux)) throw new TypeError('createMessageSocket: options.iomux must be an IoMux');
-  const iomux = options.iomux ?? getDefaultIoMux();
+  // The wrapped socket's own IoMux by default, so that on a manual IoMux every message callback runs inside poll().
+  const iomux = options.iomux ?? ioMuxOf(socket) ?? getDefaultIoMux();
   const framing = options.framing ?? 'u32';
   // Checked for datagram sockets too, which ignore it: a bad option is a mistake anywhere.
   const delimiter = checkFraming(framing);
@@ -68,4 +69,10 @@ function checkFraming(framing: MessageFraming): Uint8Array | null {
   else throw new TypeError(`framing: expected 'u32', 'varint' or { delimiter: Uint8Array | string }, got ${JSON.stringify(framing) ?? String(framing)}`);
   if (bytes.byteLength === 0) throw new RangeError('framing: the delimiter is empty');
   return bytes;
+}
+
+/** The IoMux of a socket made by this package (its callbacks' queue); undefined for a foreign ISocket. */
+function ioMuxOf(socket: ISocket): IoMux | undefined {
+  const owned = (socket as { readonly socketIoMux?: unknown }).socketIoMux;
+  return owned instanceof IoMux ? owned : undefined;
 }

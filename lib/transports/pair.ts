@@ -3,6 +3,9 @@ import type { Socket } from 'node:net';
 import { LogFlag, SocketOptions } from '../api';
 import { StreamTransport } from '../core/endpoint';
 
+/** Bytes moved per push: the peer's buffer fills in steps, so a large send is held back too. */
+const SLICE = 64 * 1024;
+
 /** The error a pair end sees when the other end went away without closing cleanly (a "reset"). */
 function reset(code: 'ECONNRESET' | 'EPIPE', why: string): NodeJS.ErrnoException {
   return Object.assign(new Error(why), { code });
@@ -13,11 +16,14 @@ function reset(code: 'ECONNRESET' | 'EPIPE', why: string): NodeJS.ErrnoException
  * (send queue, read-ahead with backpressure, half-close, closing) runs over it unchanged.
  *
  * What it imitates of a kernel socket, and why:
- * - Bytes are copied on the way over and arrive on a later tick: a send's memory is recycled
- *   once its write completes, and nothing the peer does may run inside the sender's call.
- * - Backpressure: when the peer's buffer is over its high-water mark (its app is not reading),
- *   the write completes only once the peer reads again, so the sender's `socketSendResult`
- *   waits exactly as it would for a full TCP window.
+ * - Bytes are copied on the way over and arrive in a later turn of the event loop
+ *   (`setImmediate`, not `nextTick`: two ends that keep each other busy must still let timers
+ *   and other sockets run): a send's memory is recycled once its write completes, and nothing
+ *   the peer does may run inside the sender's call.
+ * - Backpressure: bytes move in 64 KiB slices; when the peer's buffer (256 KiB, like a
+ *   kernel's socket buffer) is full because its app is not reading, the rest of the write waits
+ *   until the peer reads again, so the sender's `socketSendResult` waits as it would for a full
+ *   TCP window, whatever the size of one send.
  * - `end()` is a FIN (the peer sees the end of stream after the data); destroying an end that
  *   has not finished writing is a reset (`ECONNRESET` at the peer).
  */
@@ -32,15 +38,30 @@ export class PairEnd extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
     const copy = Buffer.from(chunk);
-    process.nextTick(() => {
-      const peer = this.peer;
-      if (peer.destroyed || peer.readableEnded) {
-        done(reset('EPIPE', 'the other end of the socket pair is closed'));
+    setImmediate(() => this.transfer(copy, 0, done));
+  }
+
+  /**
+   * Moves `data` to the peer in slices of at most {@link SLICE} bytes; once the peer's buffer
+   * is full, the rest waits for the peer to read (its `_read`), and the write completes when
+   * the last slice is in.
+   */
+  private transfer(data: Buffer, offset: number, done: (err?: Error | null) => void): void {
+    const peer = this.peer;
+    if (peer.destroyed || peer.readableEnded) {
+      done(reset('EPIPE', 'the other end of the socket pair is closed'));
+      return;
+    }
+    while (offset < data.byteLength) {
+      const end = Math.min(offset + SLICE, data.byteLength);
+      const more = peer.push(data.subarray(offset, end));
+      offset = end;
+      if (!more) {
+        peer.blockedWriter = (err) => (err ? done(err) : this.transfer(data, offset, done));
         return;
       }
-      if (peer.push(copy)) done();
-      else peer.blockedWriter = done;
-    });
+    }
+    done();
   }
 
   override _read(): void {
@@ -50,7 +71,8 @@ export class PairEnd extends Duplex {
   }
 
   override _final(done: (err?: Error | null) => void): void {
-    process.nextTick(() => {
+    // After every transfer queued before it (setImmediate keeps their order).
+    setImmediate(() => {
       if (!this.peer.destroyed) this.peer.push(null);
       done();
     });
@@ -61,7 +83,7 @@ export class PairEnd extends Duplex {
     const writer = this.blockedWriter;
     this.blockedWriter = null;
     const clean = this.writableFinished;
-    process.nextTick(() => {
+    setImmediate(() => {
       writer?.(reset('EPIPE', 'the other end of the socket pair is closed'));
       if (!clean && !peer.destroyed) peer.destroy(reset('ECONNRESET', 'the other end of the socket pair was closed without a clean end'));
     });

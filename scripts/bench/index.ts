@@ -10,7 +10,7 @@
 //
 // Options:
 //   --quick            small sizes (128 MiB bulk, 10k round trips, fewer connections), < 2 min
-//   --pairs=N          A/B pairs per workload (default 5; 3 with --quick, to stay under 2 minutes)
+//   --pairs=N          A/B pairs per workload (default 3)
 //   --only=a,b         only these workloads (names as in workloads.ts; `dtls` for DTLS)
 //   --pin=MODE         split (default: server on CPU 0, client on CPU 1), same (both on 0), none
 //   --no-dtls          skip the DTLS figures
@@ -65,8 +65,7 @@ function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');
   return {
     quick,
-    // Pairs on this VM vary by ±30 %: five make the median steadier; --quick keeps three.
-    pairs: Number(get('pairs') ?? (quick ? 3 : 5)),
+    pairs: Number(get('pairs') ?? 3),
     only: get('only')?.split(',') ?? null,
     dtls: !argv.includes('--no-dtls'),
     out: get('out') ?? (quick ? null : join(ROOT, 'docs', 'bench')),

@@ -53,4 +53,21 @@ describe('SendPool', () => {
     }
     expect(reused.size).toBe(64); // 4 MiB of 64 KiB blocks
   });
+
+  it('keeps at most 8 MiB free over all size classes together', () => {
+    const pool = new SendPool();
+    const sizes = [8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304];
+    const made = sizes.flatMap((n) => Array.from({ length: 4 }, () => pool.acquire(n)));
+    made.forEach((b) => pool.release(b));
+    const own = new Set<ArrayBufferLike>(made.map((b) => b.buffer));
+    let keptBytes = 0;
+    for (const n of sizes) {
+      for (let i = 0; i < 4; i++) {
+        const b = pool.acquire(n);
+        if (own.has(b.buffer)) keptBytes += b.buffer.byteLength;
+      }
+    }
+    expect(keptBytes).toBeGreaterThan(0);
+    expect(keptBytes).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
 });
