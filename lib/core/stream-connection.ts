@@ -282,33 +282,29 @@ export abstract class StreamConnection extends SocketBase {
 
   /** @internal A chunk from Node's 'data' event (TLS, and sockets not read with onread). */
   handleData(chunk: Buffer): void {
-    if (this.shutdownCalled || this.ended) return; // closing: discard what the peer still sends
-    this.received += chunk.byteLength;
-    const done = this.completing ? this.recvBuffer.hold(chunk) : this.recvBuffer.push(chunk);
-    if (this.recvBuffer.full && !this.paused) {
-      this.paused = true;
-      this.node!.pause();
-    }
-    // Last: the user may run right here, and calls recv/shutdown from it.
-    if (done) this.emitRecvResult(done, true);
+    this.take(chunk, false);
   }
 
   /**
-   * `onread` (plain TCP and local sockets): `n` bytes in Node's scratch buffer, valid only
-   * during this call — the receive buffer copies them to the app's recv or keeps a copy.
+   * @internal `onread` (plain TCP and local sockets, see {@link DIRECT_READ}): `n` bytes in the
+   * scratch buffer, valid only during this call, so what the receive buffer keeps it copies.
    */
-  /** @internal `onread` bytes; see {@link DIRECT_READ}. */
   handleRead(n: number, scratch: Uint8Array): boolean {
-    if (this.shutdownCalled || this.ended) return true; // closing: discard what the peer still sends
-    this.received += n;
-    const chunk = scratch.subarray(0, n);
-    const done = this.completing ? this.recvBuffer.hold(chunk, true) : this.recvBuffer.push(chunk, true);
+    this.take(scratch.subarray(0, n), true);
+    return true;
+  }
+
+  /** Bytes arrived: into the pending recv or the read-ahead; pause at the bound. */
+  private take(chunk: Uint8Array, transient: boolean): void {
+    if (this.shutdownCalled || this.ended) return; // closing: discard what the peer still sends
+    this.received += chunk.byteLength;
+    const done = this.completing ? this.recvBuffer.hold(chunk, transient) : this.recvBuffer.push(chunk, transient);
     if (this.recvBuffer.full && !this.paused) {
       this.paused = true;
       this.node!.pause();
     }
+    // Last: the user may run right here (direct delivery), and calls recv/shutdown from it.
     if (done) this.emitRecvResult(done, true);
-    return true;
   }
 
   /** After the completion callback: a recv made before it may be served from what arrived. */
