@@ -5,6 +5,7 @@
  * reliability fuzzer's review: the first recv completed inside recv() from the read-ahead.)
  */
 import * as dgram from 'node:dgram';
+import type { Socket } from 'node:net';
 import { createTcpSocketProvider, createUdpSocketProvider, ISocket, SocketErrorCode, USocket } from '../lib';
 import { closeAllRaw, pollUntil, rawConnect } from './helpers/net-helpers';
 
@@ -41,7 +42,8 @@ afterEach(async () => {
   await closeAllRaw();
 });
 
-it('stream: a recv answered from the read-ahead is pending until its result is delivered', async () => {
+/** A framework TCP socket accepted from a plain Node peer, with its user. */
+async function accepted(): Promise<{ user: Quiet; peer: Socket; s: ISocket }> {
   const user = new Quiet();
   const listener = createTcpSocketProvider().createSocket(user);
   sockets.push(listener);
@@ -49,8 +51,12 @@ it('stream: a recv answered from the read-ahead is pending until its result is d
   await pollUntil(() => user.bound, 'the bind');
   const peer = await rawConnect(listener.getLocalAddress()!.port);
   await pollUntil(() => user.accepted !== null, 'the accept');
-  const s = user.accepted!;
-  sockets.push(s);
+  sockets.push(user.accepted!);
+  return { user, peer, s: user.accepted! };
+}
+
+it('stream: a recv answered from the read-ahead is pending until its result is delivered', async () => {
+  const { user, peer, s } = await accepted();
   peer.write('abcdef');
   await pollUntil(() => s.stats().readAheadBytes === 6, 'the read-ahead');
   s.recv(new Uint8Array(3)); // completes at once from the read-ahead: its result is posted
@@ -83,15 +89,7 @@ it('UDP: a recv answered from the queue is pending until its result is delivered
 });
 
 it('stream: also when the end of stream is posted behind the result', async () => {
-  const user = new Quiet();
-  const listener = createTcpSocketProvider().createSocket(user);
-  sockets.push(listener);
-  listener.bind('127.0.0.1', 0);
-  await pollUntil(() => user.bound, 'the bind');
-  const peer = await rawConnect(listener.getLocalAddress()!.port);
-  await pollUntil(() => user.accepted !== null, 'the accept');
-  const s = user.accepted!;
-  sockets.push(s);
+  const { user, peer, s } = await accepted();
   peer.end('abc');
   await pollUntil(() => s.stats().readAheadBytes === 3 && s.stats().bytesReceived === 3, 'the bytes');
   await new Promise((resolve) => setTimeout(resolve, 0)); // let the FIN's 'end' event run too
