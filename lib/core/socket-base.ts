@@ -174,6 +174,16 @@ export abstract class SocketBase implements ISocket {
     return this.undeliveredRecvs > 0;
   }
 
+  /**
+   * `recv()`: a result not delivered yet is still the pending recv, also when the end is posted
+   * behind it (after `shutdown()`, recv is ignored instead).
+   */
+  protected throwIfRecvUndelivered(): void {
+    if (this.undeliveredRecvs > 0 && !this.shutdownCalled) {
+      throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while the result of the last one is not delivered yet');
+    }
+  }
+
   /** For datagram sockets, which post their own result type: see {@link SocketBase.emitRecvResult}. */
   protected countRecvPosted(): void {
     this.undeliveredRecvs++;

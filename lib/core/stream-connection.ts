@@ -244,8 +244,7 @@ export abstract class StreamConnection extends SocketBase {
   recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
     this.checkIo('recv');
     const n = checkBuffer('recv', buffer, len);
-    // A result not delivered yet is still the pending recv, also when the end is posted behind it.
-    if (this.recvUndelivered && !this.shutdownCalled) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while the result of the last one is not delivered yet');
+    this.throwIfRecvUndelivered();
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
     this.throwIfNotConnected('recv');

@@ -283,8 +283,7 @@ export class DtlsSocket extends DatagramBase {
   recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
     this.throwIfTakenOver('recv');
     const n = checkBuffer('recv', buffer, len);
-    // A result not delivered yet is still the pending recv, also when the end is posted behind it.
-    if (this.recvUndelivered && !this.shutdownCalled) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while the result of the last one is not delivered yet');
+    this.throwIfRecvUndelivered();
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
     this.receiver.request(buffer, n);

@@ -228,8 +228,7 @@ export class DatagramSocket extends DatagramBase {
   recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
     this.throwIfTakenOver('recv');
     const n = checkBuffer('recv', buffer, len);
-    // A result not delivered yet is still the pending recv, also when the end is posted behind it.
-    if (this.recvUndelivered && !this.shutdownCalled) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while the result of the last one is not delivered yet');
+    this.throwIfRecvUndelivered();
     if (this.ended) return this.recvAfterEnd(buffer);
     if (this.shutdownCalled) return;
     if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'recv() on a UDP socket before bind(), connect() or sendTo()');
