@@ -1,7 +1,8 @@
 import { LogFlag, SocketOptions, USocket } from '../api';
+import { SocketErrorCode, SocketStateError } from '../errors';
 import { DatagramReceiver, DatagramResult } from './datagram-receiver';
 import { SocketBase } from './socket-base';
-import { checkCount } from './validate';
+import { checkBuffer, checkCount } from './validate';
 
 /** Datagrams kept while no recv is pending; one more is dropped and counted. */
 export const DEFAULT_DATAGRAM_QUEUE = 1024;
@@ -52,6 +53,32 @@ export abstract class DatagramBase extends SocketBase {
   /** Datagrams dropped because they arrived while the queue was full. */
   get droppedDatagrams(): number {
     return this.receiver.dropped;
+  }
+
+  /** One datagram per recv (cut to `len`); the mode is set by bind/connect/sendTo (DTLS: from the start). */
+  recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
+    this.throwIfTakenOver('recv');
+    const n = checkBuffer('recv', buffer, len);
+    this.throwIfRecvUndelivered();
+    if (this.ended) return this.recvAfterEnd(buffer);
+    if (this.shutdownCalled) return;
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'recv() on a UDP socket before bind(), connect() or sendTo()');
+    this.receiver.request(buffer, n);
+    this.afterRecvRequest();
+  }
+
+  /** Hook for DTLS: after a recv was registered or served. */
+  protected afterRecvRequest(): void {}
+
+  // Datagram sockets (UDP and DTLS) have no connections to listen for or accept.
+  listen(): void {
+    this.throwIfTakenOver('listen');
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'listen() on a UDP or DTLS socket: datagrams have no connections to accept');
+  }
+
+  accept(): void {
+    this.throwIfTakenOver('accept');
+    throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() on a UDP or DTLS socket: there is no socketListenResult for datagrams');
   }
 
   protected queuedSendBytes(): number {

@@ -280,13 +280,8 @@ export class DtlsSocket extends DatagramBase {
     throw new SocketStateError(SocketErrorCode.WrongMode, 'sendTo() on a DTLS socket: it talks to its one peer; use send()');
   }
 
-  recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
-    this.throwIfTakenOver('recv');
-    const n = checkBuffer('recv', buffer, len);
-    this.throwIfRecvUndelivered();
-    if (this.ended) return this.recvAfterEnd(buffer);
-    if (this.shutdownCalled) return;
-    this.receiver.request(buffer, n);
+  /** A recv served from the queue may have taken the last datagram before the peer's close_notify. */
+  protected override afterRecvRequest(): void {
     this.checkPeerDone();
   }
 
@@ -300,16 +295,6 @@ export class DtlsSocket extends DatagramBase {
   bind(): void {
     this.throwIfTakenOver('bind');
     throw new SocketStateError(SocketErrorCode.WrongMode, 'bind() on a DTLS socket');
-  }
-
-  listen(): void {
-    this.throwIfTakenOver('listen');
-    throw new SocketStateError(SocketErrorCode.NotSupported, 'listen() on a DTLS socket');
-  }
-
-  accept(): void {
-    this.throwIfTakenOver('accept');
-    throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() on a DTLS socket');
   }
 
   // ---- closing -------------------------------------------------------------------------------------

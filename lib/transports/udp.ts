@@ -151,16 +151,6 @@ export class DatagramSocket extends DatagramBase {
     });
   }
 
-  listen(): void {
-    this.throwIfTakenOver('listen');
-    throw new SocketStateError(SocketErrorCode.NotSupported, 'listen() on a UDP socket: UDP has no connections to accept');
-  }
-
-  accept(): void {
-    this.throwIfTakenOver('accept');
-    throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() on a UDP socket: there is no socketListenResult for UDP');
-  }
-
   // ---- sending ---------------------------------------------------------------------------
 
   send(data: Uint8Array, len?: number): void {
@@ -225,15 +215,6 @@ export class DatagramSocket extends DatagramBase {
 
   // ---- receiving -------------------------------------------------------------------------
 
-  recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
-    this.throwIfTakenOver('recv');
-    const n = checkBuffer('recv', buffer, len);
-    this.throwIfRecvUndelivered();
-    if (this.ended) return this.recvAfterEnd(buffer);
-    if (this.shutdownCalled) return;
-    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'recv() on a UDP socket before bind(), connect() or sendTo()');
-    this.receiver.request(buffer, n);
-  }
 
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.ignoresCalls) return;
