@@ -1,8 +1,10 @@
 import { createSocket, RemoteInfo, Socket as DgramSocket } from 'node:dgram';
+import { LookupOneOptions, lookup as dnsLookup } from 'node:dns';
 import { isIPv4, isIPv6 } from 'node:net';
 import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../core/address';
 import { Datagram } from '../core/datagram-queue';
+import { Fifo } from '../core/fifo';
 import { DatagramBase } from '../core/datagram-base';
 import { sendPool } from '../core/send-pool';
 import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
@@ -36,8 +38,8 @@ export class DatagramSocket extends DatagramBase {
   private dgram: DgramSocket | null = null;
   /** Sends made while the connect is on its way. */
   private waitingSends: Buffer[] = [];
-  /** Sends handed to dgram whose callback has not come yet (shutdown waits for them). */
-  private inFlight = 0;
+  /** Sends handed to dgram whose callback has not come yet, oldest first (shutdown waits for them). */
+  private readonly inFlight = new Fifo<Buffer>();
   /** The last `sendTo` destination that passed the address check. */
   private lastGoodDst: string | undefined;
   private timer: NodeJS.Timeout | null = null;
@@ -192,26 +194,43 @@ export class DatagramSocket extends DatagramBase {
 
   private transmit(data: Buffer, port?: number, address?: string): void {
     const d = this.dgram!;
-    const n = data.byteLength;
-    this.inFlight++;
-    this.unsentBytes += n;
-    const done = (err: Error | null): void => {
-      this.inFlight--;
-      this.unsentBytes -= n;
-      if (err) {
-        // The contract: a datagram the OS refuses is logged and still gets its send result.
-        this.trace(`send of ${n} bytes${address ? ` to ${address}:${port}` : ''} refused: ${this.codeOf(err)} ${err.message}`);
-      } else {
-        this.sent += n;
-        sendPool.release(data); // dgram is done with it
-      }
-      // dgram completes sends in a later tick or from libuv, never inside send(): direct delivery is safe.
-      if (!this.ended) this.iomux.dispatcher.postFromEvent(this.deliverSendResult, this);
-      if (this.shutdownCalled && this.inFlight === 0) this.reportShutdown(ShutdownReason.Normal);
-    };
-    if (port === undefined) d.send(data, done);
-    else d.send(data, port, address, done);
+    this.inFlight.push(data);
+    this.unsentBytes += data.byteLength;
+    if (port === undefined) {
+      d.send(data, this.onSent);
+      return;
+    }
+    // The address is an IP literal we checked: resolved at once (see `lookup`), so dgram hands
+    // the datagram to the OS inside this call instead of a tick later.
+    sendingNow = true;
+    try {
+      d.send(data, port, address, this.onSent);
+    } finally {
+      sendingNow = false;
+    }
   }
+
+  /**
+   * dgram's completion of the oldest send in flight. One shared callback instead of a closure
+   * per datagram: dgram completes a socket's sends in the order they were made (a send made
+   * while earlier ones wait in libuv's queue is queued behind them; the others complete on the
+   * next tick, in call order).
+   */
+  private readonly onSent = (err: Error | null): void => {
+    const data = this.inFlight.shift()!;
+    const n = data.byteLength;
+    this.unsentBytes -= n;
+    if (err) {
+      // The contract: a datagram the OS refuses is logged and still gets its send result.
+      this.trace(`send of ${n} bytes refused: ${this.codeOf(err)} ${err.message}`);
+    } else {
+      this.sent += n;
+      sendPool.release(data); // dgram is done with it
+    }
+    // dgram completes sends in a later tick or from libuv, never inside send(): direct delivery is safe.
+    if (!this.ended) this.iomux.dispatcher.postFromEvent(this.deliverSendResult, this);
+    if (this.shutdownCalled && this.inFlight.length === 0) this.reportShutdown(ShutdownReason.Normal);
+  };
 
   // ---- receiving -------------------------------------------------------------------------
 
@@ -254,7 +273,7 @@ export class DatagramSocket extends DatagramBase {
 
   /** NORMAL once every queued datagram was handed to the OS, or after shutdownTimeoutMs. */
   private closeWhenFlushed(): void {
-    if (this.inFlight === 0) {
+    if (this.inFlight.length === 0) {
       this.reportShutdown(ShutdownReason.Normal);
       return;
     }
@@ -322,6 +341,7 @@ export class DatagramSocket extends DatagramBase {
         reuseAddr,
         recvBufferSize: this.recvBufferSize,
         sendBufferSize: this.sendBufferSize,
+        lookup,
       });
       d.on('message', this.onMessage);
       d.on('error', this.onError);
@@ -349,6 +369,21 @@ export class DatagramSocket extends DatagramBase {
     const loopback = this.options.multicastLoopback;
     if (loopback !== undefined) attempt('multicastLoopback', () => d.setMulticastLoopback(loopback));
   }
+}
+
+/** Set while {@link DatagramSocket} hands dgram a datagram for an address it already checked. */
+let sendingNow = false;
+
+/**
+ * dgram's `lookup`: dgram runs it for every datagram sent to an address, and `dns.lookup`
+ * answers even an IP literal a tick later, through a closure. A `sendTo` destination is an IP
+ * literal the socket checked, so it is answered at once; everything else (bind, connect, the
+ * sends of a DTLS successor) goes to `dns.lookup` as before.
+ */
+function lookup(host: string, options: LookupOneOptions | number, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  // dgram passes the family as a number (4 or 6), though Node's types say an options object.
+  if (sendingNow) cb(null, host, typeof options === 'number' ? options : isIPv6(host) ? 6 : 4);
+  else dnsLookup(host, options as LookupOneOptions, cb);
 }
 
 function addressOf(info: { address: string; port: number }): { address: string; port: number } {
