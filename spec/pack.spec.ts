@@ -44,7 +44,10 @@ describe('npm pack', () => {
     const app = path.join(dir, 'app');
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    execFileSync(npm, ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: app, stdio: 'pipe' });
+    // --prefer-offline, not --offline: `npm ci` caches the lockfile's tarballs but not the registry's package
+    // metadata, which installing the tarball's own dependency (werift-dtls) asks for; on a fresh
+    // machine --offline fails with ENOTCACHED.
+    execFileSync(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: app, stdio: 'pipe' });
   }, 180000);
 
   afterAll(() => {
