@@ -3,10 +3,10 @@ import { lookup } from 'node:dns';
 
 /** A parsed `host:port`: an IP literal of the socket's family, or a name still to resolve. */
 export interface HostPort {
-  host: string;
-  port: number;
+  readonly host: string;
+  readonly port: number;
   /** `ip` when `host` is a literal, `name` when it must be resolved. */
-  kind: 'ip' | 'name';
+  readonly kind: 'ip' | 'name';
 }
 
 /** Why an address was refused: a sentence for the log. */
@@ -45,6 +45,17 @@ function checkHost(host: string, ipv6: boolean): ParseResult<{ host: string; kin
  * An IPv6 address with a port must be bracketed; the family must match `ipv6`.
  */
 export function parseHostPort(address: string, ipv6: boolean): ParseResult<HostPort> {
+  // A client connects to the same address over and over: the last good parse is kept (the
+  // results are never changed by their users).
+  if (address === lastParsed.address && ipv6 === lastParsed.ipv6) return lastParsed.result;
+  const result = parse(address, ipv6);
+  if (!isAddressError(result)) lastParsed = { address, ipv6, result };
+  return result;
+}
+
+let lastParsed: { address: unknown; ipv6: boolean; result: HostPort } = { address: undefined, ipv6: false, result: { host: '', port: 0, kind: 'ip' } };
+
+function parse(address: string, ipv6: boolean): ParseResult<HostPort> {
   if (typeof address !== 'string' || address.length === 0) return { error: 'empty address' };
   let host: string;
   let portText: string;

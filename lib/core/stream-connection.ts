@@ -6,6 +6,7 @@ import { StreamTransport } from './endpoint';
 import type { ConnectionTicket } from './stream-listener';
 import { RecvRequest, ReceiveBuffer } from './recv-buffer';
 import { Fifo } from './fifo';
+import { Deadline, clearDeadline, setDeadline } from './deadlines';
 import { sendPool } from './send-pool';
 import { directRead } from './direct-read';
 import { enterApi, leaveApi } from './dispatcher';
@@ -50,13 +51,15 @@ export abstract class StreamConnection extends SocketBase {
   protected pathLocal: { address: string; port: number } | null = null;
   protected pathRemote: { address: string; port: number } | null = null;
   private peerCert: PeerCertificate | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Deadline | null = null;
   /** The peer finished sending (Node's 'end'). */
   protected eof = false;
   private paused = false;
   private sent = 0;
   private received = 0;
   private local: { address: string; port: number } | null = null;
+  /** Connected, and the local address not read from Node yet (see getLocalAddress). */
+  private localUnread = false;
   protected remote: { address: string; port: number } | null = null;
   /** Set on an accepted socket: its listener's count of this connection, told when it ends. */
   ticket: ConnectionTicket | null = null;
@@ -96,6 +99,12 @@ export abstract class StreamConnection extends SocketBase {
   }
 
   getLocalAddress(): { address: string; port: number } | null {
+    if (this.localUnread) {
+      // Node keeps what it read; after the socket closed, an address never read is gone.
+      const sock = this.node;
+      this.local = (sock && addressOf(sock.localAddress, sock.localPort)) ?? this.pathLocal;
+      this.localUnread = false;
+    }
     return this.local;
   }
 
@@ -129,11 +138,17 @@ export abstract class StreamConnection extends SocketBase {
     this.clearTimer();
     this.markHandshakeDone();
     const sock = this.node!;
-    // Local sockets have no IP addresses: the path stands in, with port 0 (contract §3).
-    this.local = addressOf(sock.localAddress, sock.localPort) ?? this.pathLocal;
-    this.remote = addressOf(sock.remoteAddress, sock.remotePort) ?? this.pathRemote;
+    // Local sockets have no IP addresses: the path stands in, with port 0 (contract §3). The
+    // local address is read when first asked for (a getsockname per connection otherwise).
+    this.localUnread = true;
+    this.remote ??= addressOf(sock.remoteAddress, sock.remotePort) ?? this.pathRemote;
     if (sock instanceof TLSSocket) this.recordSession(sock);
-    this.setState('connected', `${this.local?.address}:${this.local?.port} -> ${this.remote?.address}:${this.remote?.port}`);
+    if (this.log.isEnabled(this.flag)) {
+      const local = this.getLocalAddress();
+      this.setState('connected', `${local?.address}:${local?.port} -> ${this.remote?.address}:${this.remote?.port}`);
+    } else {
+      this.state = 'connected';
+    }
     this.applyConnectionOptions(sock);
     this.completing = true;
     this.emit((user) => {
@@ -412,7 +427,8 @@ export abstract class StreamConnection extends SocketBase {
   /** Our FIN after every queued byte; NORMAL once Node handed them all to the OS. */
   private closeGracefully(): void {
     const sock = this.node!;
-    this.setState('closing', `flushing ${sock.writableLength} bytes`);
+    if (this.log.isEnabled(this.flag)) this.setState('closing', `flushing ${sock.writableLength} bytes`);
+    else this.state = 'closing';
     // A plain socket with nothing queued finishes at once (the FIN never waits for the peer):
     // no timer for it. Queued bytes, or a TLS close_notify, can wait for a peer that does not read.
     if (sock.writableLength > 0 || sock instanceof TLSSocket) {
@@ -513,11 +529,11 @@ export abstract class StreamConnection extends SocketBase {
 
   protected startTimer(ms: number, fire: () => void): void {
     this.clearTimer();
-    if (ms > 0) this.timer = setTimeout(fire, ms);
+    if (ms > 0) this.timer = setDeadline(ms, fire);
   }
 
   protected clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearDeadline(this.timer);
     this.timer = null;
   }
 }
@@ -535,6 +551,11 @@ export function addressOf(address: string | undefined, port: number | undefined)
 /** Where a Node socket keeps the connection that listens to it. */
 const OWNER = Symbol('socket-provider.connection');
 type Owned = Socket & { [OWNER]?: StreamConnection };
+
+/** @internal The connection listening to a Node socket, if any. */
+export function ownerOf(sock: Socket): StreamConnection | undefined {
+  return (sock as Owned)[OWNER];
+}
 
 // Node calls event listeners and the onread callback with the Node socket as `this`.
 function onNodeData(this: Socket, chunk: Buffer): void {

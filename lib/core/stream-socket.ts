@@ -1,11 +1,11 @@
-import type { Socket } from 'node:net';
+import { isIPv4, type Socket } from 'node:net';
 import { ListenerStats, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
 import { isAddressError, resolveHost } from './address';
 import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from './endpoint';
 import { readDirectly } from './direct-read';
 import { enterApi, leaveApi } from './dispatcher';
-import { Completion, DIRECT_READ, StreamConnection } from './stream-connection';
+import { Completion, DIRECT_READ, StreamConnection, ownerOf } from './stream-connection';
 import { ConnectionTicket, DEFAULT_BACKLOG, ListenLimits, StreamListener } from './stream-listener';
 import { checkCount, checkPort, checkString } from './validate';
 
@@ -38,6 +38,8 @@ export class StreamSocket extends StreamConnection {
   private readonly handshakeTimeoutMs: number;
   private readonly listenLimits: ListenLimits;
   private hostAsWritten: string | undefined;
+  /** A TLS client: Node's 'connect' starts the handshake, 'secureConnect' completes it. */
+  private handshakeAfterConnect = false;
   /** A listener's options for the sockets it accepts (its own, with its IoMux and log). */
   private acceptedOptions: SocketOptions | undefined;
 
@@ -119,10 +121,25 @@ export class StreamSocket extends StreamConnection {
       return;
     }
     this.setState('connecting');
+    // An IPv4 literal is the peer's address as getpeername would give it; IPv6 is read back (canonical form).
+    if ('host' in endpoint && isIPv4(endpoint.host)) this.remote = { address: endpoint.host, port: endpoint.port };
     this.attach(opened.socket);
-    opened.socket.once('connect', () => this.markConnected());
-    if (opened.ready !== 'connect') opened.socket.once('connect', () => this.state === 'connecting' && this.startHandshake());
-    opened.socket.once(opened.ready, () => this.onConnected('connect'));
+    // Shared listeners (no closures per connection); each event comes once per Node socket.
+    this.handshakeAfterConnect = opened.ready !== 'connect';
+    opened.socket.on('connect', onNodeConnect);
+    if (this.handshakeAfterConnect) opened.socket.on(opened.ready, onNodeSecureConnect);
+  }
+
+  /** @internal Node's 'connect' of a socket this one opened. */
+  handleConnect(): void {
+    this.markConnected();
+    if (!this.handshakeAfterConnect) this.onConnected('connect');
+    else if (this.state === 'connecting') this.startHandshake();
+  }
+
+  /** @internal Node's 'secureConnect' of a TLS socket this one opened. */
+  handleSecureConnect(): void {
+    this.onConnected('connect');
   }
 
   /** From here until the secure socket is ready, a failure is a handshake failure; bounded. */
@@ -378,6 +395,14 @@ function ignoreError(): void {
 }
 
 /** Resolves the host of an endpoint (paths need nothing). */
+// Node calls event listeners with the Node socket as `this`.
+function onNodeConnect(this: Socket): void {
+  (ownerOf(this) as StreamSocket | undefined)?.handleConnect();
+}
+function onNodeSecureConnect(this: Socket): void {
+  (ownerOf(this) as StreamSocket | undefined)?.handleSecureConnect();
+}
+
 function resolveEndpoint(endpoint: Endpoint, ipv6: boolean, done: (err: NodeJS.ErrnoException | null, resolved?: ResolvedEndpoint) => void): void {
   if ('path' in endpoint) {
     process.nextTick(done, null, endpoint);

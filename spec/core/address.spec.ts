@@ -33,3 +33,16 @@ describe('parseBindHost', () => {
     expect(isAddressError(parseBindHost('300.0.0.1', false))).toBe(true);
   });
 });
+
+describe('parseHostPort: the last good parse is kept', () => {
+  it('answers the same address with the same result, and a different family or address anew', () => {
+    const first = parseHostPort('127.0.0.1:4242', false);
+    expect(parseHostPort('127.0.0.1:4242', false)).toBe(first);
+    // The cache must not answer for the other family: an IPv4 literal on an IPv6 socket is refused.
+    expect(isAddressError(parseHostPort('127.0.0.1:4242', true))).toBe(true);
+    expect(parseHostPort('127.0.0.1:4243', false)).toEqual({ host: '127.0.0.1', port: 4243, kind: 'ip' });
+    // An error is never kept: the good address after it still parses.
+    expect(isAddressError(parseHostPort('127.0.0.1:0', false))).toBe(true);
+    expect(parseHostPort('127.0.0.1:4243', false)).toEqual({ host: '127.0.0.1', port: 4243, kind: 'ip' });
+  });
+});

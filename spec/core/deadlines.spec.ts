@@ -1,0 +1,64 @@
+import { clearDeadline, setDeadline } from '../../lib/core/deadlines';
+
+const WAIT = 5_000;
+
+/** Resolves when `n` names were recorded, or rejects after WAIT ms. */
+function until(fired: string[], n: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stop = setTimeout(() => reject(new Error(`only ${fired.join(',')} fired`)), WAIT);
+    const poll = setInterval(() => {
+      if (fired.length >= n) {
+        clearInterval(poll);
+        clearTimeout(stop);
+        resolve();
+      }
+    }, 5);
+  });
+}
+
+function timeoutCount(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+describe('deadlines (shared time-outs per duration)', () => {
+  it('fires each armed deadline once, in the order armed; a cleared one never fires', async () => {
+    const fired: string[] = [];
+    const a = setDeadline(30, () => fired.push('a'));
+    const b = setDeadline(30, () => fired.push('b'));
+    setDeadline(30, () => fired.push('c'));
+    clearDeadline(b);
+    clearDeadline(b); // twice: left alone
+    await until(fired, 2);
+    clearDeadline(a); // after it fired: left alone
+    await new Promise((r) => setTimeout(r, 60));
+    expect(fired).toEqual(['a', 'c']);
+  });
+
+  it('clearing the oldest does not lose the ones behind it; other durations run on their own', async () => {
+    const fired: string[] = [];
+    const first = setDeadline(20, () => fired.push('first'));
+    setDeadline(20, () => fired.push('second'));
+    setDeadline(7, () => fired.push('short'));
+    clearDeadline(first);
+    await until(fired, 2);
+    expect(fired).toEqual(['short', 'second']);
+  });
+
+  it('a deadline armed from a firing one (same duration) fires too', async () => {
+    const fired: string[] = [];
+    setDeadline(15, () => {
+      fired.push('outer');
+      setDeadline(15, () => fired.push('inner'));
+    });
+    await until(fired, 2);
+    expect(fired).toEqual(['outer', 'inner']);
+  });
+
+  it('once every deadline is cleared, no timer is left to keep the process alive', () => {
+    const before = timeoutCount();
+    const all = Array.from({ length: 100 }, () => setDeadline(60_000, () => undefined));
+    expect(timeoutCount()).toBe(before + 1); // one Node timer for the whole lane
+    for (const d of all) clearDeadline(d);
+    expect(timeoutCount()).toBe(before);
+  });
+});
