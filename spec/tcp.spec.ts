@@ -219,6 +219,27 @@ describe('tcp specifics', () => {
       expect(cu.received(c).toString()).toBe('opts');
     });
 
+    it('noDelay (default on) and keepAlive reach the Node sockets of both ends', async () => {
+      // Node's own flags for what it set on the handle (net.js kSetNoDelay / kSetKeepAlive):
+      // the options travel with net.connect / net.createServer, not as setNoDelay() calls.
+      const flag = (s: ISocket, name: string): unknown => {
+        const node = (s as unknown as { node: object }).node;
+        const sym = Object.getOwnPropertySymbols(node).find((x) => x.description === name);
+        expect(sym).toBeDefined();
+        return (node as Record<symbol, unknown>)[sym!];
+      };
+      const defaults = await h.listen({ conn: () => echoUser() });
+      const c1 = await h.connect(defaults, new RecordingUser('c1'));
+      const { socket: a1 } = await defaults.accepted(0);
+      expect([flag(c1, 'kSetNoDelay'), flag(a1, 'kSetNoDelay')]).toEqual([true, true]);
+      expect([flag(c1, 'kSetKeepAlive'), flag(a1, 'kSetKeepAlive')]).toEqual([false, false]);
+      const tuned = await h.listen({ conn: () => echoUser(), options: { noDelay: false, keepAlive: 1000 } });
+      const c2 = await h.connect(tuned, new RecordingUser('c2'), { noDelay: false, keepAlive: 1000 });
+      const { socket: a2 } = await tuned.accepted(0);
+      expect([flag(c2, 'kSetNoDelay'), flag(a2, 'kSetNoDelay')]).toEqual([false, false]);
+      expect([flag(c2, 'kSetKeepAlive'), flag(a2, 'kSetKeepAlive')]).toEqual([true, true]);
+    });
+
     it('maxConnections 2: the third connection gets no socketListenResult and is closed', async () => {
       const echo = echoUser();
       const srv = await h.listen({ conn: () => echo, options: { maxConnections: 2 } });

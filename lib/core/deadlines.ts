@@ -26,14 +26,18 @@ class Lane {
   private timer: NodeJS.Timeout | null = null;
   private readonly expireBound = (): void => this.expire();
 
-  constructor(readonly ms: number) {}
+  constructor(
+    readonly ms: number,
+    /** The lane's timer does not keep the process alive (Node's `unref()`). */
+    private readonly unref: boolean,
+  ) {}
 
   add(fire: () => void): Deadline {
-    const d: Deadline = { at: performance.now() + this.ms, fire, prev: this.tail, next: null, lane: this };
+    const d: Deadline = { at: Date.now() + this.ms, fire, prev: this.tail, next: null, lane: this };
     if (this.tail) this.tail.next = d;
     else this.head = d;
     this.tail = d;
-    this.timer ??= setTimeout(this.expireBound, this.ms);
+    this.timer ??= this.arm(this.ms);
     return d;
   }
 
@@ -51,31 +55,44 @@ class Lane {
     }
   }
 
+  private arm(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(this.expireBound, ms);
+    if (this.unref) timer.unref();
+    return timer;
+  }
+
   private expire(): void {
     this.timer = null;
-    const now = performance.now();
+    const now = Date.now();
     try {
       // Each time-out's callback may arm or clear others (of this lane too): take one at a time.
-      for (let d = this.head; d !== null && d.at <= now; d = this.head) {
+      // Date.now() costs a twentieth of performance.now(); a wall clock set back must not hold a
+      // time-out longer than its duration (set forward, it fires them early, as it would a poll).
+      for (let d = this.head; d !== null && (d.at <= now || d.at - now > this.ms); d = this.head) {
         const fire = d.fire!;
         this.remove(d);
         fire();
       }
     } finally {
       // Also after a callback threw: the time-outs behind it still fire.
-      if (this.head !== null && this.timer === null) this.timer = setTimeout(this.expireBound, Math.max(1, this.head.at - performance.now()));
+      if (this.head !== null && this.timer === null) this.timer = this.arm(Math.max(1, this.head.at - Date.now()));
     }
   }
 }
 
 const lanes = new Map<number, Lane>();
+const unrefLanes = new Map<number, Lane>();
 
-/** Calls `fire` once after `ms` milliseconds (> 0) unless {@link clearDeadline} comes first. */
-export function setDeadline(ms: number, fire: () => void): Deadline {
-  let lane = lanes.get(ms);
+/**
+ * Calls `fire` once after `ms` milliseconds (> 0) unless {@link clearDeadline} comes first.
+ * With `unref`, a pending time-out does not keep the process alive (as Node's `unref()`).
+ */
+export function setDeadline(ms: number, fire: () => void, unref = false): Deadline {
+  const map = unref ? unrefLanes : lanes;
+  let lane = map.get(ms);
   if (lane === undefined) {
-    lane = new Lane(ms);
-    lanes.set(ms, lane);
+    lane = new Lane(ms, unref);
+    map.set(ms, lane);
   }
   return lane.add(fire);
 }

@@ -34,6 +34,11 @@ export interface StreamTransport {
    * `onread` to Node; TLS reads through its own layer and ignores it.
    */
   openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole, onread: DirectRead): { socket: Socket; ready: string };
+  /**
+   * `noDelay` and `keepAlive` reach Node with `openConnection` and `createServer` (TCP), so
+   * connections need no `setNoDelay`/`setKeepAlive` of their own.
+   */
+  readonly appliesSocketOptions?: boolean;
   /** Plain transports (TCP, local): their connections are read with `onread` (core/direct-read.ts). */
   readonly readsDirectly?: boolean;
   /**

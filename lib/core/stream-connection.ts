@@ -34,6 +34,8 @@ export type Completion = 'connect' | 'accept' | 'upgrade';
 export abstract class StreamConnection extends SocketBase {
   readonly type: 'tcp' | 'tls' | 'local';
   protected readonly flag;
+  /** Node set noDelay/keepAlive on the connection already (see StreamTransport.appliesSocketOptions). */
+  private readonly socketOptionsApplied: boolean;
 
   protected node: Socket | null = null;
   /** The plain socket under a handshake that has not produced the secure socket yet. */
@@ -52,6 +54,8 @@ export abstract class StreamConnection extends SocketBase {
   protected pathRemote: { address: string; port: number } | null = null;
   private peerCert: PeerCertificate | null = null;
   private timer: Deadline | null = null;
+  /** After our end: reading on until the peer's FIN, bounded by this (see onEnded). */
+  private linger: Deadline | null = null;
   /** The peer finished sending (Node's 'end'). */
   protected eof = false;
   private paused = false;
@@ -70,6 +74,7 @@ export abstract class StreamConnection extends SocketBase {
     super(user, options);
     this.type = transport.type;
     this.flag = transport.flag;
+    this.socketOptionsApplied = transport.appliesSocketOptions === true;
     this.recvBuffer = new ReceiveBuffer(checkCount('readAheadBytes', options.readAheadBytes, DEFAULT_READ_AHEAD, 1));
     this.shutdownTimeoutMs = checkCount('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
   }
@@ -149,7 +154,7 @@ export abstract class StreamConnection extends SocketBase {
     } else {
       this.state = 'connected';
     }
-    this.applyConnectionOptions(sock);
+    if (!this.socketOptionsApplied) this.applyConnectionOptions(sock);
     this.completing = true;
     this.emit((user) => {
       if (this.shutdownCalled) return;
@@ -386,6 +391,8 @@ export abstract class StreamConnection extends SocketBase {
 
   /** @internal Node's 'close'. */
   handleClose(): void {
+    if (this.linger) clearDeadline(this.linger);
+    this.linger = null;
     if (this.ended || this.eof) return; // after a clean end of stream, BY_PEER waits for the reads
     // A close with no 'error' and no end of stream first: treat it as a broken connection.
     const reason =
@@ -481,9 +488,8 @@ export abstract class StreamConnection extends SocketBase {
     // closing with unread bytes does not reset the connection and lose what we sent; bounded.
     if (!sock.writableEnded) sock.end();
     sock.resume();
-    const linger = setTimeout(() => sock.destroy(), LINGER_MS);
-    linger.unref();
-    sock.once('close', () => clearTimeout(linger));
+    // Cleared by handleClose (Node's 'close'); it must not keep the process alive.
+    this.linger = setDeadline(LINGER_MS, () => sock.destroy(), true);
   }
 
   // ---- helpers -----------------------------------------------------------------------

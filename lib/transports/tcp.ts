@@ -29,11 +29,23 @@ export const tcpTransport: StreamTransport = {
       // BY_PEER must wait until the app has read every byte, and our side may still send.
       allowHalfOpen: true,
       onread,
+      ...nodeSocketOptions(options),
     });
     return { socket, ready: 'connect' };
   },
 
-  createServer(): Server {
-    return createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  appliesSocketOptions: true,
+
+  createServer(options: SocketOptions): Server {
+    return createServer({ allowHalfOpen: true, pauseOnConnect: true, ...nodeSocketOptions(options) });
   },
 };
+
+/**
+ * TCP_NODELAY and keep-alive as Node's own socket options: Node sets them on the handle as the
+ * connection comes up, which costs less than `setNoDelay()`/`setKeepAlive()` on every socket.
+ */
+function nodeSocketOptions(options: SocketOptions): { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number } {
+  const keepAlive = options.keepAlive;
+  return { noDelay: options.noDelay !== false, keepAlive: Boolean(keepAlive), keepAliveInitialDelay: typeof keepAlive === 'number' ? keepAlive : 0 };
+}

@@ -62,3 +62,14 @@ describe('deadlines (shared time-outs per duration)', () => {
     expect(timeoutCount()).toBe(before);
   });
 });
+
+describe('deadlines: unref', () => {
+  it('an unref deadline keeps no timer that holds the process, and still fires', async () => {
+    const before = timeoutCount();
+    const fired: string[] = [];
+    setDeadline(10, () => fired.push('u'), true);
+    expect(timeoutCount()).toBe(before);
+    await until(fired, 1);
+    expect(fired).toEqual(['u']);
+  });
+});
