@@ -137,9 +137,11 @@ export abstract class SocketBase implements ISocket {
    * Posts a callback for the user current at delivery time. Ignored once the shutdown is
    * posted; dropped at delivery if the socket was taken over meanwhile.
    */
-  protected emit(call: (user: USocket) => void): void {
+  protected emit(call: (user: USocket) => void, fromEvent = false): void {
     if (this.ended) return;
-    this.iomux.dispatcher.post(this.deliverCall, this, call);
+    // From a Node event handler (never an API call) it may run at once: Dispatcher.postFromEvent.
+    if (fromEvent) this.iomux.dispatcher.postFromEvent(this.deliverCall, this, call);
+    else this.iomux.dispatcher.post(this.deliverCall, this, call);
   }
 
   private deliverCall(call: (user: USocket) => void): void {
@@ -203,25 +205,31 @@ export abstract class SocketBase implements ISocket {
    * Ends the socket: cancels a pending recv, posts `socketShutdown` (NORMAL if the user asked
    * for the shutdown, whatever went wrong while closing), and nothing after it.
    */
-  protected reportShutdown(reason: ShutdownReason): void {
+  protected reportShutdown(reason: ShutdownReason, fromEvent = false): void {
     if (this.ended) return;
     const final = this.shutdownCalled ? ShutdownReason.Normal : reason;
     this.cancelPendingRecv();
-    this.emit((user) => {
-      const late = this.lateRecv;
-      this.lateRecv = null;
-      try {
-        if (late) user.socketRecvCanceled?.(this, late);
-      } finally {
-        this.shutdownDelivered = true;
-        // shutdown() may have come after the end was posted but before this delivery (§10: NORMAL).
-        const seen = this.shutdownCalled ? ShutdownReason.Normal : final;
-        this.user.socketShutdown(this, seen); // the current user: the cancel above may have switched it
-      }
-    });
     this.setState('closed', final);
     this.iomux.unregister(this);
     this.onEnded();
+    // Posted last: from a Node event it may run at once (Dispatcher.postFromEvent), and the user
+    // must then find the socket ended already.
+    if (fromEvent) this.iomux.dispatcher.postFromEvent(this.deliverShutdown, this, final);
+    else this.iomux.dispatcher.post(this.deliverShutdown, this, final);
+  }
+
+  private deliverShutdown(final: ShutdownReason): void {
+    if (this.state === 'takenOver') return;
+    const late = this.lateRecv;
+    this.lateRecv = null;
+    try {
+      if (late) this.user.socketRecvCanceled?.(this, late);
+    } finally {
+      this.shutdownDelivered = true;
+      // shutdown() may have come after the end was posted but before this delivery (§10: NORMAL).
+      const seen = this.shutdownCalled ? ShutdownReason.Normal : final;
+      this.user.socketShutdown(this, seen); // the current user: the cancel above may have switched it
+    }
   }
 
   /** Hook for transports: the shutdown was posted; release what is left. */

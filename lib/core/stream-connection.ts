@@ -138,7 +138,7 @@ export abstract class StreamConnection extends SocketBase {
    * The connection carries data now. The completion is posted (unless shutdown() came first);
    * with ALPN, the user approves the protocol in the same delivery, just before it.
    */
-  protected onConnected(kind: Completion): void {
+  protected onConnected(kind: Completion, fromEvent = false): void {
     if (this.state !== 'connecting' && this.state !== 'handshaking') return;
     this.clearTimer();
     this.markHandshakeDone();
@@ -156,6 +156,10 @@ export abstract class StreamConnection extends SocketBase {
     }
     if (!this.socketOptionsApplied) this.applyConnectionOptions(sock);
     this.completing = true;
+    // Sends queued while connecting go first: with `fromEvent` the completion below may run at
+    // once, and what it sends must follow them.
+    this.flushPendingSends();
+    if (this.shutdownCalled) this.closeGracefully();
     this.emit((user) => {
       if (this.shutdownCalled) return;
       if (this.alpn !== null && !this.approveAlpn(user, this.alpn)) return;
@@ -168,9 +172,7 @@ export abstract class StreamConnection extends SocketBase {
       } finally {
         this.completeFromReadAhead(); // even if the callback threw: the socket must go on
       }
-    });
-    this.flushPendingSends();
-    if (this.shutdownCalled) this.closeGracefully();
+    }, fromEvent);
   }
 
   /** Asks the user about the ALPN choice; a refusal (or a throw, re-thrown) ends the socket. */
@@ -451,7 +453,7 @@ export abstract class StreamConnection extends SocketBase {
     sock.end(() => {
       if (this.ended) return;
       this.clearTimer();
-      this.reportShutdown(ShutdownReason.Normal);
+      this.reportShutdown(ShutdownReason.Normal, true); // Node's 'finish': never inside end()
     });
   }
 

@@ -133,13 +133,13 @@ export class StreamSocket extends StreamConnection {
   /** @internal Node's 'connect' of a socket this one opened. */
   handleConnect(): void {
     this.markConnected();
-    if (!this.handshakeAfterConnect) this.onConnected('connect');
+    if (!this.handshakeAfterConnect) this.onConnected('connect', true);
     else if (this.state === 'connecting') this.startHandshake();
   }
 
   /** @internal Node's 'secureConnect' of a TLS socket this one opened. */
   handleSecureConnect(): void {
-    this.onConnected('connect');
+    this.onConnected('connect', true);
   }
 
   /** From here until the secure socket is ready, a failure is a handshake failure; bounded. */
