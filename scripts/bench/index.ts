@@ -10,7 +10,8 @@
 //
 // Options:
 //   --quick            small sizes (128 MiB bulk, 10k round trips, fewer connections), < 2 min
-//   --pairs=N          A/B pairs per workload (default 3)
+//   --pairs=N          A/B pairs per workload (default 3, and 5 for the workloads whose runs take
+//                      a second or two: bulk, fan-in, UDP, accept rate)
 //   --only=a,b         only these workloads (names as in workloads.ts; `dtls` for DTLS)
 //   --pin=MODE         split (default: server on CPU 0, client on CPU 1), same (both on 0), none
 //   --no-dtls          skip the DTLS figures
@@ -37,6 +38,8 @@ import { Workload, workloads } from './workloads';
 interface Options {
   quick: boolean;
   pairs: number;
+  /** Pairs for the workloads with short runs (Workload.shortRuns). */
+  shortPairs: number;
   only: string[] | null;
   dtls: boolean;
   out: string | null;
@@ -66,6 +69,7 @@ function parseArgs(argv: string[]): Options {
   return {
     quick,
     pairs: Number(get('pairs') ?? 3),
+    shortPairs: Number(get('pairs') ?? 5),
     only: get('only')?.split(',') ?? null,
     dtls: !argv.includes('--no-dtls'),
     out: get('out') ?? (quick ? null : join(ROOT, 'docs', 'bench')),
@@ -131,14 +135,15 @@ async function main(): Promise<void> {
     }
     const list = workloads(opts.quick).filter((w) => !opts.only || opts.only.includes(w.name));
     const budgetMs = opts.quick ? 110_000 : 540_000; // leave room for DTLS and the report
-    const totalRuns = list.reduce((n, w) => n + 2 * (w.pairs ?? opts.pairs), 0);
+    const pairsOf = (w: Workload): number => w.pairs ?? (w.shortRuns ? opts.shortPairs : opts.pairs);
+    const totalRuns = list.reduce((n, w) => n + 2 * pairsOf(w), 0);
     let runNo = 0;
     let fdLimit: number | null = null;
     const loadBefore = loadavg();
     if (loadBefore[0] > 0.5) console.log(`note: load average ${loadBefore[0].toFixed(2)} before the run: other processes use the CPU, figures will be noisy`);
     const rows: Row[] = [];
     for (const w of list) {
-      const pairs = w.pairs ?? opts.pairs;
+      const pairs = pairsOf(w);
       const runs: Runs = { fw: [], raw: [], fwCpuMs: [], rawCpuMs: [], errors: [], notes: [], skipped: false, otherLoad: [], wallMs: [] };
       const { errors, notes } = runs;
       for (let p = 0; p < pairs && !runs.skipped; p++) {
@@ -224,7 +229,8 @@ async function main(): Promise<void> {
     }
     console.log(`\nsizes (${mode} mode, the same for both implementations):`);
     for (const r of rows) console.log(`  ${r.title}: ${r.size}`);
-    console.log(`${mode} mode; ${opts.pairs} A/B pairs unless stated; open-files limit of the peers ${fdLimit ?? '?'}; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after; whole run ${seconds.toFixed(0)} s`);
+    const pairsText = opts.shortPairs === opts.pairs ? `${opts.pairs} A/B pairs` : `${opts.pairs} A/B pairs (${opts.shortPairs} for the short runs: bulk, fan-in, UDP, accept rate)`;
+    console.log(`${mode} mode; ${pairsText} unless stated; open-files limit of the peers ${fdLimit ?? '?'}; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after; whole run ${seconds.toFixed(0)} s`);
 
     const json = {
       date: new Date().toISOString(),
@@ -233,6 +239,7 @@ async function main(): Promise<void> {
       cpu: cpuModel(),
       cores: cpus().length,
       pairs: opts.pairs,
+      shortPairs: opts.shortPairs,
       placement: opts.pinText,
       durationSeconds: Math.round(seconds),
       fdLimit,
