@@ -21,7 +21,9 @@ export type DatagramDelivery = (result: DatagramResult, fromEvent: boolean) => v
  */
 export class DatagramReceiver {
   private readonly queue: DatagramQueue;
-  private pending: { buffer: Uint8Array; len: number } | null = null;
+  /** The pending recv's buffer (null: none) and length: two fields, no object per recv. */
+  private pendingBuffer: Uint8Array | null = null;
+  private pendingLen = 0;
 
   constructor(
     limit: number,
@@ -47,19 +49,19 @@ export class DatagramReceiver {
   }
 
   get hasPending(): boolean {
-    return this.pending !== null;
+    return this.pendingBuffer !== null;
   }
 
   /**
    * A datagram arrived: to the pending recv, else into the queue (or dropped and counted).
    * `fromEvent`: called straight from the socket's 'message' event.
    */
-  arrive(d: Datagram, fromEvent = false): void {
-    const req = this.pending;
-    if (req) {
-      this.pending = null;
-      this.deliver(req.buffer, req.len, d, fromEvent);
-    } else if (!this.queue.push(d) && (this.queue.dropped & (this.queue.dropped - 1)) === 0) {
+  arrive(data: Uint8Array, address: string, port: number, fromEvent = false): void {
+    const buffer = this.pendingBuffer;
+    if (buffer !== null) {
+      this.pendingBuffer = null;
+      this.deliver(buffer, this.pendingLen, data, address, port, fromEvent);
+    } else if (!this.queue.push({ data, address, port }) && (this.queue.dropped & (this.queue.dropped - 1)) === 0) {
       // Logged at 1, 2, 4, 8… drops: visible without flooding the log.
       this.trace(`datagram queue full (${this.queue.limit}): ${this.queue.dropped} dropped so far`);
     }
@@ -67,17 +69,21 @@ export class DatagramReceiver {
 
   /** A recv: served from the queue at once, or kept until a datagram arrives. */
   request(buffer: Uint8Array, len: number): void {
-    if (this.pending) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
+    if (this.pendingBuffer !== null) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
     const queued = this.queue.shift();
-    if (queued) this.deliver(buffer, len, queued, false);
-    else this.pending = { buffer, len };
+    if (queued) {
+      this.deliver(buffer, len, queued.data, queued.address, queued.port, false);
+    } else {
+      this.pendingBuffer = buffer;
+      this.pendingLen = len;
+    }
   }
 
   /** Removes the pending recv; returns its buffer. */
   cancel(): Uint8Array | null {
-    const req = this.pending;
-    this.pending = null;
-    return req ? req.buffer : null;
+    const buffer = this.pendingBuffer;
+    this.pendingBuffer = null;
+    return buffer;
   }
 
   /** Takes every queued datagram, oldest first (a DTLS hand-over). */
@@ -91,10 +97,10 @@ export class DatagramReceiver {
     this.queue.clear();
   }
 
-  private deliver(buffer: Uint8Array, len: number, d: Datagram, fromEvent: boolean): void {
-    const n = Math.min(len, d.data.byteLength);
-    if (n < d.data.byteLength) this.trace(`datagram of ${d.data.byteLength} bytes from ${d.address}:${d.port} cut to ${n}`);
-    buffer.set(n === d.data.byteLength ? d.data : d.data.subarray(0, n));
-    this.delivered({ buffer, len: n, address: d.address, port: d.port }, fromEvent);
+  private deliver(buffer: Uint8Array, len: number, data: Uint8Array, address: string, port: number, fromEvent: boolean): void {
+    const n = Math.min(len, data.byteLength);
+    if (n < data.byteLength) this.trace(`datagram of ${data.byteLength} bytes from ${address}:${port} cut to ${n}`);
+    buffer.set(n === data.byteLength ? data : data.subarray(0, n));
+    this.delivered({ buffer, len: n, address, port }, fromEvent);
   }
 }

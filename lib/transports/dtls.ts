@@ -239,7 +239,7 @@ export class DtlsSocket extends DatagramBase {
     if (this.ignoresCalls || this.peerClosed || !this.peer) return;
     this.received += data.byteLength;
     this.messagesReceived++;
-    this.receiver.arrive({ data, address: this.peer.address, port: this.peer.port });
+    this.receiver.arrive(data, this.peer.address, this.peer.port);
   }
 
   send(data: Uint8Array, len?: number): void {

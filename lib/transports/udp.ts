@@ -239,7 +239,7 @@ export class DatagramSocket extends DatagramBase {
     if (this.ignoresCalls) return;
     this.received += msg.byteLength;
     this.messagesReceived++;
-    this.receiver.arrive({ data: msg, address: rinfo.address, port: rinfo.port }, true);
+    this.receiver.arrive(msg, rinfo.address, rinfo.port, true);
   };
 
   // ---- errors and closing ------------------------------------------------------------------
