@@ -46,13 +46,19 @@ function findOnreadSymbols(sock: Socket): { buffer: symbol; callback: symbol } |
  * the socket are set the way its constructor sets them, while the connection is still held
  * paused (`pauseOnConnect`), so no byte was read the other way. Returns false, changing
  * nothing, where Node's internals are not as expected: the 'data' path then serves it.
+ *
+ * `whileReading`: a TLS socket whose handshake our side did not start with `onread` (an
+ * accepted connection, a STARTTLS upgrade) already reads: its TLS layer delivered the
+ * handshake itself. Switching it is safe between two reads — this runs in JavaScript, so no
+ * read is under way — as long as no decrypted byte is waiting in the stream
+ * (`readableLength` 0): every byte from then on goes to `onread`, none before it is lost.
  */
-export function readDirectly(sock: Socket, onread: DirectRead): boolean {
+export function readDirectly(sock: Socket, onread: DirectRead, whileReading = false): boolean {
   onreadSymbols ??= findOnreadSymbols(sock);
   const internals = sock as unknown as SocketInternals & Record<symbol, unknown>;
   const handle = internals._handle;
   const symbols = onreadSymbols;
-  if (!symbols || !handle || typeof handle.useUserBuffer !== 'function' || handle.reading || sock.readableLength > 0) return false;
+  if (!symbols || !handle || typeof handle.useUserBuffer !== 'function' || (handle.reading && !whileReading) || sock.readableLength > 0) return false;
   if (internals[symbols.buffer] !== null || internals[symbols.callback] !== null) return false;
   internals[symbols.buffer] = onread.buffer;
   internals[symbols.callback] = onread.callback;

@@ -31,7 +31,7 @@ export interface StreamTransport {
   /**
    * Opens a client connection. `ready` is the event after which the stream carries
    * application data (`connect` for TCP, `secureConnect` for TLS). Plain transports pass
-   * `onread` to Node; TLS reads through its own layer and ignores it.
+   * `onread` to Node (TLS too: Node decrypts into the scratch buffer).
    */
   openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole, onread: DirectRead): { socket: Socket; ready: string };
   /**

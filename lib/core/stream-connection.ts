@@ -307,7 +307,7 @@ export abstract class StreamConnection extends SocketBase {
   }
 
   /**
-   * @internal `onread` (plain TCP and local sockets, see {@link DIRECT_READ}): `n` bytes in the
+   * @internal `onread` (TCP, local and TLS sockets, see {@link DIRECT_READ}): `n` bytes in the
    * scratch buffer, valid only during this call, so what the receive buffer keeps it copies.
    */
   handleRead(n: number, scratch: Uint8Array): boolean {

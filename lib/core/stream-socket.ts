@@ -175,6 +175,7 @@ export class StreamSocket extends StreamConnection {
         this.fail(reason);
         return;
       }
+      readDirectly(secured, DIRECT_READ, true);
       this.attach(secured);
       this.onConnected(kind);
     });

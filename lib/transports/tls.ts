@@ -3,6 +3,7 @@ import { checkServerIdentity, ConnectionOptions, connect as tlsConnect, PeerCert
 import { LogFlag, SocketOptions } from '../api';
 import { ClientTlsSettings, ServerTlsSettings, SocketContext } from '../context';
 import { ResolvedEndpoint, SecureRole, StreamTransport } from '../core/endpoint';
+import type { DirectRead } from '../core/direct-read';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { tcpTransport } from './tcp';
 
@@ -44,13 +45,15 @@ export const tlsTransport: StreamTransport = {
     }
   },
 
-  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole): { socket: Socket; ready: string } {
+  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
     if ('path' in endpoint) throw new TypeError('a TLS socket cannot connect to a path');
-    // allowHalfOpen reaches the TLSSocket (Node passes it on) though the typings omit it.
-    const connectOptions: ConnectionOptions & { allowHalfOpen: boolean } = {
+    // allowHalfOpen reaches the TLSSocket (Node passes it on) though the typings omit it; so
+    // does onread, which tls.connect takes when it makes the socket itself (Node >= 15.1).
+    const connectOptions: ConnectionOptions & { allowHalfOpen: boolean; onread: DirectRead } = {
       host: endpoint.host, // an IP literal: names were resolved for the socket's family already
       port: endpoint.port,
       allowHalfOpen: true,
+      onread,
       ...clientOptions(contextOf(options).clientSettings(), role),
     };
     const socket = tlsConnect(connectOptions);
