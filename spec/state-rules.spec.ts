@@ -70,20 +70,51 @@ describe('shutdown() cancels a completion already queued', () => {
     const server = net.createServer((c) => c.destroy());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
+    const provider = createTcpSocketProvider();
     let client: ISocket | undefined;
-    // Our 'connect' listener goes in after the socket's own: it runs right after the socket
-    // posted socketConnectComplete and before the dispatcher delivers it.
+    // A completion with nothing queued before it is delivered at once from Node's 'connect'
+    // (direct delivery); with a callback of another socket queued first it is posted. So:
+    // first in line, a listener that makes another socket post its end; then the socket's own
+    // listener posts socketConnectComplete; then ours calls shutdown() before the delivery.
+    const spareUser = new RecordingUser('spare');
+    const spare = provider.createSocket(spareUser);
+    netModule.connect = ((...args: Parameters<typeof net.connect>) => {
+      const sock = realConnect(...args);
+      sock.prependListener('connect', () => spare.shutdown());
+      process.nextTick(() => sock.once('connect', () => client!.shutdown()));
+      return sock;
+    }) as typeof net.connect;
+    try {
+      const u = new RecordingUser('client');
+      client = provider.createSocket(u);
+      client.connect(`127.0.0.1:${port}`);
+      expect(await u.waitForShutdown(client)).toBe(ShutdownReason.Normal);
+      expect(u.names(client)).toEqual(['socketShutdown']);
+      expect(await spareUser.waitForShutdown(spare)).toBe(ShutdownReason.Normal);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a completion delivered at once from Node\'s connect event still comes before what shutdown() then reports', async () => {
+    const server = net.createServer((c) => c.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    let client: ISocket | undefined;
     netModule.connect = ((...args: Parameters<typeof net.connect>) => {
       const sock = realConnect(...args);
       process.nextTick(() => sock.once('connect', () => client!.shutdown()));
       return sock;
     }) as typeof net.connect;
-    const u = new RecordingUser('client');
-    client = createTcpSocketProvider().createSocket(u);
-    client.connect(`127.0.0.1:${port}`);
-    expect(await u.waitForShutdown(client)).toBe(ShutdownReason.Normal);
-    expect(u.names(client)).toEqual(['socketShutdown']);
-    server.close();
+    try {
+      const u = new RecordingUser('client');
+      client = createTcpSocketProvider().createSocket(u);
+      client.connect(`127.0.0.1:${port}`);
+      expect(await u.waitForShutdown(client)).toBe(ShutdownReason.Normal);
+      expect(u.names(client)).toEqual(['socketConnectComplete', 'socketShutdown']);
+    } finally {
+      server.close();
+    }
   });
 });
 

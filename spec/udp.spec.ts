@@ -768,6 +768,43 @@ describe('udp', () => {
       expect(u.names(s)).toEqual(['socketBindResult', 'socketSendResult', 'socketSendResult', 'socketRecvFromResult']);
     });
 
+    it('sends made before the bind completed go out first, also when later ones are made from socketBindResult', async () => {
+      // dgram holds the early ones until it is bound and sends them through its lookup a tick
+      // later; a sendTo made meanwhile must queue behind them, and each send result and byte
+      // count must belong to its own datagram.
+      const peer = await plainUdp();
+      const u = new RecordingUser('server');
+      const s = provider.createSocket(u);
+      u.on('socketBindResult', (sock: ISocket) => {
+        sock.sendTo(Buffer.from('third'), undefined, '127.0.0.1', peer.port);
+        sock.sendTo(Buffer.alloc(70000, 3), undefined, '127.0.0.1', peer.port); // refused: EMSGSIZE
+        sock.sendTo(Buffer.from('fourth!'), undefined, '127.0.0.1', peer.port);
+      });
+      s.bind('127.0.0.1', 0);
+      s.sendTo(Buffer.from('first'), undefined, '127.0.0.1', peer.port);
+      s.sendTo(Buffer.from('second'), undefined, '127.0.0.1', peer.port);
+      await u.waitFor('socketSendResult', 5, WAIT, s);
+      await peer.waitFor(4);
+      expect(peer.messages.map((m) => String(m.data))).toEqual(['first', 'second', 'third', 'fourth!']);
+      expect(s.bytesSent).toBe(5 + 6 + 5 + 7); // the refused datagram counts nothing
+      expect(u.names(s)).toEqual(['socketBindResult', ...Array(5).fill('socketSendResult')]);
+    });
+
+    it('an implicit bind (first sendTo) keeps the order of the sends made right after it', async () => {
+      const peer = await plainUdp();
+      const u = new RecordingUser('implicit');
+      const s = provider.createSocket(u);
+      const words = ['a', 'bb', 'ccc', 'dddd', 'eeeee'];
+      for (const w of words) s.sendTo(Buffer.from(w), undefined, '127.0.0.1', peer.port);
+      await u.waitFor('socketSendResult', words.length, WAIT, s);
+      await pollUntil(() => s.getLocalAddress() !== null, 'the implicit bind');
+      s.sendTo(Buffer.from('ffffff'), undefined, '127.0.0.1', peer.port);
+      await u.waitFor('socketSendResult', words.length + 1, WAIT, s);
+      await peer.waitFor(words.length + 1);
+      expect(peer.messages.map((m) => String(m.data))).toEqual([...words, 'ffffff']);
+      expect(s.bytesSent).toBe(1 + 2 + 3 + 4 + 5 + 6);
+    });
+
     it('the same on a connected socket: send of 70 000 bytes gets its send result', async () => {
       const peer = await plainUdp();
       const u = new RecordingUser('client');

@@ -18,6 +18,9 @@ export interface Deadline {
   /** @internal */ lane: Lane;
 }
 
+/** The longest delay Node's `setTimeout` takes (2^31 - 1 ms). */
+const MAX_TIMER_MS = 0x7fffffff;
+
 /** The armed time-outs of one duration, oldest first. */
 class Lane {
   head: Deadline | null = null;
@@ -33,11 +36,13 @@ class Lane {
   ) {}
 
   add(fire: () => void): Deadline {
-    const d: Deadline = { at: Date.now() + this.ms, fire, prev: this.tail, next: null, lane: this };
+    const d: Deadline = { at: performance.now() + this.ms, fire, prev: this.tail, next: null, lane: this };
     if (this.tail) this.tail.next = d;
     else this.head = d;
     this.tail = d;
-    this.timer ??= this.arm(this.ms);
+    // Armed for the oldest, which is not this one when a time-out of this lane arms another
+    // while the lane expires (the timer is down then, and older ones are still waiting).
+    this.timer ??= this.arm(this.head!.at - performance.now());
     return d;
   }
 
@@ -56,26 +61,25 @@ class Lane {
   }
 
   private arm(ms: number): NodeJS.Timeout {
-    const timer = setTimeout(this.expireBound, ms);
+    // Node runs a longer delay after 1 ms (with a warning): a long one is armed in steps.
+    const timer = setTimeout(this.expireBound, Math.min(Math.max(1, ms), MAX_TIMER_MS));
     if (this.unref) timer.unref();
     return timer;
   }
 
   private expire(): void {
     this.timer = null;
-    const now = Date.now();
+    const now = performance.now();
     try {
       // Each time-out's callback may arm or clear others (of this lane too): take one at a time.
-      // Date.now() costs a twentieth of performance.now(); a wall clock set back must not hold a
-      // time-out longer than its duration (set forward, it fires them early, as it would a poll).
-      for (let d = this.head; d !== null && (d.at <= now || d.at - now > this.ms); d = this.head) {
+      for (let d = this.head; d !== null && d.at <= now; d = this.head) {
         const fire = d.fire!;
         this.remove(d);
         fire();
       }
     } finally {
       // Also after a callback threw: the time-outs behind it still fire.
-      if (this.head !== null && this.timer === null) this.timer = this.arm(Math.max(1, this.head.at - Date.now()));
+      if (this.head !== null && this.timer === null) this.timer = this.arm(this.head.at - performance.now());
     }
   }
 }

@@ -65,6 +65,8 @@ export abstract class StreamConnection extends SocketBase {
   /** Connected, and the local address not read from Node yet (see getLocalAddress). */
   private localUnread = false;
   protected remote: { address: string; port: number } | null = null;
+  /** A client's peer as its connect target says, when that is what Node would read back. */
+  protected connectTarget: { address: string; port: number } | null = null;
   /** Set on an accepted socket: its listener's count of this connection, told when it ends. */
   ticket: ConnectionTicket | null = null;
   /** Bytes handed to Node and not yet written (the in-flight copies). */
@@ -146,7 +148,7 @@ export abstract class StreamConnection extends SocketBase {
     // Local sockets have no IP addresses: the path stands in, with port 0 (contract §3). The
     // local address is read when first asked for (a getsockname per connection otherwise).
     this.localUnread = true;
-    this.remote ??= addressOf(sock.remoteAddress, sock.remotePort) ?? this.pathRemote;
+    this.remote ??= this.connectTarget ?? addressOf(sock.remoteAddress, sock.remotePort) ?? this.pathRemote;
     if (sock instanceof TLSSocket) this.recordSession(sock);
     if (this.log.isEnabled(this.flag)) {
       const local = this.getLocalAddress();
@@ -460,6 +462,9 @@ export abstract class StreamConnection extends SocketBase {
   /** Ends the socket now: the Node socket is destroyed and `reason` reported. */
   protected fail(reason: ShutdownReason): void {
     this.clearTimer();
+    // Closing destroys what Node could still tell of the local end: read it first (not a cost
+    // of every connection, only of those that fail or are cut short).
+    if (this.localUnread) this.getLocalAddress();
     this.node?.destroy();
     // A handshake on a socket not attached yet (server side, STARTTLS): close it too, or a
     // time-out or shutdown would report the end and leave the connection open.

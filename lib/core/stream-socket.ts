@@ -121,8 +121,9 @@ export class StreamSocket extends StreamConnection {
       return;
     }
     this.setState('connecting');
-    // An IPv4 literal is the peer's address as getpeername would give it; IPv6 is read back (canonical form).
-    if ('host' in endpoint && isIPv4(endpoint.host)) this.remote = { address: endpoint.host, port: endpoint.port };
+    // An IPv4 literal is the peer's address as getpeername would give it (IPv6 is read back in
+    // Node's canonical form; 0.0.0.0 reaches the loopback address).
+    if ('host' in endpoint && endpoint.host !== '0.0.0.0' && isIPv4(endpoint.host)) this.connectTarget = { address: endpoint.host, port: endpoint.port };
     this.attach(opened.socket);
     // Shared listeners (no closures per connection); each event comes once per Node socket.
     this.handshakeAfterConnect = opened.ready !== 'connect';
@@ -363,6 +364,7 @@ export class StreamSocket extends StreamConnection {
       this.fail(reason);
       return;
     }
+    readDirectly(secured, DIRECT_READ, true);
     this.attach(secured);
     this.onConnected('upgrade');
   }

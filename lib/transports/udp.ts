@@ -40,6 +40,8 @@ export class DatagramSocket extends DatagramBase {
   private waitingSends: Buffer[] = [];
   /** Sends handed to dgram whose callback has not come yet, oldest first (shutdown waits for them). */
   private readonly inFlight = new Fifo<Buffer>();
+  /** Of those, the oldest ones that went through dgram's own lookup tick (see transmit). */
+  private deferredSends = 0;
   /** The last `sendTo` destination that passed the address check. */
   private lastGoodDst: string | undefined;
   private timer: NodeJS.Timeout | null = null;
@@ -201,7 +203,14 @@ export class DatagramSocket extends DatagramBase {
       return;
     }
     // The address is an IP literal we checked: resolved at once (see `lookup`), so dgram hands
-    // the datagram to the OS inside this call instead of a tick later.
+    // the datagram to the OS inside this call instead of a tick later. Not while sends made
+    // before the bind completed are still on their way: dgram sends those itself once bound,
+    // each a lookup tick later, and this one must not overtake them.
+    if (this.state !== 'bound' || this.deferredSends > 0) {
+      this.deferredSends++;
+      d.send(data, port, address, this.onSent);
+      return;
+    }
     sendingNow = true;
     try {
       d.send(data, port, address, this.onSent);
@@ -214,10 +223,12 @@ export class DatagramSocket extends DatagramBase {
    * dgram's completion of the oldest send in flight. One shared callback instead of a closure
    * per datagram: dgram completes a socket's sends in the order they were made (a send made
    * while earlier ones wait in libuv's queue is queued behind them; the others complete on the
-   * next tick, in call order).
+   * next tick, in call order; {@link DatagramSocket.transmit} keeps a send from overtaking one
+   * that waits for dgram's bind or lookup).
    */
   private readonly onSent = (err: Error | null): void => {
     const data = this.inFlight.shift()!;
+    if (this.deferredSends > 0) this.deferredSends--; // they are the oldest in flight
     const n = data.byteLength;
     this.unsentBytes -= n;
     if (err) {

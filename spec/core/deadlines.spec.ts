@@ -73,3 +73,37 @@ describe('deadlines: unref', () => {
     expect(fired).toEqual(['u']);
   });
 });
+
+describe('deadlines: arming from inside an expiry', () => {
+  it('a deadline armed by a firing one does not delay an older one of the same duration', () => {
+    // Fake timers (Date.now included): when each fires is checked on the fake clock, no waiting.
+    jest.useFakeTimers();
+    try {
+      const fired: string[] = [];
+      setDeadline(80, () => {
+        fired.push('a');
+        setDeadline(80, () => fired.push('c')); // due at 160
+      });
+      jest.advanceTimersByTime(20);
+      setDeadline(80, () => fired.push('b')); // due at 100
+      jest.advanceTimersByTime(60);
+      expect(fired).toEqual(['a']);
+      jest.advanceTimersByTime(19);
+      expect(fired).toEqual(['a']);
+      jest.advanceTimersByTime(1); // 100: b, not held back until c's time
+      expect(fired).toEqual(['a', 'b']);
+      jest.advanceTimersByTime(60);
+      expect(fired).toEqual(['a', 'b', 'c']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('a duration beyond what setTimeout takes (2^31 - 1 ms) does not fire early', async () => {
+    const fired: string[] = [];
+    const far = setDeadline(3_000_000_000, () => fired.push('far'), true);
+    await new Promise((r) => setTimeout(r, 30));
+    clearDeadline(far);
+    expect(fired).toEqual([]);
+  });
+});
