@@ -303,7 +303,7 @@ export abstract class StreamConnection extends SocketBase {
     this.emitRecvResult(req);
   }
 
-  /** @internal A chunk from Node's 'data' event (TLS, and sockets not read with onread). */
+  /** @internal A chunk from Node's 'data' event (a socket that could not be switched to onread). */
   handleData(chunk: Buffer): void {
     this.take(chunk, false);
   }
