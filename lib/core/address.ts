@@ -47,7 +47,7 @@ function checkHost(host: string, ipv6: boolean): ParseResult<{ host: string; kin
 export function parseHostPort(address: string, ipv6: boolean): ParseResult<HostPort> {
   // A client connects to the same address over and over: the last good parse is kept (the
   // results are never changed by their users).
-  if (address === lastParsed.address && ipv6 === lastParsed.ipv6) return lastParsed.result;
+  if (typeof address === 'string' && address === lastParsed.address && ipv6 === lastParsed.ipv6) return lastParsed.result;
   const result = parse(address, ipv6);
   if (!isAddressError(result)) lastParsed = { address, ipv6, result };
   return result;

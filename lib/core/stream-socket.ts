@@ -397,7 +397,6 @@ function ignoreError(): void {
   // The socket is between owners (a handshake or hand-over runs); its errors reach the new owner.
 }
 
-/** Resolves the host of an endpoint (paths need nothing). */
 // Node calls event listeners with the Node socket as `this`.
 function onNodeConnect(this: Socket): void {
   (ownerOf(this) as StreamSocket | undefined)?.handleConnect();
@@ -406,6 +405,7 @@ function onNodeSecureConnect(this: Socket): void {
   (ownerOf(this) as StreamSocket | undefined)?.handleSecureConnect();
 }
 
+/** Resolves the host of an endpoint (paths need nothing). */
 function resolveEndpoint(endpoint: Endpoint, ipv6: boolean, done: (err: NodeJS.ErrnoException | null, resolved?: ResolvedEndpoint) => void): void {
   if ('path' in endpoint) {
     process.nextTick(done, null, endpoint);
