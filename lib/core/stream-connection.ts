@@ -162,19 +162,24 @@ export abstract class StreamConnection extends SocketBase {
     // once, and what it sends must follow them.
     this.flushPendingSends();
     if (this.shutdownCalled) this.closeGracefully();
-    this.emit((user) => {
-      if (this.shutdownCalled) return;
-      if (this.alpn !== null && !this.approveAlpn(user, this.alpn)) return;
-      const current = this.user; // the ALPN callback may have switched users
-      this.completing = false;
-      try {
-        if (kind === 'accept') current.socketAcceptComplete?.(this);
-        else if (kind === 'upgrade') current.socketUpgradeToTlsComplete?.(this);
-        else current.socketConnectComplete?.(this);
-      } finally {
-        this.completeFromReadAhead(); // even if the callback threw: the socket must go on
-      }
-    }, fromEvent);
+    // Posted without a closure (one per connection otherwise); ended sockets post nothing.
+    if (this.ended) return;
+    if (fromEvent) this.iomux.dispatcher.postFromEvent(this.deliverCompletion, this, kind);
+    else this.iomux.dispatcher.post(this.deliverCompletion, this, kind);
+  }
+
+  private deliverCompletion(kind: Completion): void {
+    if (this.state === 'takenOver' || this.shutdownCalled) return;
+    if (this.alpn !== null && !this.approveAlpn(this.user, this.alpn)) return;
+    const current = this.user; // the ALPN callback may have switched users
+    this.completing = false;
+    try {
+      if (kind === 'accept') current.socketAcceptComplete?.(this);
+      else if (kind === 'upgrade') current.socketUpgradeToTlsComplete?.(this);
+      else current.socketConnectComplete?.(this);
+    } finally {
+      this.completeFromReadAhead(); // even if the callback threw: the socket must go on
+    }
   }
 
   /** Asks the user about the ALPN choice; a refusal (or a throw, re-thrown) ends the socket. */
