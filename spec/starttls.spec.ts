@@ -157,13 +157,14 @@ class StartTlsSocket implements ISocket {
           secure.shutdown();
           return;
         }
+        // Held sends first: what the user sends from its completion must follow them.
+        for (const b of self.held.splice(0)) secure.send(b);
         if (self.kind === 'accepted') self.user.socketAcceptComplete?.(self);
         else self.user.socketConnectComplete?.(self);
         if (self.ended || self.shutdownCalled) return;
         const r = self.heldRecv;
         self.heldRecv = null;
         if (r) secure.recv(r.buffer, r.len, r.partial);
-        for (const b of self.held.splice(0)) secure.send(b);
       },
       socketBindResult(s: ISocket, addr: string, port: number): void {
         self.user.socketBindResult?.(self, addr, port);

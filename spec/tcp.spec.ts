@@ -135,6 +135,20 @@ describe('tcp specifics', () => {
       expect(cu.names(c)).toEqual(['socketConnectComplete', 'socketRecvCanceled', 'socketShutdown']);
     });
 
+    it('a local address read while connected is still there after a reset', async () => {
+      // Read on first use (docs/decisions.md): what was read stays, though Node's handle is gone.
+      const srv = await rawServer(() => undefined);
+      const cu = sinkUser('client');
+      const c = await h.connect(`127.0.0.1:${srv.port}`, cu);
+      const peer = await srv.connection(0);
+      const local = c.getLocalAddress();
+      expect(local?.port).toBe(peer.remotePort);
+      peer.resetAndDestroy();
+      expect(await cu.waitForShutdown(c)).toBe(ShutdownReason.Lost);
+      expect(c.getLocalAddress()).toEqual(local);
+      expect([c.localAddress, c.localPort, c.remoteAddress, c.remotePort]).toEqual(['127.0.0.1', local!.port, '127.0.0.1', srv.port]);
+    });
+
     it('a peer reset is SOCKET_LOST (accepted side)', async () => {
       const conn = sinkUser('conn');
       const srv = await h.listen({ conn: () => conn });

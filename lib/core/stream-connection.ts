@@ -467,9 +467,6 @@ export abstract class StreamConnection extends SocketBase {
   /** Ends the socket now: the Node socket is destroyed and `reason` reported. */
   protected fail(reason: ShutdownReason): void {
     this.clearTimer();
-    // Closing destroys what Node could still tell of the local end: read it first (not a cost
-    // of every connection, only of those that fail or are cut short).
-    if (this.localUnread) this.getLocalAddress();
     this.node?.destroy();
     // A handshake on a socket not attached yet (server side, STARTTLS): close it too, or a
     // time-out or shutdown would report the end and leave the connection open.

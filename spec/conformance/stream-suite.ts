@@ -93,6 +93,23 @@ export function runStreamConformance(name: string, fixture: StreamFixture): void
         expect(sha256(sink.received(conn))).toBe(sha256(...parts));
       });
 
+      it('a send made in socketConnectComplete goes after those queued before the connection was up', async () => {
+        // The completion may run straight from Node's connect event: the queued sends must be
+        // handed to Node before it, or what it sends would overtake them.
+        const sink = sinkUser();
+        const srv = await h.listen({ conn: () => sink });
+        const cu = new RecordingUser('client');
+        const tail = randomBytes(3000);
+        cu.on('socketConnectComplete', (s: ISocket) => s.send(tail));
+        const c = h.client(srv, cu);
+        const parts = [randomBytes(10), randomBytes(70 * KiB)];
+        for (const p of parts) c.send(p);
+        await cu.waitFor('socketSendResult', 3, 10000, c);
+        const { socket: conn } = await srv.accepted(0);
+        await sink.waitForBytes(10 + 70 * KiB + tail.length, conn);
+        expect(sha256(sink.received(conn))).toBe(sha256(...parts, tail));
+      });
+
       it('fills an exact recv from 1-byte sends, touching nothing beyond len', async () => {
         const { srv, conn: cuser } = await manualServer();
         const cu = new RecordingUser('client');
