@@ -21,7 +21,9 @@ export function isAddressError<T>(r: ParseResult<T>): r is AddressError {
 }
 
 const PORT_RE = /^[0-9]{1,5}$/;
-const DOTTED_NUMERIC_RE = /^[0-9.]+$/;
+// A host whose last label is a number (decimal, or 0x and hex digits) is what inet_aton and the
+// WHATWG URL standard read as an IPv4 number, in any of its forms (0x7f000001, 0x7f.1, 127.1).
+const NUMERIC_LAST_LABEL_RE = /(^|\.)(0x[0-9a-f]*|[0-9]+)\.?$/i;
 // RFC 1123 labels: letters, digits, hyphens, not starting or ending with a hyphen.
 const HOST_NAME_RE = /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
@@ -30,10 +32,10 @@ function checkHost(host: string, ipv6: boolean): ParseResult<{ host: string; kin
   if (host.includes(':') && isIPv6(host)) {
     return ipv6 ? { host, kind: 'ip' } : { error: `IPv6 address ${host} on an IPv4 socket` };
   }
-  if (DOTTED_NUMERIC_RE.test(host)) {
-    // An all-numeric dotted host is meant as IPv4; if it is not a valid one, it is malformed
-    // rather than a name for the resolver to guess at (999.1.1.1, 1.2.3).
-    if (!isIPv4(host)) return { error: `malformed IPv4 address ${host}` };
+  if (NUMERIC_LAST_LABEL_RE.test(host)) {
+    // A numeric host is meant as IPv4; only the dotted quad is taken. The resolver would accept
+    // the short, hex and octal forms too and turn them into an address the user never wrote.
+    if (!isIPv4(host)) return { error: `malformed IPv4 address ${host} (only a dotted quad of decimal numbers is an IPv4 host)` };
     return ipv6 ? { error: `IPv4 address ${host} on an IPv6 socket` } : { host, kind: 'ip' };
   }
   if (!HOST_NAME_RE.test(host)) return { error: `malformed host ${JSON.stringify(host)}` };

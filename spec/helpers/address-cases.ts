@@ -11,6 +11,8 @@ export const MALFORMED_CONNECT_ADDRESSES: ReadonlyArray<[string, boolean]> = [
   ['127.0.0.1: 80', false],
   ['999.1.1.1:80', false],
   ['1.2.3:80', false],
+  ['0x7f000001:80', false],
+  ['0x7f.1:80', false],
   ['::1:80', true],
   ['[::1]:80', false],
   ['127.0.0.1:80', true],
