@@ -11,6 +11,8 @@ export interface CliOptions {
   /** As given: `HOST:PORT`, `[V6]:PORT`, `:PORT` (listen), or a path (local). */
   address: string;
   starttls: boolean;
+  /** --starttls: the longest the plaintext exchange may take, from the connection to the upgrade; 0: no limit. */
+  starttlsTimeoutMs: number;
   alpn: string[] | null;
   certFile: string | null;
   caFile: string | null;
@@ -19,6 +21,9 @@ export interface CliOptions {
   waitPeer: boolean;
   verbose: boolean;
 }
+
+/** --starttls-timeout's default: long enough for a person typing into the other end, short enough to free the listener. */
+export const DEFAULT_STARTTLS_TIMEOUT_MS = 30_000;
 
 export type ParsedCommandLine = { help: true } | { help: false; options: CliOptions };
 
@@ -33,6 +38,9 @@ ADDRESS  tcp/tls/udp: HOST:PORT or [IPv6]:PORT; listen also takes :PORT (all int
 
 Options:
   --starttls          tls: start in plaintext, do the SMTP STARTTLS exchange, then upgrade
+  --starttls-timeout MS
+                      --starttls: end the run (exit 15) if the exchange has not reached the
+                      upgrade MS milliseconds after the connection (default 30000; 0: no limit)
   --alpn LIST         tls: ALPN protocols, comma separated, in order of preference
   --cert FILE         tls: PEM file with a certificate and its key (listen: required;
                       connect: the client certificate)
@@ -48,11 +56,13 @@ Options:
 Exit codes: 0 closed normally or by the peer, 2 usage, 3 invalid address, 4 refused,
 5 unreachable, 6 TLS handshake failed, 7 no ALPN in common, 8 address in use, 9 bind
 failed, 10 listen failed, 11 accept failed, 12 connection lost, 13 no socket, 14 STARTTLS
-exchange failed, 1 local I/O error, 130/143 SIGINT/SIGTERM. See docs/cli.md.
+exchange failed, 15 STARTTLS time-out, 1 local I/O error, 130/143 SIGINT/SIGTERM.
+See docs/cli.md.
 `;
 
 const OPTIONS = {
   starttls: { type: 'boolean' },
+  'starttls-timeout': { type: 'string' },
   alpn: { type: 'string' },
   cert: { type: 'string' },
   ca: { type: 'string' },
@@ -79,6 +89,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     transport: transport as SocketType,
     address,
     starttls: values.starttls === true,
+    starttlsTimeoutMs: values['starttls-timeout'] === undefined ? DEFAULT_STARTTLS_TIMEOUT_MS : parseMs('--starttls-timeout', values['starttls-timeout']),
     alpn: values.alpn === undefined ? null : parseAlpn(values.alpn),
     certFile: values.cert ?? null,
     caFile: values.ca ?? null,
@@ -88,6 +99,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     verbose: values.verbose === true,
   };
   checkCombinations(options);
+  if (values['starttls-timeout'] !== undefined && !options.starttls) throw new UsageError('--starttls-timeout needs --starttls');
   return { help: false, options };
 }
 
@@ -97,6 +109,16 @@ function parseRaw(argv: readonly string[]) {
   } catch (err) {
     throw new UsageError((err as Error).message); // unknown option, missing value…
   }
+}
+
+/** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** A whole number of milliseconds, 0..MAX_TIMER_MS. */
+function parseMs(name: string, text: string): number {
+  const ms = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!(ms <= MAX_TIMER_MS)) throw new UsageError(`${name} ${JSON.stringify(text)}: expected milliseconds, a whole number 0..${MAX_TIMER_MS} (0: no limit)`);
+  return ms;
 }
 
 function parseAlpn(list: string): string[] {

@@ -23,6 +23,8 @@ export const ExitCode = {
   OpenFailed: 13,
   /** The plaintext STARTTLS exchange failed before the upgrade. */
   StarttlsFailed: 14,
+  /** The plaintext STARTTLS exchange did not reach the upgrade within --starttls-timeout. */
+  StarttlsTimedOut: 15,
   /** 128 + the signal number, as shells report a process ended by that signal. */
   Interrupted: 130,
   Terminated: 143,

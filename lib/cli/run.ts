@@ -58,7 +58,7 @@ function planStream(o: CliOptions, env: SessionEnv): Plan {
   const upgrade = (plain: ISocket): void => {
     tls.upgradeToTls(plain, session, { serverSide, context, serverName: o.serverName ?? undefined, log: env.reporter.log });
   };
-  const user = serverSide ? new StarttlsServer(env, upgrade) : new StarttlsClient(env, upgrade);
+  const user = serverSide ? new StarttlsServer(env, upgrade, o.starttlsTimeoutMs) : new StarttlsClient(env, upgrade, o.starttlsTimeoutMs);
   return { provider: createTcpSocketProvider(), user };
 }
 

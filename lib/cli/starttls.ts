@@ -7,7 +7,9 @@
  *   client: STARTTLS                     server: 220 2.0.0 Ready to start TLS
  *
  * then both sides upgrade the same connection. Bytes that follow the last plaintext line
- * before the handshake are refused on both sides (they would be injected plaintext).
+ * before the handshake are refused on both sides (they would be injected plaintext). The whole
+ * exchange, from the connection to the upgrade, is bounded by --starttls-timeout: a peer that
+ * stays silent or never asks for the upgrade does not hold the run.
  */
 import { hostname } from 'node:os';
 import { ISocket, ShutdownReason, USocket } from '../index';
@@ -24,16 +26,19 @@ export type Upgrade = (plain: ISocket) => void;
 
 type Step = 'more' | 'upgrade' | 'stop';
 
-/** Reads the exchange line by line and ends the run if it fails before the upgrade. */
+/** Reads the exchange line by line and ends the run if it fails, or takes too long, before the upgrade. */
 abstract class PlainExchange extends USocket {
   private readonly buffer = new Uint8Array(RECV_BYTES);
   private text = '';
-  private failure: string | null = null;
+  private failure: { code: number; message: string } | null = null;
   private upgraded = false;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     protected readonly env: SessionEnv,
     private readonly upgrade: Upgrade,
+    /** The longest the exchange may take, from `begin` to the upgrade; 0: no limit. */
+    private readonly timeoutMs: number,
   ) {
     super();
   }
@@ -43,7 +48,18 @@ abstract class PlainExchange extends USocket {
 
   protected begin(socket: ISocket): void {
     this.env.ending.setCloser(() => socket.shutdown());
+    if (this.timeoutMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.end(socket, ExitCode.StarttlsTimedOut, `STARTTLS timed out: no TLS upgrade within ${this.timeoutMs} ms (--starttls-timeout)`);
+      }, this.timeoutMs);
+    }
     socket.recv(this.buffer, RECV_BYTES, true);
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   override socketRecvResult(socket: ISocket, buffer: Uint8Array, len: number): void {
@@ -61,6 +77,7 @@ abstract class PlainExchange extends USocket {
           return;
         }
         this.upgraded = true;
+        this.stopTimer(); // the TLS handshake has its own time-out (handshakeTimeoutMs)
         this.upgrade(socket); // the plain socket falls silent; the TLS socket's user takes over
         return;
       }
@@ -76,14 +93,20 @@ abstract class PlainExchange extends USocket {
 
   /** Ends the exchange: the connection is closed and the tool exits with the STARTTLS code. */
   protected fail(socket: ISocket, message: string): Step {
-    this.failure ??= message;
-    socket.shutdown();
+    this.end(socket, ExitCode.StarttlsFailed, `STARTTLS failed: ${message}`);
     return 'stop';
   }
 
+  /** Closes the connection; its shutdown then exits with `code` (the first reason given wins). */
+  private end(socket: ISocket, code: number, message: string): void {
+    this.failure ??= { code, message };
+    socket.shutdown();
+  }
+
   override socketShutdown(_socket: ISocket, reason: ShutdownReason): void {
+    this.stopTimer();
     if (this.upgraded) return;
-    if (this.failure !== null) this.env.ending.exit(ExitCode.StarttlsFailed, `STARTTLS failed: ${this.failure}`);
+    if (this.failure !== null) this.env.ending.exit(this.failure.code, this.failure.message);
     else if (reason === ShutdownReason.ByPeer) this.env.ending.exit(ExitCode.StarttlsFailed, 'STARTTLS failed: the peer closed the connection first');
     else this.env.ending.byReason(reason);
   }

@@ -52,8 +52,8 @@ export interface StreamTransport {
   checkOptions?(options: SocketOptions): void;
   /** Checks that the options can serve (TLS: a server certificate); throws if not. */
   checkServerOptions?(options: SocketOptions): void;
-  /** A server that holds new connections paused until they are offered and accepted. */
-  createServer(options: SocketOptions): Server;
+  /** A server that holds new connections paused until they are offered and accepted, for `endpoint` (local sockets: its file). */
+  createServer(options: SocketOptions, endpoint?: ResolvedEndpoint): Server;
   /** Prepares a listening endpoint before `listen` (local sockets: a stale socket file). */
   prepareBind?(endpoint: ResolvedEndpoint, done: (err: NodeJS.ErrnoException | null) => void): void;
   /** Runs after the server listens (local sockets: the file mode). */

@@ -147,7 +147,7 @@ export class StreamListener {
 
   private listenOn(endpoint: ResolvedEndpoint): void {
     if (this.closed) return;
-    const server = this.transport.createServer(this.options);
+    const server = this.transport.createServer(this.options, endpoint);
     this.server = server;
     server.on('connection', (sock: Socket) => this.onConnection(sock));
     server.once('error', (err: NodeJS.ErrnoException) => {
