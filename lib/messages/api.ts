@@ -45,8 +45,9 @@ export interface MessageSocketOptions {
 }
 
 /**
- * Why a message socket refused what its peer sent (`IMessageSocket.framingError`). Each
- * ends the connection; the message user then sees `SOCKET_LOST`. A code never changes meaning.
+ * Why a message socket refused what its peer sent, or could not hold it
+ * (`IMessageSocket.framingError`). Each ends the connection; the message user then sees
+ * `SOCKET_LOST`. A code never changes meaning.
  */
 export const MessageErrorCode = {
   /** A message larger than `maxMessageSize`: by its length prefix, by the delimiter not found within the limit, or a datagram. */
@@ -55,6 +56,11 @@ export const MessageErrorCode = {
   Truncated: 'ERR_MESSAGE_TRUNCATED',
   /** `'varint'` framing: a length prefix longer than 5 bytes. */
   BadLength: 'ERR_MESSAGE_BAD_LENGTH',
+  /**
+   * Memory for an incoming message could not be allocated (the process is out of memory or
+   * address space). Only this connection ends; the peer's data was not at fault by itself.
+   */
+  NoMemory: 'ERR_MESSAGE_NO_MEMORY',
 } as const;
 
 export type MessageErrorCode = (typeof MessageErrorCode)[keyof typeof MessageErrorCode];

@@ -136,9 +136,25 @@ export class DelimiterFraming implements Framing {
 
   constructor(
     delimiter: Uint8Array,
-    private readonly max: number,
+    /** The largest message, in bytes. */
+    readonly max: number,
   ) {
     this.delimiter = Buffer.from(delimiter);
+  }
+
+  get delimiterLength(): number {
+    return this.delimiter.length;
+  }
+
+  /** Where the delimiter first starts in `buf[from, end)` (an index into `buf`), or -1. */
+  find(buf: Uint8Array, from: number, end: number): number {
+    const found = Buffer.from(buf.buffer, buf.byteOffset + from, end - from).indexOf(this.delimiter);
+    return found < 0 ? -1 : from + found;
+  }
+
+  /** Forgets how far the frame at the front was searched: the reader took its bytes elsewhere. */
+  reset(): void {
+    this.searched = 0;
   }
 
   frame(message: Uint8Array): Uint8Array {
@@ -162,22 +178,22 @@ export class DelimiterFraming implements Framing {
   scan(buf: Uint8Array, start: number, end: number): ScanResult {
     const d = this.delimiter.length;
     const from = start + this.searched;
-    const found = from < end ? Buffer.from(buf.buffer, buf.byteOffset + from, end - from).indexOf(this.delimiter) : -1;
-    if (found >= 0) {
-      const at = from + found;
-      if (at - start > this.max) return this.tooLargeHere(at - start);
+    const at = from < end ? this.find(buf, from, end) : -1;
+    if (at >= 0) {
+      if (at - start > this.max) return this.tooLarge(at - start);
       this.searched = 0;
       return { kind: 'message', start, end: at, next: at + d };
     }
     const have = end - start;
     // Without a delimiter in max + d bytes, the message is certainly longer than max.
-    if (have >= this.max + d) return this.tooLargeHere(have);
+    if (have >= this.max + d) return this.tooLarge(have);
     // The last d - 1 bytes may be the start of a delimiter: searched again next time.
     this.searched = Math.max(0, have - (d - 1));
     return { kind: 'more' };
   }
 
-  private tooLargeHere(atLeast: number): ScanResult {
+  /** The error for a message of at least `atLeast` bytes without a delimiter within the limit. */
+  tooLarge(atLeast: number): Extract<ScanResult, { kind: 'error' }> {
     return {
       kind: 'error',
       code: MessageErrorCode.TooLarge,

@@ -4,6 +4,7 @@ import { SocketErrorCode, SocketStateError } from '../errors';
 import { IMessageSocket, MessageErrorCode, MessageFramingKind, UMessageSocket } from './api';
 import { CallbackQueue } from './callback-queue';
 import { Framing } from './framing';
+import { Queue, SendQueue } from './send-queue';
 import { StreamReader } from './stream-reader';
 
 /** What `createMessageSocket` checked and settled. */
@@ -18,6 +19,12 @@ export interface MessageSocketSettings {
   /** Where the callbacks the message socket schedules itself are posted: the wrapped socket's IoMux. */
   readonly iomux: IoMux;
 }
+
+/**
+ * Sends handed to the socket and not yet reported, beyond which frames wait in the message
+ * socket's own queue as bytes: a few sends keep the socket busy; each costs it objects.
+ */
+export const MAX_SENDS_IN_FLIGHT = 8;
 
 /** The largest UDP payload is 65 535 bytes: a datagram buffer one byte larger tells "too large". */
 const DATAGRAM_BUFFER_LIMIT = 65_536;
@@ -49,6 +56,10 @@ export class MessageSocket implements IMessageSocket {
   private readonly datagramBuffer: Uint8Array | null;
   private readonly log: IInstanceLog;
   private readonly flag: LogFlag;
+  /** Per send handed to the socket and not yet reported: how many messages it completes. */
+  private readonly inFlight = new Queue<number>();
+  /** Stream sockets: frames waiting while {@link MAX_SENDS_IN_FLIGHT} sends are in flight. */
+  private readonly queue = new SendQueue();
 
   /** A `receiveNext()` waits for its message. */
   private wanted = false;
@@ -101,8 +112,27 @@ export class MessageSocket implements IMessageSocket {
     // Framed before the state check: a message the framing refuses throws in every state.
     const frame = this.framer ? this.framer.frame(message) : message;
     if (this.stopped || this.socketEnd !== null) return;
+    if (!this.framer || (this.queue.isEmpty && this.inFlight.length < MAX_SENDS_IN_FLIGHT)) {
+      this.sentCount++;
+      this.inFlight.push(1);
+      this.socket.send(frame);
+      return;
+    }
+    // Memory for it may be refused (RangeError, as for any allocation in the caller's call):
+    // then nothing was queued and nothing counted.
+    this.queue.push(frame);
     this.sentCount++;
-    this.socket.send(frame);
+  }
+
+  /** Hands queued pieces to the socket while sends are free, or all of them (`all`: before closing). */
+  private flushQueue(all: boolean): void {
+    while (all || this.inFlight.length < MAX_SENDS_IN_FLIGHT) {
+      const piece = this.queue.take();
+      if (piece === null) return;
+      this.inFlight.push(this.queue.takenEnds);
+      this.socket.send(piece);
+      this.queue.recycle(piece); // send() copied it
+    }
   }
 
   receiveNext(): void {
@@ -120,7 +150,11 @@ export class MessageSocket implements IMessageSocket {
     this.wanted = false;
     // The socket ended already (a BY_PEER held back for buffered messages): end here.
     if (this.socketEnd !== null) this.finish(ShutdownReason.Normal, false);
-    else this.socket.shutdown();
+    else {
+      // The socket sends what it was given before it closes: give it all.
+      this.flushQueue(true);
+      this.socket.shutdown();
+    }
   }
 
   setUser(user: UMessageSocket): void {
@@ -131,8 +165,27 @@ export class MessageSocket implements IMessageSocket {
   // ---- the socket's callbacks (from SocketSide) ----------------------------------------------
 
   onSendResult(): void {
-    if (!this.ended) this.calls.run(() => this.user.messageSendResult?.(this), true);
+    const done = this.inFlight.shift() ?? 0;
+    if (this.ended) return;
+    this.flushQueue(false);
+    if (this.inFlight.length === 0) this.queue.trim();
+    this.reportSent(done, true);
   }
+
+  /** `n` messageSendResults, in order; after one that throws, the rest are posted behind it. */
+  private reportSent(n: number, now: boolean): void {
+    for (let left = n; left > 0; left--) {
+      if (this.ended) return;
+      try {
+        this.calls.run(this.sendResult, now);
+      } catch (e) {
+        if (left > 1) this.calls.run(() => this.reportSent(left - 1, true), false);
+        throw e;
+      }
+    }
+  }
+
+  private readonly sendResult = (): void => this.user.messageSendResult?.(this);
 
   onRecvResult(buffer: Uint8Array, n: number): void {
     if (!this.recvPending || !this.reader) return;
@@ -159,6 +212,9 @@ export class MessageSocket implements IMessageSocket {
 
   onShutdown(reason: ShutdownReason): void {
     this.socketEnd = reason;
+    // What was still waiting will not be sent: no results for it (the socket ended first).
+    this.queue.clear();
+    this.inFlight.clear();
     if (this.shutdownCalled) this.finish(ShutdownReason.Normal, true);
     else if (this.errorCode !== null) this.finish(ShutdownReason.Lost, true);
     // A clean close: the messages that arrived before it are still delivered, as they are asked for.
@@ -213,6 +269,8 @@ export class MessageSocket implements IMessageSocket {
     this.errorCode = code;
     this.wanted = false;
     this.trace(`${detail} (${code}); closing the connection`);
+    // Messages the app sent before this still go out first, as they would have without the queue.
+    this.flushQueue(true);
     this.socket.shutdown();
   }
 
