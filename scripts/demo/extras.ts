@@ -39,7 +39,9 @@ export function runExtras(): Promise<string[]> {
   class ServerMessages extends UMessageSocket {
     override messageReceived(ms: IMessageSocket, message: Uint8Array): void {
       ms.sendMessage(Buffer.from(`${message.byteLength} bytes received`));
-      ms.receiveNext();
+    }
+    override messageSendResult(ms: IMessageSocket): void {
+      ms.receiveNext(); // the next request once the answer was sent
     }
     messageSocketShutdown(_ms: IMessageSocket, reason: ShutdownReason): void {
       note(`server messages ended: ${reason}`);

@@ -34,7 +34,9 @@ export function runLocal(): Promise<string[]> {
                 const text = Buffer.from(b.subarray(0, n)).toString();
                 report.push(`  parent got "${text}"`);
                 c.send(Buffer.from(`parent (pid ${process.pid}) received: ${text}`));
-                c.recv(this.buf, undefined, true);
+              }
+              override socketSendResult(c: ISocket): void {
+                c.recv(this.buf, undefined, true); // the next read once the answer was sent
               }
               socketShutdown(_c: ISocket, reason: ShutdownReason): void {
                 report.push(`  parent's end of the connection: ${reason}`);

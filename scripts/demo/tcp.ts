@@ -5,7 +5,11 @@ import { createTcpSocketProvider, ISocket, ShutdownReason, USocket } from '../..
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex').slice(0, 12);
 
-/** Server side of one connection: echo everything back, 64 KiB at a time. */
+/**
+ * Server side of one connection: echo everything back, 64 KiB at a time. The next read starts
+ * once the echo was handed to the OS, so a client that never reads is held back by TCP instead
+ * of making this side queue its echo without bound.
+ */
 export class EchoConnection extends USocket {
   private readonly buf = new Uint8Array(64 * 1024);
   override socketAcceptComplete(s: ISocket): void {
@@ -16,6 +20,8 @@ export class EchoConnection extends USocket {
   }
   override socketRecvResult(s: ISocket, b: Uint8Array, n: number): void {
     s.send(b, n); // copied: the buffer is ours again at once
+  }
+  override socketSendResult(s: ISocket): void {
     s.recv(this.buf, undefined, true);
   }
   socketShutdown(): void {}

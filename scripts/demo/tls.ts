@@ -125,11 +125,13 @@ function startTls(pki: TestPki, report: string[]): Promise<void> {
         if (b === this.greeting) {
           report.push(`  client read "${line(b, n)}"; sends STARTTLS`);
           s.send(Buffer.from('STARTTLS\r\n'));
-          s.recv(this.goAhead);
           return;
         }
         report.push(`  client read "${line(b, n)}"; upgrades`);
         tls.upgradeToTls(s, new SecureClientSide(), { context: clientCtx, serverName: 'localhost' });
+      }
+      override socketSendResult(s: ISocket): void {
+        s.recv(this.goAhead); // the answer to STARTTLS, read once the command was sent
       }
       socketShutdown(): void {}
     }

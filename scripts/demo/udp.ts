@@ -23,7 +23,9 @@ export function runUdp(): Promise<string[]> {
           const text = Buffer.from(b.subarray(0, n)).toString();
           report.push(`  server got ${n} bytes "${text}" from ${addr}:${port}`);
           s.sendTo(Buffer.from(`ack:${text}`), undefined, addr, port);
-          s.recv(this.buf);
+        }
+        override socketSendResult(s: ISocket): void {
+          s.recv(this.buf); // the next datagram once the answer was sent
         }
         socketShutdown(_s: ISocket, reason: ShutdownReason): void {
           ended('server', reason);

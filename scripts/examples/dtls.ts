@@ -37,17 +37,18 @@ class ConnectedUdp extends USocket {
   override socketShutdown(s: ISocket, reason: ShutdownReason) { failed(reason); }
 }
 
-// The server's DTLS socket: keep the SRTP keys, answer one datagram.
+// The server's DTLS socket: keep the SRTP keys, answer each datagram, read the next one once the answer was sent.
 class DtlsServer extends USocket {
+  private readonly buf = new Uint8Array(1500);
   override socketUpgradeToTlsComplete(s: ISocket) {
     serverKeys = s.getSrtpKeyingMaterial()?.material;
-    s.recv(new Uint8Array(1500));
+    s.recv(this.buf);
   }
   override socketRecvFromResult(s: ISocket, buf: Uint8Array, n: number) {
     console.log(`server got "${text(buf, n)}"`);
     s.send(Buffer.from('hello back'));
-    s.recv(buf);
   }
+  override socketSendResult(s: ISocket) { s.recv(this.buf); }
   override socketShutdown(s: ISocket, reason: ShutdownReason) { ended('server', reason); }
 }
 

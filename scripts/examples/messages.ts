@@ -13,10 +13,13 @@ function ended(who: string, reason: ShutdownReason): void {
   if (ends.length === 2) console.log(`ended: ${ends.sort().join(', ')}`);
 }
 
-// The server's side of a connection: one answer per message, then ask for the next one.
+// The server's side of a connection: one answer per message; ask for the next message once the
+// answer was sent, so a client that never reads the answers is held back instead of queued for.
 class Service extends UMessageSocket {
   override messageReceived(ms: IMessageSocket, message: Uint8Array) {
     ms.sendMessage(Buffer.from(`"${text(message)}" has ${message.byteLength} bytes`));
+  }
+  override messageSendResult(ms: IMessageSocket) {
     ms.receiveNext(); // nothing more is read from the connection until this call
   }
   override messageSocketShutdown(ms: IMessageSocket, reason: ShutdownReason) { ended('server side', reason); listener.shutdown(); }

@@ -1,6 +1,7 @@
 import { createSocketPair, ISocket, ShutdownReason, USocket } from '../../lib';
 
-// The app's server-side user, unchanged: answers every chunk it reads in upper case.
+// The app's server-side user, unchanged: answers every chunk it reads in upper case, and reads
+// the next chunk once the answer was sent.
 class UpperCaser extends USocket {
   private readonly buf = new Uint8Array(256);
   override socketAcceptComplete(s: ISocket) {
@@ -8,6 +9,8 @@ class UpperCaser extends USocket {
   }
   override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) {
     s.send(Buffer.from(Buffer.from(buf.subarray(0, n)).toString('utf8').toUpperCase()));
+  }
+  override socketSendResult(s: ISocket) {
     s.recv(this.buf, this.buf.byteLength, true);
   }
   override socketShutdown(_s: ISocket, reason: ShutdownReason) {

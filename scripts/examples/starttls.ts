@@ -25,10 +25,12 @@ class PlainServerSide extends USocket {
   override socketShutdown(s: ISocket, reason: ShutdownReason) { ended('plain server side', reason); }
 }
 
-// Server side, after the handshake: echo what arrives.
+// Server side, after the handshake: echo what arrives; read again once the echo was sent.
 class SecureServerSide extends USocket {
-  override socketUpgradeToTlsComplete(s: ISocket) { s.recv(new Uint8Array(64), 64, true); }
-  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); s.recv(buf, 64, true); }
+  private readonly buf = new Uint8Array(64);
+  override socketUpgradeToTlsComplete(s: ISocket) { s.recv(this.buf, 64, true); }
+  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); }
+  override socketSendResult(s: ISocket) { s.recv(this.buf, 64, true); }
   override socketShutdown(s: ISocket, reason: ShutdownReason) { ended('secure server side', reason); }
 }
 

@@ -2,10 +2,13 @@ import { createTcpSocketProvider, ISocket, USocket } from '../../lib';
 
 const tcp = createTcpSocketProvider();
 
-// One accepted connection: read whatever arrives (1..64 bytes), send it back, read again.
+// One accepted connection: read whatever arrives (1..64 bytes) and send it back; read again
+// once that send is done, so a peer that never reads is held back instead of queued for.
 class Echo extends USocket {
-  override socketAcceptComplete(s: ISocket) { s.recv(new Uint8Array(64), 64, true); }
-  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); s.recv(buf, 64, true); }
+  private readonly buf = new Uint8Array(64);
+  override socketAcceptComplete(s: ISocket) { s.recv(this.buf, 64, true); }
+  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); }
+  override socketSendResult(s: ISocket) { s.recv(this.buf, 64, true); }
   socketShutdown() {}
 }
 

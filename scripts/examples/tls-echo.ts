@@ -10,10 +10,13 @@ function ended(who: string, reason: ShutdownReason): void {
   process.exitCode = 1;
 }
 
-// One accepted connection, reported once its handshake is done: echo what arrives.
+// One accepted connection, reported once its handshake is done: echo what arrives, and read
+// again once the echo was sent (a peer that never reads is then held back, not queued for).
 class Echo extends USocket {
-  override socketAcceptComplete(s: ISocket) { s.recv(new Uint8Array(64), 64, true); }
-  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); s.recv(buf, 64, true); }
+  private readonly buf = new Uint8Array(64);
+  override socketAcceptComplete(s: ISocket) { s.recv(this.buf, 64, true); }
+  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); }
+  override socketSendResult(s: ISocket) { s.recv(this.buf, 64, true); }
   override socketShutdown(s: ISocket, reason: ShutdownReason) { ended('echo', reason); }
 }
 
