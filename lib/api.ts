@@ -234,6 +234,15 @@ export interface ISocket {
    * exactly `len`, or with `recvPartial` as soon as 1..len are there. UDP and DTLS: one
    * datagram, cut to `len`. Completes with `socketRecvResult` (UDP, DTLS:
    * `socketRecvFromResult`) or `socketRecvCanceled`, always before `socketShutdown`.
+   *
+   * `buffer` must stay usable while the recv is pending. If the app detaches it meanwhile
+   * (transfers its `ArrayBuffer`: `postMessage(…, [buffer.buffer])`, `structuredClone(…,
+   * { transfer })`) or shrinks a resizable `ArrayBuffer` below `len`, the socket finds out
+   * before it writes to it and never throws: the recv is cancelled (`socketRecvCanceled(socket,
+   * buffer)`) and the bytes (UDP, DTLS: the datagram) wait for the next recv. On a stream, an
+   * exact recv that had already taken some bytes cannot give them back (they left with the
+   * buffer): after the cancel the socket ends with `SOCKET_LOST`, since its byte stream now has
+   * a gap.
    * @throws SocketStateError if a recv is already pending, on a server-mode stream socket, or
    *   on a socket with no mode yet; RangeError/TypeError for bad arguments.
    */
@@ -308,6 +317,14 @@ export interface SocketStats {
   readAheadBytes: number;
   /** UDP/DTLS: datagrams dropped because the receive queue was full (as {@link ISocket.droppedDatagrams}). */
   droppedDatagrams: number;
+  /**
+   * Connected UDP and DTLS: datagrams dropped because they did not come from the peer. The OS
+   * filters a connected UDP socket, except for datagrams that reached its port in the moment
+   * between the bind that `connect()` makes and the connect itself; a DTLS socket serves one
+   * peer (a bound DTLS server, the first that completes a handshake) and ignores every other
+   * source. Not in `bytesReceived` or `messagesReceived`. 0 on other sockets.
+   */
+  strangerDatagrams: number;
   /** Client: milliseconds from `connect()` to the connection being established (before any TLS handshake); else null. */
   connectMs: number | null;
   /** TLS/DTLS (also STARTTLS and accepted connections): milliseconds the handshake took; else null. */

@@ -102,6 +102,7 @@ describe('stats()', () => {
       queuedSendBytes: 0,
       readAheadBytes: 0,
       droppedDatagrams: 0,
+      strangerDatagrams: 0,
       connectMs: null,
       handshakeMs: null,
       lastErrorCode: null,

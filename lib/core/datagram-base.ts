@@ -22,11 +22,18 @@ export abstract class DatagramBase extends SocketBase {
   protected received = 0;
   /** Bytes accepted by send/sendTo and not yet handed to the OS (for stats()). */
   protected unsentBytes = 0;
+  /** Datagrams dropped because they did not come from the connected (or locked) peer. */
+  private strangers = 0;
 
   constructor(user: USocket, options: SocketOptions) {
     super(user, options);
     const limit = checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1);
-    this.receiver = new DatagramReceiver(limit, (result, fromEvent) => this.emitRecvFrom(result, fromEvent), (m) => this.trace(m));
+    this.receiver = new DatagramReceiver(
+      limit,
+      (result, fromEvent) => this.emitRecvFrom(result, fromEvent),
+      (buffer, fromEvent) => this.emit((user) => user.socketRecvCanceled?.(this, buffer), fromEvent),
+      (m) => this.trace(m),
+    );
   }
 
   get localAddress(): string | undefined {
@@ -53,6 +60,31 @@ export abstract class DatagramBase extends SocketBase {
   /** Datagrams dropped because they arrived while the queue was full. */
   get droppedDatagrams(): number {
     return this.receiver.dropped;
+  }
+  /** Datagrams dropped because they did not come from the connected (DTLS: locked) peer; as `stats().strangerDatagrams`. */
+  get strangerDatagrams(): number {
+    return this.strangers;
+  }
+
+  protected override strangerCount(): number {
+    return this.strangers;
+  }
+
+  /**
+   * Whether a datagram from `address`:`port` comes from the peer. Both sides come from the OS in
+   * the same form, so the plain comparison decides; only when it fails are an IPv4 address and
+   * its IPv4-mapped IPv6 form (`::ffff:192.0.2.1`), and the case of hex digits, taken as equal.
+   */
+  protected isFromPeer(address: string, port: number): boolean {
+    const peer = this.peer;
+    if (peer === null || peer.port !== port) return false;
+    return peer.address === address || canonical(peer.address) === canonical(address);
+  }
+
+  /** Counts a datagram dropped as not from the peer; logs the 1st, 2nd, 4th, 8th… */
+  protected noteStranger(address: string, port: number): void {
+    const n = ++this.strangers;
+    if ((n & (n - 1)) === 0) this.trace(`ignored a datagram from ${address}:${port} (not the peer); ${n} so far`);
   }
 
   /** One datagram per recv (cut to `len`); the mode is set by bind/connect/sendTo (DTLS: from the start). */
@@ -116,4 +148,10 @@ export abstract class DatagramBase extends SocketBase {
     this.countRecvDelivered();
     if (this.state !== 'takenOver') this.user.socketRecvFromResult?.(this, r.buffer, r.len, r.address, r.port);
   }
+}
+
+/** An IP address for comparison: lower case, an IPv4-mapped IPv6 address as its IPv4 form. */
+function canonical(address: string): string {
+  const a = address.toLowerCase();
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }

@@ -49,6 +49,21 @@ export class DatagramQueue {
     return d;
   }
 
+  /** Keeps the datagrams `keep` accepts, in order; returns the others, oldest first (not counted as dropped). */
+  retain(keep: (d: Datagram) => boolean): Datagram[] {
+    const removed: Datagram[] = [];
+    for (let n = this.items.length; n > 0; n--) {
+      const d = this.items.shift()!;
+      if (keep(d)) {
+        this.items.push(d);
+      } else {
+        removed.push(d);
+        this.queuedBytes -= d.data.byteLength;
+      }
+    }
+    return removed;
+  }
+
   clear(): void {
     this.items.clear();
     this.queuedBytes = 0;

@@ -4,6 +4,23 @@ export interface RecvRequest {
   len: number;
   partial: boolean;
   filled: number;
+  /**
+   * Set when the buffer was found unusable before bytes were written to it: detached (its
+   * ArrayBuffer transferred, byteLength 0) or shrunk below `len` (a resizable ArrayBuffer).
+   * Such a request is withdrawn, not completed: the owner reports it cancelled; the bytes it
+   * did not take stay in the read-ahead for the next recv. See {@link isDetached}.
+   */
+  detached: boolean;
+}
+
+/**
+ * Whether the request's buffer can no longer hold what was asked: the app detached it
+ * (transferred its ArrayBuffer to a worker or a MessagePort) or shrank its resizable
+ * ArrayBuffer while the recv was pending. `len` was checked against the buffer at recv() time,
+ * so this is the one way it can fail later. Writing to it would throw from Node's read callback.
+ */
+export function isDetached(req: RecvRequest): boolean {
+  return req.buffer.byteLength < req.len;
 }
 
 /**
@@ -48,6 +65,10 @@ export class ReceiveBuffer {
   push(chunk: Uint8Array, transient = false): RecvRequest | null {
     const req = this.request;
     if (req !== null && this.buffered === 0) {
+      if (isDetached(req)) {
+        this.append(chunk, transient);
+        return this.withdraw(req);
+      }
       const n = Math.min(chunk.byteLength, req.len - req.filled);
       req.buffer.set(n === chunk.byteLength ? chunk : chunk.subarray(0, n), req.filled);
       req.filled += n;
@@ -66,7 +87,7 @@ export class ReceiveBuffer {
 
   /** Registers a recv without serving it yet; {@link ReceiveBuffer.retry} serves it later. */
   wait(buffer: Uint8Array, len: number, partial: boolean): void {
-    this.request = { buffer, len, partial, filled: 0 };
+    this.request = { buffer, len, partial, filled: 0, detached: false };
   }
 
   /** Serves the pending recv from the read-ahead; returns it if that completed it. */
@@ -76,7 +97,7 @@ export class ReceiveBuffer {
 
   /** Starts a recv; returns it already completed when the read-ahead satisfies it. */
   start(buffer: Uint8Array, len: number, partial: boolean): RecvRequest | null {
-    const req: RecvRequest = { buffer, len, partial, filled: 0 };
+    const req: RecvRequest = { buffer, len, partial, filled: 0, detached: false };
     this.request = req;
     return this.fill(req);
   }
@@ -85,10 +106,15 @@ export class ReceiveBuffer {
    * Removes the pending recv (cancel) and returns it. Bytes it had already taken go back to
    * the front of the read-ahead (copied, as the caller owns its buffer again): a cancelled
    * exact recv loses nothing. `keepBytes` false skips that when the socket is going away.
+   * A detached buffer has nothing left to copy: the request comes back marked `detached`.
    */
   cancel(keepBytes = true): RecvRequest | null {
     const req = this.request;
     this.request = null;
+    if (req !== null && isDetached(req)) {
+      req.detached = true;
+      return req;
+    }
     if (keepBytes && req !== null && req.filled > 0) {
       const back = req.buffer.slice(0, req.filled);
       if (this.head > 0) {
@@ -101,10 +127,14 @@ export class ReceiveBuffer {
     return req;
   }
 
-  /** End of stream: completes the pending recv short if it holds any bytes. */
+  /**
+   * End of stream: completes the pending recv short if it holds any bytes (withdrawn, marked
+   * `detached`, if its buffer went away with them).
+   */
   completeShort(): RecvRequest | null {
     const req = this.request;
     if (req === null || req.filled === 0) return null;
+    if (isDetached(req)) return this.withdraw(req);
     this.request = null;
     return req;
   }
@@ -132,6 +162,7 @@ export class ReceiveBuffer {
   }
 
   private fill(req: RecvRequest): RecvRequest | null {
+    if (this.buffered > 0 && isDetached(req)) return this.withdraw(req);
     while (this.buffered > 0 && req.filled < req.len) {
       const chunk = this.chunks[this.first];
       const available = chunk.byteLength - this.head;
@@ -154,6 +185,13 @@ export class ReceiveBuffer {
       this.first = 0;
     }
     return this.completeIfReady(req);
+  }
+
+  /** Takes back a request whose buffer went away (see {@link RecvRequest.detached}); returns it marked. */
+  private withdraw(req: RecvRequest): RecvRequest {
+    this.request = null;
+    req.detached = true;
+    return req;
   }
 
   private completeIfReady(req: RecvRequest): RecvRequest | null {

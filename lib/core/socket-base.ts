@@ -249,6 +249,7 @@ export abstract class SocketBase implements ISocket {
       queuedSendBytes: this.queuedSendBytes(),
       readAheadBytes: this.readAheadBytes(),
       droppedDatagrams: this.droppedDatagrams,
+      strangerDatagrams: this.strangerCount(),
       connectMs: this.connectMs,
       handshakeMs: this.handshakeMs,
       lastErrorCode: this.lastErrorCode,
@@ -260,6 +261,10 @@ export abstract class SocketBase implements ISocket {
   protected abstract queuedSendBytes(): number;
   /** Bytes received and waiting for a recv. */
   protected abstract readAheadBytes(): number;
+  /** Datagram sockets: datagrams dropped because they were not from the connected peer. */
+  protected strangerCount(): number {
+    return 0;
+  }
   /** A listening socket's totals. */
   protected listenerStats(): ListenerStats | null {
     return null;

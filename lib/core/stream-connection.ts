@@ -301,11 +301,31 @@ export abstract class StreamConnection extends SocketBase {
 
   protected cancelPendingRecv(keepBytes = false): void {
     const req = this.recvBuffer.cancel(keepBytes);
-    if (req) this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
+    if (!req) return;
+    if (req.detached && keepBytes) this.recvDetached(req, false);
+    else this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
   }
 
-  private deliver(req: RecvRequest): void {
-    this.emitRecvResult(req);
+  /** A recv that completed, or was withdrawn because its buffer went away (see ReceiveBuffer). */
+  private deliver(req: RecvRequest, fromEvent = false): void {
+    if (req.detached) this.recvDetached(req, fromEvent);
+    else this.emitRecvResult(req, fromEvent);
+  }
+
+  /**
+   * The pending recv's buffer was detached (or shrunk) by the app: it is cancelled, never
+   * written to (that would throw out of Node's read callback). Bytes not taken yet wait in the
+   * read-ahead for the next recv. Bytes an exact recv had already taken left with the buffer:
+   * the stream has a gap the app cannot see, so the socket ends with SOCKET_LOST.
+   */
+  private recvDetached(req: RecvRequest, fromEvent: boolean): void {
+    this.emit((user) => user.socketRecvCanceled?.(this, req.buffer), fromEvent);
+    if (req.filled === 0) {
+      this.trace(`recv cancelled: its buffer was detached or shrunk while pending; ${this.recvBuffer.size} bytes wait for the next recv`);
+      return;
+    }
+    this.trace(`recv cancelled: its buffer was detached or shrunk holding ${req.filled} bytes of the stream, which left with it -> ${ShutdownReason.Lost}`);
+    this.fail(ShutdownReason.Lost);
   }
 
   /** @internal A chunk from Node's 'data' event (a socket that could not be switched to onread). */
@@ -332,7 +352,7 @@ export abstract class StreamConnection extends SocketBase {
       this.node!.pause();
     }
     // Last: the user may run right here (direct delivery), and calls recv/shutdown from it.
-    if (done) this.emitRecvResult(done, true);
+    if (done) this.deliver(done, true);
   }
 
   /** After the completion callback: a recv made before it may be served from what arrived. */

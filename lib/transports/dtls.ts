@@ -33,7 +33,6 @@ export class DtlsSocket extends DatagramBase {
   private connectedUdp = false;
   private waitingSends: Buffer[] = [];
   private inFlight = 0;
-  private strangers = 0;
   private noise = 0;
   /** The peer sent close_notify: no more datagrams come. */
   private peerClosed = false;
@@ -55,10 +54,7 @@ export class DtlsSocket extends DatagramBase {
 
   // ---- facts -----------------------------------------------------------------------------
 
-  /** Datagrams from other sources than the peer, ignored. */
-  get strangerDatagrams(): number {
-    return this.strangers;
-  }  override getPeerCertificate(): PeerCertificate | null {
+  override getPeerCertificate(): PeerCertificate | null {
     return this.peerCert;
   }
   override getSrtpKeyingMaterial(): { profile: string; material: Uint8Array } | null {
@@ -132,10 +128,8 @@ export class DtlsSocket extends DatagramBase {
   private readonly onDatagram = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.ended) return;
     const peer = this.peer;
-    if (peer && (peer.address !== rinfo.address || peer.port !== rinfo.port)) {
-      if (this.strangers++ === 0 || (this.strangers & (this.strangers - 1)) === 0) {
-        this.trace(`ignored a datagram from ${rinfo.address}:${rinfo.port} (not the peer); ${this.strangers} so far`);
-      }
+    if (peer && !this.isFromPeer(rinfo.address, rinfo.port)) {
+      this.noteStranger(rinfo.address, rinfo.port); // counted in strangerDatagrams
       return;
     }
     // Noise (not a DTLS record) and, once the session is up, unprotected alerts and ClientHellos

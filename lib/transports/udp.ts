@@ -68,6 +68,8 @@ export class DatagramSocket extends DatagramBase {
 
   connect(address: string, serverName?: string): void {
     this.enterClientMode(() => checkString('connect: address', address));
+    // Until the connect completed, nobody knows who the peer is: what arrives waits (see onConnected).
+    this.receiver.hold();
     this.setState('resolving', address);
     this.markConnectStart();
     const target = parseHostPort(address, this.ipv6);
@@ -110,6 +112,7 @@ export class DatagramSocket extends DatagramBase {
     this.emit((user) => {
       if (!this.shutdownCalled) user.socketConnectComplete?.(this);
     });
+    this.dropStrangersHeld();
     const waiting = this.waitingSends;
     this.waitingSends = [];
     for (const data of waiting) this.transmit(data);
@@ -245,9 +248,28 @@ export class DatagramSocket extends DatagramBase {
 
   // ---- receiving -------------------------------------------------------------------------
 
+  /**
+   * The connect completed: of the datagrams that arrived while it was on its way, those not
+   * from the peer are dropped and counted (`strangerDatagrams`). The OS filters a connected
+   * socket, but not what it had queued before: dgram binds the port a moment before it connects
+   * it, and a datagram that comes in between stays in the queue. A recv pending since then is
+   * served from what is left, after socketConnectComplete.
+   */
+  private dropStrangersHeld(): void {
+    for (const d of this.receiver.release((address, port) => this.isFromPeer(address, port))) {
+      this.received -= d.data.byteLength;
+      this.messagesReceived--;
+      this.noteStranger(d.address, d.port);
+    }
+  }
 
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.ignoresCalls) return;
+    // A connected socket: the OS's own filter misses datagrams it queued before the connect.
+    if (this.peer !== null && !this.isFromPeer(rinfo.address, rinfo.port)) {
+      this.noteStranger(rinfo.address, rinfo.port);
+      return;
+    }
     this.received += msg.byteLength;
     this.messagesReceived++;
     this.receiver.arrive(msg, rinfo.address, rinfo.port, true);

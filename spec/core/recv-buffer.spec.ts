@@ -124,3 +124,95 @@ describe('ReceiveBuffer cancel', () => {
     expect(Buffer.from(rest).toString()).toBe('cdefxx');
   });
 });
+
+/** Detaches `b`'s ArrayBuffer, as transferring it to a worker or a MessagePort does. */
+function detach(b: Uint8Array): void {
+  const ab = b.buffer as ArrayBuffer;
+  structuredClone(ab, { transfer: [ab] });
+}
+
+describe('ReceiveBuffer and a pending recv whose buffer was detached (issue #15, defect 5)', () => {
+  it('push withdraws the recv instead of writing to it; the chunk waits for the next recv', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(4);
+    expect(rb.start(out, 4, true)).toBeNull();
+    detach(out);
+    const req = rb.push(bytes(1, 2, 3));
+    expect(req?.buffer).toBe(out);
+    expect(req?.detached).toBe(true);
+    expect(req?.filled).toBe(0);
+    expect(rb.pending).toBeNull();
+    expect(rb.size).toBe(3);
+    const next = new Uint8Array(4);
+    expect(rb.start(next, 4, true)?.filled).toBe(3);
+    expect(Array.from(next.subarray(0, 3))).toEqual([1, 2, 3]);
+  });
+
+  it('copies a transient chunk it keeps that way', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(4);
+    rb.start(out, 4, false);
+    detach(out);
+    const scratch = bytes(7, 8);
+    expect(rb.push(scratch, true)?.detached).toBe(true);
+    scratch.fill(0);
+    const next = new Uint8Array(2);
+    rb.start(next, 2, false);
+    expect(Array.from(next)).toEqual([7, 8]);
+  });
+
+  it('an exact recv that had taken bytes is withdrawn with its count, the new chunk kept', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(6);
+    rb.start(out, 6, false);
+    expect(rb.push(bytes(1, 2))).toBeNull();
+    detach(out);
+    const req = rb.push(bytes(3, 4, 5));
+    expect(req).toMatchObject({ detached: true, filled: 2 });
+    expect(rb.size).toBe(3);
+  });
+
+  it('a recv made before the completion callback and served from the read-ahead (retry) is withdrawn too', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(4);
+    rb.wait(out, 4, true);
+    rb.hold(bytes(9)); // arrived before the completion callback: held, not served
+    detach(out);
+    expect(rb.retry()?.detached).toBe(true);
+    expect(rb.size).toBe(1);
+  });
+
+  it('a buffer shrunk below the recv length (resizable ArrayBuffer) counts as gone; one still large enough does not', () => {
+    type Resizable = ArrayBuffer & { resize(n: number): void };
+    const ab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => Resizable)(8, { maxByteLength: 8 });
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(ab);
+    rb.start(out, 4, true);
+    ab.resize(5);
+    expect(rb.push(bytes(1))).toMatchObject({ detached: false, filled: 1 });
+    rb.start(out, 4, true);
+    ab.resize(3);
+    expect(rb.push(bytes(2))).toMatchObject({ detached: true, filled: 0 });
+  });
+
+  it('cancel does not throw (nothing can be copied back) and marks the request', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(6);
+    rb.start(out, 6, false);
+    rb.push(bytes(1, 2));
+    detach(out);
+    const req = rb.cancel(true);
+    expect(req).toMatchObject({ detached: true, filled: 2 });
+    expect(rb.size).toBe(0);
+  });
+
+  it('completeShort at the end of the stream withdraws it rather than completing it', () => {
+    const rb = new ReceiveBuffer(1024);
+    const out = new Uint8Array(6);
+    rb.start(out, 6, false);
+    rb.push(bytes(1, 2));
+    detach(out);
+    expect(rb.completeShort()).toMatchObject({ detached: true, filled: 2 });
+    expect(rb.pending).toBeNull();
+  });
+});
