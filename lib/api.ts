@@ -145,7 +145,12 @@ export interface UpgradeOptions extends SocketOptions {
  * affects connections made after it only.
  */
 export interface ISocketContext {
-  /** PEM text with the certificate (chain) and its private key; `hostName` adds it for that SNI name, without one it is the default. */
+  /**
+   * PEM text with the certificate (chain) and its private key. Without `hostName` it is the
+   * default certificate. With one it serves that SNI name, and it is also the default while no
+   * default is set (the seed's call with a host name keeps working for clients without SNI, and
+   * gives {@link ISocketContext.getCertificateFingerprint} its value); a default set later takes over.
+   */
   setServerCertificate(pem: string | Uint8Array, hostName?: string): void;
   /** PEM text with the client certificate (chain) and its key; `hostName` is reserved and ignored. */
   setClientCertificate(pem: string | Uint8Array, hostName?: string): void;

@@ -146,9 +146,17 @@ export class SocketContext implements ISocketContext {
 
   setServerCertificate(pem: string | Uint8Array, hostName?: string): void {
     const entry = parseCertificatePem('setServerCertificate', pem);
-    if (hostName === undefined || hostName === null || hostName === '') this.serverDefault = entry;
-    else if (typeof hostName !== 'string') throw new TypeError('setServerCertificate: hostName must be a string');
-    else this.serverByName.set(hostName.toLowerCase(), entry);
+    if (hostName === undefined || hostName === null || hostName === '') {
+      this.serverDefault = entry;
+    } else if (typeof hostName !== 'string') {
+      throw new TypeError('setServerCertificate: hostName must be a string');
+    } else {
+      this.serverByName.set(hostName.toLowerCase(), entry);
+      // The seed's servers call this with their host name and nothing else: that certificate
+      // must also serve clients without SNI (or with another name) and give the fingerprint.
+      // It stays the default only until a default is set explicitly.
+      if (this.serverDefault === null) this.serverDefault = entry;
+    }
     this.changed();
   }
 

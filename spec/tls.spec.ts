@@ -238,6 +238,25 @@ describe('tls specifics', () => {
       await uu.waitFor('socketConnectComplete', 1, 10000, u);
       expect(u.getPeerCertificate()?.subject.CN).toBe('other.test');
     });
+
+    it('a certificate set only with a host name also serves clients without SNI or with another name', async () => {
+      const ctx = newContext();
+      ctx.setServerCertificate(pki.server, 'localhost');
+      const srv = await tlsListen(ctx, () => echoUser());
+
+      // By IP: no SNI is sent, so only a default certificate can answer.
+      const iu = sinkUser('by IP');
+      const i = await h.connect(srv.address, iu);
+      expect(i.getPeerCertificate()?.subject.CN).toBe('localhost');
+      await echoRoundTrip(i, iu);
+
+      // A client whose SNI names no certificate gets the default (and refuses it by name).
+      const ou = sinkUser('other name');
+      const o = h.socket(ou, { context: clientContext(pki) });
+      o.connect(srv.address, 'unknown.test');
+      expect(await ou.waitForShutdown(o)).toBe(R.TlsHandshakeFailed);
+      expect(ou.count('socketConnectComplete')).toBe(0);
+    });
   });
 
   describe('ALPN', () => {
@@ -403,10 +422,15 @@ describe('tls specifics', () => {
       client.setServerCertificate(pki.other);
       expect(Buffer.from(client.getCertificateFingerprint() as Uint8Array)).toEqual(fingerprintOf(pki.other));
 
-      // A certificate for an SNI name only is not the default.
-      const sniOnly = newContext();
-      sniOnly.setServerCertificate(pki.other, 'other.test');
-      expect(sniOnly.getCertificateFingerprint()).toBeNull();
+      // A host-named certificate is also the default while no default is set (the seed's call),
+      // so it gives the fingerprint; a default set later takes over.
+      const named = newContext();
+      named.setServerCertificate(pki.other, 'other.test');
+      expect(Buffer.from(named.getCertificateFingerprint() as Uint8Array)).toEqual(fingerprintOf(pki.other));
+      named.setServerCertificate(pki.server, 'localhost');
+      expect(Buffer.from(named.getCertificateFingerprint() as Uint8Array)).toEqual(fingerprintOf(pki.other));
+      named.setServerCertificate(pki.server);
+      expect(Buffer.from(named.getCertificateFingerprint() as Uint8Array)).toEqual(fingerprintOf(pki.server));
 
       // PEM as bytes works the same.
       const bytes = newContext();
@@ -433,8 +457,11 @@ describe('tls specifics', () => {
         expect(thrownCode(() => set(`${cert}\n${otherKey}`))).toBe('TypeError:ERR_PEM_KEY_MISMATCH');
         expect(thrownCode(() => set(''))).toBe('TypeError:ERR_PEM_NO_CERTIFICATE');
       }
-      expect(thrownCode(() => ctx.setServerCertificate(`${cert}\n${key}`, 'sni.test'))).toBe('none');
+      // The failed calls changed nothing; a good host-named certificate is taken (and, with no
+      // default set, becomes the default: its fingerprint is the context's).
       expect(ctx.getCertificateFingerprint()).toBeNull();
+      expect(thrownCode(() => ctx.setServerCertificate(`${cert}\n${key}`, 'sni.test'))).toBe('none');
+      expect(Buffer.from(ctx.getCertificateFingerprint() as Uint8Array)).toEqual(fingerprintOf(pki.server));
       expect(thrownCode(() => ctx.setAlpnProtocols(['']))).toBe('TypeError:ERR_ALPN_INVALID');
       expect(thrownCode(() => ctx.setAlpnProtocols(['h2', 'x'.repeat(256)]))).toBe('TypeError:ERR_ALPN_INVALID');
       expect(thrownCode(() => ctx.setAlpnProtocols(['x'.repeat(255)]))).toBe('none');
