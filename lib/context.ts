@@ -2,23 +2,7 @@ import { constants as cryptoConstants, createHash, createPrivateKey, X509Certifi
 import { createSecureContext, SecureContext, TlsOptions } from 'node:tls';
 import { IInstanceLog, ISocketContext, LogFlag } from './api';
 import { getDefaultLog } from './core/log';
-
-/** Stable codes of the errors a context throws for bad certificates or settings. */
-export const ContextErrorCode = {
-  /** The PEM text holds no certificate. */
-  NoCertificate: 'ERR_PEM_NO_CERTIFICATE',
-  /** The PEM text holds no private key. */
-  NoPrivateKey: 'ERR_PEM_NO_PRIVATE_KEY',
-  /** The private key does not belong to the (first) certificate. */
-  KeyMismatch: 'ERR_PEM_KEY_MISMATCH',
-  /** The PEM text could not be parsed (corrupt base64, unsupported or encrypted key…). */
-  BadPem: 'ERR_PEM_INVALID',
-  /** An ALPN protocol name is empty or longer than 255 bytes. */
-  BadAlpn: 'ERR_ALPN_INVALID',
-} as const;
-
-/** One of the {@link ContextErrorCode} strings, carried as `code` by the TypeError a context method throws. */
-export type ContextErrorCode = (typeof ContextErrorCode)[keyof typeof ContextErrorCode];
+import { ContextErrorCode } from './errors';
 
 function pemError(code: ContextErrorCode, message: string): TypeError & { code: ContextErrorCode } {
   return Object.assign(new TypeError(message), { code });
@@ -76,7 +60,8 @@ export function parseCertificatePem(what: string, pem: string | Uint8Array): Cer
   } catch (err) {
     throw pemError(ContextErrorCode.BadPem, `${what}: cannot read the certificate or key: ${(err as Error).message}`);
   }
-  if (!matches) throw pemError(ContextErrorCode.KeyMismatch, `${what}: the private key does not belong to the certificate (${leaf.subject.replace(/\n/g, ', ')})`);
+  if (!matches)
+    throw pemError(ContextErrorCode.KeyMismatch, `${what}: the private key does not belong to the certificate (${leaf.subject.replace(/\n/g, ', ')})`);
   return { cert: certs.join('\n'), key: keyMatch[0], fingerprint: createHash('sha256').update(leaf.raw).digest(), leaf };
 }
 

@@ -1,4 +1,8 @@
-import { ShutdownReason } from './api';
+/**
+ * The public error codes, and the one error class the library throws for a programming error.
+ * This file imports nothing: what maps an OS error to a `ShutdownReason` is the core's
+ * (`core/os-errors.ts`).
+ */
 
 /**
  * Stable codes of {@link SocketStateError}. A code never changes meaning; the message may.
@@ -64,42 +68,19 @@ export class SocketStateError extends Error {
   }
 }
 
-/** The phase a socket was in when an OS error hit it: the same errno means different things in each. */
-export type ErrorPhase = 'connect' | 'handshake' | 'bind' | 'listen' | 'accept' | 'established';
+/** Stable codes of the errors a context throws for bad certificates or settings. */
+export const ContextErrorCode = {
+  /** The PEM text holds no certificate. */
+  NoCertificate: 'ERR_PEM_NO_CERTIFICATE',
+  /** The PEM text holds no private key. */
+  NoPrivateKey: 'ERR_PEM_NO_PRIVATE_KEY',
+  /** The private key does not belong to the (first) certificate. */
+  KeyMismatch: 'ERR_PEM_KEY_MISMATCH',
+  /** The PEM text could not be parsed (corrupt base64, unsupported or encrypted key…). */
+  BadPem: 'ERR_PEM_INVALID',
+  /** An ALPN protocol name is empty or longer than 255 bytes. */
+  BadAlpn: 'ERR_ALPN_INVALID',
+} as const;
 
-const OPEN_FAILED = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EAFNOSUPPORT', 'EPROTONOSUPPORT']);
-const CONNECT_REJECTED = new Set(['ECONNREFUSED']);
-const BIND_IN_USE = new Set(['EADDRINUSE']);
-const ADDRESS_INVALID = new Set(['ERR_INVALID_ADDRESS', 'ERR_INVALID_IP_ADDRESS', 'ENAMETOOLONG']);
-/** The fatal `no_application_protocol` alert, seen from either side. */
-const NO_ALPN = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_SSL_NO_APPLICATION_PROTOCOL']);
-
-/** The OS (or Node) error code carried by `err`, or `'UNKNOWN'`. */
-export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
-}
-
-/**
- * Maps an OS error to the reason reported for it, by the phase it hit (docs/errors.md has
- * the table). Anything unrecognised gets the phase's general reason.
- */
-export function reasonForError(err: unknown, phase: ErrorPhase): ShutdownReason {
-  const code = errorCode(err);
-  if (OPEN_FAILED.has(code) && phase !== 'established') return ShutdownReason.OpenFailed;
-  if (ADDRESS_INVALID.has(code) && (phase === 'connect' || phase === 'bind')) return ShutdownReason.AddressInvalid;
-  switch (phase) {
-    case 'handshake':
-      return NO_ALPN.has(code) ? ShutdownReason.AlpnSelectionFailed : ShutdownReason.TlsHandshakeFailed;
-    case 'connect':
-      return CONNECT_REJECTED.has(code) ? ShutdownReason.ConnectRejected : ShutdownReason.ConnectFailed;
-    case 'bind':
-      return BIND_IN_USE.has(code) ? ShutdownReason.AddrInUse : ShutdownReason.BindFailed;
-    case 'listen':
-      return ShutdownReason.ListenFailed;
-    case 'accept':
-      return ShutdownReason.AcceptFailed;
-    case 'established':
-      return ShutdownReason.Lost;
-  }
-}
+/** One of the {@link ContextErrorCode} strings, carried as `code` by the TypeError a context method throws. */
+export type ContextErrorCode = (typeof ContextErrorCode)[keyof typeof ContextErrorCode];

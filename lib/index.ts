@@ -21,16 +21,10 @@ export {
   type SocketStats,
   type ListenerStats,
 } from './api';
-export { SocketStateError, SocketErrorCode } from './errors';
+export { SocketStateError, SocketErrorCode, ContextErrorCode } from './errors';
 export { IoMux, type IoMuxOptions } from './core/iomux';
 export { LOG_ENV } from './core/log';
-export {
-  createTcpSocketProvider,
-  createTlsSocketProvider,
-  createUdpSocketProvider,
-  createLocalSocketProvider,
-  createSocketPair,
-} from './providers';
+export { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, createLocalSocketProvider, createSocketPair } from './providers';
 export {
   createMessageSocket,
   DEFAULT_MAX_MESSAGE_SIZE,

@@ -66,10 +66,16 @@ export async function makeTestPki(): Promise<TestPki> {
   const [server, other, client, rogue] = await Promise.all([
     leaf('localhost', localNames, ca),
     leaf('other.test', [{ type: 2, value: 'other.test' }], ca),
-    leaf('client', [{ type: 2, value: 'client' }], ca, [
-      { name: 'localityName', value: 'Springfield' },
-      { name: 'organizationName', value: 'Clients Inc' },
-    ], true),
+    leaf(
+      'client',
+      [{ type: 2, value: 'client' }],
+      ca,
+      [
+        { name: 'localityName', value: 'Springfield' },
+        { name: 'organizationName', value: 'Clients Inc' },
+      ],
+      true,
+    ),
     leaf('localhost', localNames, undefined),
   ]);
   return { ca: caPems.cert, server, other, client, rogue };

@@ -96,12 +96,7 @@ export function parseBindHost(localAddress: string | null | undefined, ipv6: boo
 }
 
 /** Resolves a name to one address of the socket's family; literals come back as they are. */
-export function resolveHost(
-  host: string,
-  kind: 'ip' | 'name',
-  ipv6: boolean,
-  done: (err: NodeJS.ErrnoException | null, address: string) => void,
-): void {
+export function resolveHost(host: string, kind: 'ip' | 'name', ipv6: boolean, done: (err: NodeJS.ErrnoException | null, address: string) => void): void {
   if (kind === 'ip') {
     done(null, host);
     return;

@@ -12,7 +12,8 @@ import {
   SocketType,
   USocket,
 } from '../api';
-import { SocketErrorCode, SocketStateError, errorCode } from '../errors';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { errorCode } from './os-errors';
 import { IoMux, getDefaultIoMux } from './iomux';
 import { getDefaultLog } from './log';
 import { checkUser } from './validate';

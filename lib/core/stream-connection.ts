@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
-import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { reasonForError } from './os-errors';
 import { StreamTransport } from './endpoint';
 import type { ConnectionTicket } from './stream-listener';
 import { RecvRequest, ReceiveBuffer } from './recv-buffer';

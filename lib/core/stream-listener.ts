@@ -1,6 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import { ListenerStats, ShutdownReason, SocketOptions, USocket } from '../api';
-import { SocketErrorCode, SocketStateError, errorCode, reasonForError } from '../errors';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { errorCode, reasonForError } from './os-errors';
 import { ResolvedEndpoint, StreamTransport } from './endpoint';
 import type { StreamSocket } from './stream-socket';
 import { checkUser } from './validate';

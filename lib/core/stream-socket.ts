@@ -1,6 +1,7 @@
 import { isIPv4, type Socket } from 'node:net';
 import { ListenerStats, ShutdownReason, SocketOptions, USocket } from '../api';
-import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { reasonForError } from './os-errors';
 import { isAddressError, resolveHost } from './address';
 import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from './endpoint';
 import { readDirectly } from './direct-read';

@@ -36,7 +36,10 @@ export function createMessageSocket(socket: ISocket, user: UMessageSocket, optio
     throw new SocketStateError(SocketErrorCode.NotConnected, 'createMessageSocket: the socket is not connected; wrap it once connect() or accept() completed');
   }
   if (socket.mode === 'server') {
-    throw new SocketStateError(SocketErrorCode.WrongMode, 'createMessageSocket: a listening or bound socket carries no messages; wrap a connected or accepted socket');
+    throw new SocketStateError(
+      SocketErrorCode.WrongMode,
+      'createMessageSocket: a listening or bound socket carries no messages; wrap a connected or accepted socket',
+    );
   }
   return new MessageSocket(socket, user, settings);
 }
@@ -65,7 +68,8 @@ function checkFraming(framing: MessageFraming): Uint8Array | null {
   const delimiter = typeof framing === 'object' && framing !== null ? (framing as { delimiter?: unknown }).delimiter : undefined;
   let bytes: Uint8Array;
   if (typeof delimiter === 'string') bytes = Buffer.from(delimiter, 'utf8');
-  else if (delimiter instanceof Uint8Array) bytes = Uint8Array.from(delimiter); // ours: the caller may change theirs
+  else if (delimiter instanceof Uint8Array)
+    bytes = Uint8Array.from(delimiter); // ours: the caller may change theirs
   else throw new TypeError(`framing: expected 'u32', 'varint' or { delimiter: Uint8Array | string }, got ${JSON.stringify(framing) ?? String(framing)}`);
   if (bytes.byteLength === 0) throw new RangeError('framing: the delimiter is empty');
   return bytes;

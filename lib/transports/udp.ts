@@ -7,7 +7,8 @@ import { Datagram } from '../core/datagram-queue';
 import { Fifo } from '../core/fifo';
 import { DatagramBase } from '../core/datagram-base';
 import { sendPool } from '../core/send-pool';
-import { SocketErrorCode, SocketStateError, reasonForError } from '../errors';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { reasonForError } from '../core/os-errors';
 import { checkBuffer, checkCount, checkPort, checkString } from '../core/validate';
 
 /** What a UDP socket taken over by a DTLS upgrade hands to its successor. */

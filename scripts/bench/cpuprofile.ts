@@ -63,8 +63,11 @@ export function summarise(profile: CpuProfile, n = 15, window?: [number, number]
     ...top.map(line),
     '  self time by where the code lives:',
     ...groups.map(line),
-    '  the framework\'s own functions (lib/), top 8 by self time:',
-    ...[...own.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(line),
+    "  the framework's own functions (lib/), top 8 by self time:",
+    ...[...own.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(line),
   ].join('\n');
 }
 

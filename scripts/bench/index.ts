@@ -95,7 +95,14 @@ function cpuModel(): string {
 
 /** `--redraw`: rewrites results.svg from the results.json next to it (no runs). */
 function redraw(dir: string): void {
-  const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { mode: string; date: string; node: string; cpu: string; cores: number; workloads: Row[] };
+  const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as {
+    mode: string;
+    date: string;
+    node: string;
+    cpu: string;
+    cores: number;
+    workloads: Row[];
+  };
   writeFileSync(join(dir, 'results.svg'), svg(json.workloads, `${json.mode} run, ${json.date.slice(0, 10)}, Node ${json.node}, ${json.cpu} × ${json.cores}`));
   console.log(table(json.workloads));
   if (process.argv.includes('--markdown')) console.log('\n' + table(json.workloads, true) + '\n\n' + cpuTable(json.workloads, true));
@@ -182,14 +189,18 @@ async function main(): Promise<void> {
             );
           }
           if (w.name === 'concurrent-10k' && out.result) {
-            notes.push(`${impl}: ${out.result.echoed}/${out.result.conns} echoed correctly; all open after ${fmt(Number(out.result.connectMs))} ms, all echoed after ${fmt(Number(out.result.ms))} ms`);
+            notes.push(
+              `${impl}: ${out.result.echoed}/${out.result.conns} echoed correctly; all open after ${fmt(Number(out.result.connectMs))} ms, all echoed after ${fmt(Number(out.result.ms))} ms`,
+            );
           }
         }
       }
       const row = makeRow(w, runs);
       rows.push(row);
       progressDone();
-      console.log(`  ${w.title}: framework ${fmt(row.fwMedian, w.unit)}, raw ${fmt(row.rawMedian, w.unit)}, ratio ${row.ratio?.toFixed(2) ?? '—'} (${row.status})`);
+      console.log(
+        `  ${w.title}: framework ${fmt(row.fwMedian, w.unit)}, raw ${fmt(row.rawMedian, w.unit)}, ratio ${row.ratio?.toFixed(2) ?? '—'} (${row.status})`,
+      );
     }
 
     let dtlsRows: Array<[string, string]> = [];
@@ -229,8 +240,13 @@ async function main(): Promise<void> {
     }
     console.log(`\nsizes (${mode} mode, the same for both implementations):`);
     for (const r of rows) console.log(`  ${r.title}: ${r.size}`);
-    const pairsText = opts.shortPairs === opts.pairs ? `${opts.pairs} A/B pairs` : `${opts.pairs} A/B pairs (${opts.shortPairs} for the short runs: bulk, fan-in, UDP, accept rate)`;
-    console.log(`${mode} mode; ${pairsText} unless stated; open-files limit of the peers ${fdLimit ?? '?'}; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after; whole run ${seconds.toFixed(0)} s`);
+    const pairsText =
+      opts.shortPairs === opts.pairs
+        ? `${opts.pairs} A/B pairs`
+        : `${opts.pairs} A/B pairs (${opts.shortPairs} for the short runs: bulk, fan-in, UDP, accept rate)`;
+    console.log(
+      `${mode} mode; ${pairsText} unless stated; open-files limit of the peers ${fdLimit ?? '?'}; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after; whole run ${seconds.toFixed(0)} s`,
+    );
 
     const json = {
       date: new Date().toISOString(),
@@ -250,7 +266,10 @@ async function main(): Promise<void> {
     if (opts.out) {
       mkdirSync(opts.out, { recursive: true });
       writeFileSync(join(opts.out, 'results.json'), JSON.stringify(json, null, 2) + '\n');
-      writeFileSync(join(opts.out, 'results.svg'), svg(rows, `${mode} run, ${json.date.slice(0, 10)}, Node ${process.version}, ${cpuModel()} × ${cpus().length}`));
+      writeFileSync(
+        join(opts.out, 'results.svg'),
+        svg(rows, `${mode} run, ${json.date.slice(0, 10)}, Node ${process.version}, ${cpuModel()} × ${cpus().length}`),
+      );
       console.log(`wrote ${join(opts.out, 'results.json')} and results.svg`);
     } else {
       console.log('quick run: docs/bench/ left as it is (pass --out=DIR to write results.json/.svg)');
@@ -285,13 +304,17 @@ async function profile(opts: Options, peer: string, dir: string, targetFor: (w: 
     pin: opts.pin,
   });
   progressDone();
-  console.log(`${w.title} (${impl}, ${opts.quick ? 'quick' : 'full'} size: ${w.sizeText}): ${out.result ? fmt(w.figure(out.result), w.unit) : 'no result'} under the profiler`);
+  console.log(
+    `${w.title} (${impl}, ${opts.quick ? 'quick' : 'full'} size: ${w.sizeText}): ${out.result ? fmt(w.figure(out.result), w.unit) : 'no result'} under the profiler`,
+  );
   for (const e of out.errors) console.log(`  ERROR ${e}`);
   // Only the measured window counts (start-up and module loading stay out), when the peer reported one.
   const window = out.result?.windowUs as [number, number] | undefined;
   for (const f of readdirSync(profDir).sort()) {
     console.log(`\n${f}:`);
-    console.log(summarise(JSON.parse(readFileSync(join(profDir, f), 'utf8')), Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 15), window));
+    console.log(
+      summarise(JSON.parse(readFileSync(join(profDir, f), 'utf8')), Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 15), window),
+    );
   }
 }
 

@@ -119,7 +119,12 @@ export function fmt(x: number | null, unit = ''): string {
 
 function pad(cells: string[][]): string[] {
   const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => [...r[i]].length)));
-  return cells.map((r) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd());
+  return cells.map((r) =>
+    r
+      .map((c, i) => c + ' '.repeat(widths[i] - [...c].length))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The ratio; for memory, where the target is a difference, the difference too. */
@@ -192,13 +197,19 @@ export function svg(rows: Row[], caption: string): string {
   const x = (v: number): number => left + (v / max) * plot;
   const height = top + bars.length * rowH + 40 + others.length * 18 + 30;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
-  out.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">socket-provider vs raw Node: throughput ratio framework/raw (median of A/B pairs)</text>`);
+  out.push(
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">socket-provider vs raw Node: throughput ratio framework/raw (median of A/B pairs)</text>`,
+  );
   out.push(`<text x="${width / 2}" y="37" text-anchor="middle" fill="#555">${esc(caption)}</text>`);
   for (let v = 0; v <= max; v += 0.25) {
     const xv = x(v).toFixed(1);
-    out.push(`<line x1="${xv}" y1="${top - 4}" x2="${xv}" y2="${top + bars.length * rowH}" stroke="${v === 1 ? '#333' : '#ddd'}" stroke-width="${v === 1 ? 1.5 : 1}"/>`);
+    out.push(
+      `<line x1="${xv}" y1="${top - 4}" x2="${xv}" y2="${top + bars.length * rowH}" stroke="${v === 1 ? '#333' : '#ddd'}" stroke-width="${v === 1 ? 1.5 : 1}"/>`,
+    );
     out.push(`<text x="${xv}" y="${top + bars.length * rowH + 14}" text-anchor="middle" fill="#555">${v.toFixed(2)}</text>`);
   }
   bars.forEach((r, i) => {
@@ -216,7 +227,9 @@ export function svg(rows: Row[], caption: string): string {
     out.push(`<text x="${(x(r.ratio!) + 5).toFixed(1)}" y="${y + 16}" stroke="#fff" stroke-width="4" paint-order="stroke">${label}</text>`);
   });
   let y = top + bars.length * rowH + 36;
-  out.push(`<text x="20" y="${y}" fill="#555">1.00 = as fast as raw Node. Green meets its target (dashed tick), red misses it or failed, grey has no ratio target.</text>`);
+  out.push(
+    `<text x="20" y="${y}" fill="#555">1.00 = as fast as raw Node. Green meets its target (dashed tick), red misses it or failed, grey has no ratio target.</text>`,
+  );
   for (const r of others) {
     y += 18;
     const text =

@@ -35,10 +35,12 @@ class PeerProcess {
     this.child.stderr!.on('data', (d: Buffer) => {
       if (this.stderr.length < 4000) this.stderr += d.toString();
     });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
-      this.wake();
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code) => {
+        this.wake();
+        resolve(code);
+      }),
+    );
   }
 
   private wake(): void {
@@ -149,7 +151,9 @@ export async function runOnce(peerJs: string, spec: RunSpec): Promise<RunOutcome
     result = await measuring.wait('RESULT', spec.timeoutMs);
     if (!result) {
       const other = measuring === client ? server : client;
-      errors.push(`no result within ${spec.timeoutMs} ms (${spec.measuredBy} ${measuring.child.exitCode === null ? 'still running: a hang' : `exited with ${measuring.child.exitCode}`})`);
+      errors.push(
+        `no result within ${spec.timeoutMs} ms (${spec.measuredBy} ${measuring.child.exitCode === null ? 'still running: a hang' : `exited with ${measuring.child.exitCode}`})`,
+      );
       for (const p of [measuring, other]) if (p.errorText) errors.push(p.errorText.split('\n').slice(0, 6).join(' | '));
     } else if (spec.measuredBy === 'server') {
       await client.wait('RESULT', spec.timeoutMs); // the client's own checks (echoes) must be done too
@@ -160,7 +164,10 @@ export async function runOnce(peerJs: string, spec: RunSpec): Promise<RunOutcome
     client.kill();
     server.kill();
   }
-  for (const [who, p] of [['server', server], ['client', client]] as const) {
+  for (const [who, p] of [
+    ['server', server],
+    ['client', client],
+  ] as const) {
     const seen = new Set<string>();
     for (const kind of ['RESULT', 'FINAL']) {
       for (const e of p.get(kind)?.errors ?? []) {

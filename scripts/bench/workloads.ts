@@ -37,7 +37,10 @@ export interface Workload {
 }
 
 const mibps = (r: Message): number => Number(r.bytes) / MiB / (Number(r.ms) / 1000);
-const per = (key: string) => (r: Message): number => Number(r[key]) / (Number(r.ms) / 1000);
+const per =
+  (key: string) =>
+  (r: Message): number =>
+    Number(r[key]) / (Number(r.ms) / 1000);
 const sizeOf = (bytes: number): string => (bytes >= 1 << 30 ? `${bytes / (1 << 30)} GiB` : `${bytes / MiB} MiB`);
 const count = (n: number): string => (n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
 

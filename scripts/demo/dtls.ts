@@ -66,15 +66,17 @@ export async function runDtls(): Promise<string[]> {
         report.push(`  same keying material on both sides: ${serverKeys !== null && Buffer.from(srtp.material).equals(serverKeys)}`);
         s.recv(this.buf);
         // A stranger writes to the server's port: the server has its peer and ignores it.
-        udp.createSocket(
-          new (class extends USocket {
-            override socketSendResult(stranger: ISocket): void {
-              stranger.shutdown();
-              s.send(Buffer.from('ping over DTLS')); // one protected datagram
-            }
-            socketShutdown(): void {}
-          })(),
-        ).sendTo(Buffer.from('let me in'), undefined, '127.0.0.1', serverPort);
+        udp
+          .createSocket(
+            new (class extends USocket {
+              override socketSendResult(stranger: ISocket): void {
+                stranger.shutdown();
+                s.send(Buffer.from('ping over DTLS')); // one protected datagram
+              }
+              socketShutdown(): void {}
+            })(),
+          )
+          .sendTo(Buffer.from('let me in'), undefined, '127.0.0.1', serverPort);
       }
       override socketRecvFromResult(s: ISocket, b: Uint8Array, n: number, addr: string, port: number): void {
         report.push(`  client got "${Buffer.from(b.subarray(0, n))}" from ${addr}:${port}`);
@@ -86,10 +88,12 @@ export async function runDtls(): Promise<string[]> {
     }
 
     // Plain UDP sockets report an end only if they fail before their upgrade.
-    const failed = (who: string) => (_s: ISocket, reason: ShutdownReason): void => {
-      report.push(`  ${who} failed: ${reason}`);
-      resolve(report);
-    };
+    const failed =
+      (who: string) =>
+      (_s: ISocket, reason: ShutdownReason): void => {
+        report.push(`  ${who} failed: ${reason}`);
+        resolve(report);
+      };
 
     udp
       .createSocket(

@@ -1,15 +1,6 @@
 // The "beyond the seed" part of the demo: a socket pair (no network) carries length-prefixed
 // messages on a manual IoMux driven by a frame timer, and the client's stats() at the end.
-import {
-  createMessageSocket,
-  createSocketPair,
-  IMessageSocket,
-  IoMux,
-  ISocket,
-  ShutdownReason,
-  UMessageSocket,
-  USocket,
-} from '../../lib';
+import { createMessageSocket, createSocketPair, IMessageSocket, IoMux, ISocket, ShutdownReason, UMessageSocket, USocket } from '../../lib';
 
 export function runExtras(): Promise<string[]> {
   const report: string[] = [];
@@ -77,7 +68,9 @@ export function runExtras(): Promise<string[]> {
       if (ended < 2) return;
       clearInterval(frame);
       const st = clientSocket!.stats();
-      report.push(`  client stats: ${st.bytesSent} bytes in ${st.messagesSent} sends out, ${st.bytesReceived} bytes in, ${st.queuedSendBytes} queued, last error ${st.lastErrorCode ?? 'none'}`);
+      report.push(
+        `  client stats: ${st.bytesSent} bytes in ${st.messagesSent} sends out, ${st.bytesReceived} bytes in, ${st.queuedSendBytes} queued, last error ${st.lastErrorCode ?? 'none'}`,
+      );
       report.push(`  callbacks outside a frame: ${outside}`);
       resolve(report);
     }, 5);

@@ -16,8 +16,18 @@ export function runLocal(): Promise<string[]> {
         override socketBindResult(s: ISocket, addr: string): void {
           report.push(`  listening on ${addr} (mode ${(statSync(addr).mode & 0o777).toString(8)})`);
           s.listen();
-          const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'local-child.ts'), addr], { stdio: ['ignore', 'pipe', 'inherit'] });
-          child.stdout.on('data', (d: Buffer) => report.push(...d.toString().trimEnd().split('\n').map((l) => `  child: ${l}`)));
+          const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'local-child.ts'), addr], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          child.stdout.on('data', (d: Buffer) =>
+            report.push(
+              ...d
+                .toString()
+                .trimEnd()
+                .split('\n')
+                .map((l) => `  child: ${l}`),
+            ),
+          );
           child.on('exit', (code) => {
             report.push(`  child process exited with ${code}`);
             s.shutdown();

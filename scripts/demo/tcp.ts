@@ -46,7 +46,9 @@ export class EchoClient extends USocket {
   override socketRecvResult(s: ISocket, b: Uint8Array, n: number): void {
     const ms = Number(process.hrtime.bigint() - this.started) / 1e6;
     const ok = sha(this.payload) === sha(b.subarray(0, n));
-    this.report.push(`  ${this.name.padEnd(10)} ${String(n).padStart(8)} bytes echoed ${ok ? 'intact' : 'CORRUPT'} (sha256 ${sha(b.subarray(0, n))}…) in ${ms.toFixed(1)} ms`);
+    this.report.push(
+      `  ${this.name.padEnd(10)} ${String(n).padStart(8)} bytes echoed ${ok ? 'intact' : 'CORRUPT'} (sha256 ${sha(b.subarray(0, n))}…) in ${ms.toFixed(1)} ms`,
+    );
     s.shutdown();
   }
   socketShutdown(s: ISocket, reason: ShutdownReason): void {

@@ -59,12 +59,16 @@ function rogue(pki: TestPki, report: string[], done: () => void): void {
     new (class extends USocket {
       override socketBindResult(s: ISocket, _a: string, port: number): void {
         s.listen();
-        tls.createSocket(new Prober('TLS client vs a self-signed server', report, () => (s.shutdown(), done())), { context: trusting }).connect(`localhost:${port}`);
+        tls
+          .createSocket(new Prober('TLS client vs a self-signed server', report, () => (s.shutdown(), done())), { context: trusting })
+          .connect(`localhost:${port}`);
       }
       override socketListenResult(s: ISocket): void {
-        s.accept(new (class extends USocket {
-          socketShutdown(): void {}
-        })());
+        s.accept(
+          new (class extends USocket {
+            socketShutdown(): void {}
+          })(),
+        );
       }
       socketShutdown(): void {}
     })(),

@@ -48,10 +48,16 @@ export function formatSummary(ctx: ScanContext, v: ScanVerdict): string {
     `  ciphers     ${v.ciphersOffered.length} offered: ${v.ciphersOffered.join(' ')}`,
     '',
     'Findings about the defaults (fail: HIGH, CRITICAL or VULNERABLE; report: LOW or MEDIUM)',
-    ...table(['severity', 'id', 'finding', 'verdict'], own.map((c) => [...findingRow(c.finding), c.verdict])),
+    ...table(
+      ['severity', 'id', 'finding', 'verdict'],
+      own.map((c) => [...findingRow(c.finding), c.verdict]),
+    ),
     '',
     "Expected for a test PKI (the certificate's doing, not the defaults')",
-    ...table(['severity', 'id', 'finding', 'why'], pki.map((c) => [...findingRow(c.finding), c.reason ?? ''])),
+    ...table(
+      ['severity', 'id', 'finding', 'why'],
+      pki.map((c) => [...findingRow(c.finding), c.reason ?? '']),
+    ),
     '',
     'Checks testssl could not complete',
     ...table(['severity', 'id', 'finding'], v.incomplete.map(findingRow)),

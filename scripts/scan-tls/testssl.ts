@@ -71,13 +71,20 @@ export function runTestssl(command: string, host: string, port: number, caPem: s
   writeFileSync(caFile, caPem);
   const args = [
     '--quiet', // no banner (its terms are in docs/security.md)
-    '--color', '0',
-    '--warnings', 'batch', // never wait for an answer on stdin
-    '--nodns', 'none', // an IP literal on loopback: no DNS (CI may have none)
-    '--connect-timeout', '10',
-    '--openssl-timeout', '10',
-    '--add-ca', caFile,
-    '--jsonfile', jsonFile,
+    '--color',
+    '0',
+    '--warnings',
+    'batch', // never wait for an answer on stdin
+    '--nodns',
+    'none', // an IP literal on loopback: no DNS (CI may have none)
+    '--connect-timeout',
+    '10',
+    '--openssl-timeout',
+    '10',
+    '--add-ca',
+    caFile,
+    '--jsonfile',
+    jsonFile,
     ...CHECKS,
     `${host}:${port}`,
   ];

@@ -1,5 +1,5 @@
 import { ShutdownReason, SocketErrorCode, SocketStateError } from '../../lib';
-import { reasonForError } from '../../lib/errors';
+import { reasonForError } from '../../lib/core/os-errors';
 
 const err = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code });
 

@@ -1,0 +1,51 @@
+// typescript-eslint's recommended rules, prettier for layout, and the project's import
+// boundaries: the core knows no transport, and the layers above the core (messages, the CLI)
+// use the public API only.
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+
+const outsideCore = ['transports', 'context', 'messages', 'cli', 'providers'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  ...tseslint.configs.recommended,
+  prettier,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    files: ['lib/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: outsideCore.flatMap((dir) => [`../${dir}`, `../${dir}/*`, `../../${dir}`, `../../${dir}/*`]),
+              message: 'lib/core/ knows no transport: transports, the context, messages, the CLI and the providers sit above it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['lib/messages/**/*.ts', 'lib/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../core', '../core/*', '../transports', '../transports/*'],
+              message: 'messages/ and cli/ use the public API only (lib/index.ts or lib/api.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);
