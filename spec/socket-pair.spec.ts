@@ -12,6 +12,8 @@ import {
   SocketErrorCode,
   USocket,
 } from '../lib';
+import { pairFixture } from './conformance/connected-fixtures';
+import { runConnectedStreamSuite } from './conformance/connected-stream-suite';
 import { pollUntil } from './helpers/net-helpers';
 import { cleanupAndCheck, guard, RecordingUser } from './helpers/recording-user';
 
@@ -25,6 +27,9 @@ function pair(a: RecordingUser, b: RecordingUser, options = {}): [ISocket, ISock
   b.adopt(sb);
   return [guard(sa), guard(sb)];
 }
+
+// Both ends of a pair are connected stream sockets: the whole connected-stream suite holds.
+runConnectedStreamSuite('socket pair', pairFixture());
 
 afterEach(async () => {
   expect(await cleanupAndCheck()).toEqual([]);
