@@ -1,30 +1,11 @@
 /**
  * socket-provider: one callback interface over TCP, TLS, UDP, DTLS and local sockets.
- * Everything public is exported here, and only here.
+ * Everything public is exported here, and only here: the socket API (`public-api.ts`), then
+ * the layers built on it.
  *
  * @packageDocumentation
  */
-export {
-  ShutdownReason,
-  QosTrafficType,
-  LogFlag,
-  USocket,
-  type IInstanceLog,
-  type ISocket,
-  type ISocketProvider,
-  type ISocketContext,
-  type SocketOptions,
-  type UpgradeOptions,
-  type SocketType,
-  type SocketMode,
-  type PeerCertificate,
-  type SocketStats,
-  type ListenerStats,
-} from './api';
-export { SocketStateError, SocketErrorCode, ContextErrorCode } from './errors';
-export { IoMux, type IoMuxOptions } from './core/iomux';
-export { LOG_ENV } from './core/log';
-export { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, createLocalSocketProvider, createSocketPair } from './providers';
+export * from './public-api';
 export {
   createMessageSocket,
   DEFAULT_MAX_MESSAGE_SIZE,

@@ -68,6 +68,20 @@ export class IoMux {
     return this.dispatcher.poll(maxCallbacks);
   }
 
+  /**
+   * Runs `callback` on this IoMux's callback queue, after the callbacks already waiting: never
+   * inside the caller's own call, and with manual dispatch only inside {@link IoMux.poll}. For
+   * layers built on the socket API (the message sockets use it to keep their callbacks in order
+   * with the sockets'), and for app work that must run in order with socket callbacks. A
+   * callback that throws is handled as a socket callback that throws.
+   *
+   * @throws TypeError if `callback` is not a function
+   */
+  post(callback: () => void): void {
+    if (typeof callback !== 'function') throw new TypeError('IoMux.post(): expected a function');
+    this.dispatcher.post(runCallback, undefined, callback);
+  }
+
   /** Callbacks waiting to run (with manual dispatch: until the next {@link IoMux.poll}). */
   get pendingCallbacks(): number {
     return this.dispatcher.pending;
@@ -104,9 +118,13 @@ export class IoMux {
   }
 }
 
+function runCallback(this: void, callback: () => void): void {
+  callback();
+}
+
 let defaultIoMux: IoMux | undefined;
 
-/** The process-wide IoMux used when a socket's options name none. */
+/** The process-wide IoMux used when a socket's options (or a message socket's) name none. */
 export function getDefaultIoMux(): IoMux {
   defaultIoMux ??= new IoMux();
   return defaultIoMux;

@@ -3,7 +3,7 @@
  * byte stream, made by `createMessageSocket()` over any connected socket.
  */
 import type { IInstanceLog, ISocket, ShutdownReason } from '../api';
-import type { IoMux } from '../core/iomux';
+import type { IoMux } from '../public-api';
 
 /**
  * How a stream socket cuts its byte stream into messages (docs/messages.md has the wire

@@ -1,4 +1,4 @@
-import type { IoMux } from '../core/iomux';
+import type { IoMux } from '../public-api';
 
 /**
  * The order in which one message socket calls its user, and the rule that no callback runs
@@ -24,17 +24,10 @@ export class CallbackQueue {
       return;
     }
     this.posted++;
-    this.iomux.dispatcher.post(runPosted, this, fn);
+    this.iomux.post(() => {
+      // Counted first: a callback that throws must not hold back the ones behind it for good.
+      this.posted--;
+      fn();
+    });
   }
-
-  /** @internal */
-  ran(): void {
-    this.posted--;
-  }
-}
-
-function runPosted(this: CallbackQueue, fn: () => void): void {
-  // Counted first: a callback that throws must not hold back the ones behind it for good.
-  this.ran();
-  fn();
 }

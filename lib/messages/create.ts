@@ -1,7 +1,5 @@
 import { ISocket } from '../api';
-import { getDefaultIoMux, IoMux } from '../core/iomux';
-import { getDefaultLog } from '../core/log';
-import { checkCount } from '../core/validate';
+import { getDefaultIoMux, getDefaultLog, IoMux } from '../public-api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { IMessageSocket, MessageFraming, MessageSocketOptions, UMessageSocket } from './api';
 import { DelimiterFraming, Framing, MAX_MESSAGE_SIZE_LIMIT, U32Framing, VarintFraming } from './framing';
@@ -45,7 +43,10 @@ export function createMessageSocket(socket: ISocket, user: UMessageSocket, optio
 }
 
 function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSocketSettings {
-  const max = checkCount('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1);
+  const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+    throw new RangeError(`maxMessageSize: expected a whole number >= 1, got ${max === null ? 'null' : `${typeof max} ${String(max)}`}`);
+  }
   if (max > MAX_MESSAGE_SIZE_LIMIT) throw new RangeError(`maxMessageSize: at most ${MAX_MESSAGE_SIZE_LIMIT}, got ${max}`);
   const log = options.log ?? getDefaultLog();
   if (options.iomux !== undefined && !(options.iomux instanceof IoMux)) throw new TypeError('createMessageSocket: options.iomux must be an IoMux');

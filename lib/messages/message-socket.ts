@@ -1,5 +1,5 @@
 import { IInstanceLog, ISocket, LogFlag, ShutdownReason, USocket } from '../api';
-import type { IoMux } from '../core/iomux';
+import type { IoMux } from '../public-api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { IMessageSocket, MessageErrorCode, MessageFramingKind, UMessageSocket } from './api';
 import { CallbackQueue } from './callback-queue';
