@@ -577,11 +577,11 @@ describe('DTLS (upgradeToTls of a UDP socket)', () => {
       // The peer the server locked on is the client, not the garbage source.
       expect([server.remoteAddress, server.remotePort]).toEqual(['127.0.0.1', c.localPort]);
 
-      const strangersAtLock = (server as unknown as { strangerDatagrams: number }).strangerDatagrams;
+      const strangersAtLock = server.stats().strangerDatagrams;
       const after = 500 - during;
       for (let i = 0; i < after; i++) await garbage.send(junk(), s.port);
       await pollUntil(
-        () => (server as unknown as { strangerDatagrams: number }).strangerDatagrams >= strangersAtLock + after,
+        () => server.stats().strangerDatagrams >= strangersAtLock + after,
         `${after} datagrams from the stranger to be counted as ignored`,
         WAIT,
       );
@@ -648,7 +648,7 @@ describe('DTLS (upgradeToTls of a UDP socket)', () => {
       await stranger.send(withheld!, p.server.port);
       await stranger.send(firstHello!.data, p.server.port);
       await pollUntil(
-        () => (p.server.socket as unknown as { strangerDatagrams: number }).strangerDatagrams >= 2,
+        () => p.server.socket.stats().strangerDatagrams >= 2,
         'two datagrams from the stranger to be counted as ignored',
         WAIT,
       );

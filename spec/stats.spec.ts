@@ -154,7 +154,7 @@ describe('stats()', () => {
     const { port, listener } = await listen(tcp, new User({ read: true } as never));
     const peer = await rawConnect(port);
     await pollUntil(() => listener.connectionCount === 1, 'the accept');
-    const served = (listener as unknown as { stats(): SocketStats }).stats();
+    const served = listener.stats();
     expect(served.listener!.accepted).toBe(1);
     peer.resetAndDestroy();
     await pollUntil(() => listener.connectionCount === 0, 'the reset to end the accepted socket');

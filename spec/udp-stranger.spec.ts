@@ -233,7 +233,6 @@ describe('DTLS: strangerDatagrams is a stats() field', () => {
     const stranger = await plainUdp();
     await stranger.send(Buffer.from('not the peer'), port);
     await pollUntil(() => server.stats().strangerDatagrams === 1, 'the stranger to be counted', WAIT);
-    expect((server as unknown as { strangerDatagrams: number }).strangerDatagrams).toBe(1);
     expect(client.stats().strangerDatagrams).toBe(0);
   });
 });
