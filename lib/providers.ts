@@ -1,5 +1,5 @@
 import { ISocket, ISocketProvider, SocketOptions, USocket } from './api';
-import { StreamSocket } from './core/stream-socket';
+import { StreamSocket } from './core/stream/stream-socket';
 import { checkUser } from './core/validate';
 import { makePair, pairTransport } from './transports/pair';
 import { DatagramSocketProvider, StreamSocketProvider, TlsSocketProvider } from './core/provider';

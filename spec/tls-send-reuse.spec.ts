@@ -1,6 +1,6 @@
 /**
  * TLS sends made while the socket has nothing queued are not copied (OpenSSL consumes them
- * before write() returns; lib/core/stream-connection.ts `writesThrough`). The contract's
+ * before write() returns; lib/transports/tls.ts `tlsSecurer.writesThrough`). The contract's
  * promise must hold all the same: the caller may change its buffer as soon as send() returns.
  * One buffer is overwritten right after every send, both when sends are paced by
  * socketSendResult (the no-copy path every time) and when they are made in a burst (the copy

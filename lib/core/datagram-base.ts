@@ -1,33 +1,43 @@
-import { LogFlag, SocketOptions, USocket } from '../api';
+import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
+import { DatagramPath, DatagramSink, HostPort } from './datagram-path';
 import { DatagramReceiver, DatagramResult } from './datagram-receiver';
+import { DEFAULT_DATAGRAM_QUEUE, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './defaults';
+import { SendQueue, SendQueueOwner } from './send-queue';
 import { SocketBase } from './socket-base';
-import { checkBuffer, checkCount } from './validate';
-
-/** Datagrams kept while no recv is pending; one more is dropped and counted. */
-export const DEFAULT_DATAGRAM_QUEUE = 1024;
+import { armTimeout, Deadline, disarmTimeout } from './timeout';
+import { checkBuffer, checkCount, checkTimeout } from './validate';
 
 /**
  * What the datagram sockets (UDP, DTLS) share: the receiving side (one recv, a bounded queue,
- * the cut to length), the facts, and cancelling a recv. How datagrams move is the subclass's.
+ * the cut to length), the sending side (one {@link SendQueue}), the close after `shutdown()`
+ * (flush, bounded by `shutdownTimeoutMs`, 0: no limit), the facts, and cancelling a recv. The
+ * datagrams travel through a {@link DatagramPath}, which delivers to this socket as its
+ * {@link DatagramSink}; how a path is opened, and what a datagram means, is the subclass's.
  */
-export abstract class DatagramBase extends SocketBase {
+export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extends SocketBase implements DatagramSink, SendQueueOwner {
   readonly type = 'udp' as const;
   protected abstract override readonly flag: LogFlag;
   protected readonly receiver: DatagramReceiver;
-  protected local: { address: string; port: number } | null = null;
+  /** Sends from `send()`/`sendTo()` to `socketSendResult`. */
+  protected readonly sends: SendQueue;
+  /** What the datagrams travel through (null: none yet, or released). */
+  protected path: P | null = null;
+  protected local: HostPort | null = null;
   /** The connected (or, for DTLS, locked) peer. */
-  protected peer: { address: string; port: number } | null = null;
+  protected peer: HostPort | null = null;
   protected sent = 0;
   protected received = 0;
-  /** Bytes accepted by send/sendTo and not yet handed to the OS (for stats()). */
-  protected unsentBytes = 0;
   /** Datagrams dropped because they did not come from the connected (or locked) peer. */
   private strangers = 0;
+  private readonly shutdownTimeoutMs: number;
+  private closeTimer: Deadline | null = null;
 
   constructor(user: USocket, options: SocketOptions) {
     super(user, options);
     const limit = checkCount('datagramQueueLength', options.datagramQueueLength, DEFAULT_DATAGRAM_QUEUE, 1);
+    this.shutdownTimeoutMs = checkTimeout('shutdownTimeoutMs', options.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    this.sends = new SendQueue(this);
     this.receiver = new DatagramReceiver(
       limit,
       (result, fromEvent) => this.emitRecvFrom(result, fromEvent),
@@ -114,14 +124,14 @@ export abstract class DatagramBase extends SocketBase {
   }
 
   protected queuedSendBytes(): number {
-    return this.unsentBytes;
+    return this.sends.queuedBytes;
   }
 
   protected readAheadBytes(): number {
     return this.receiver.queuedBytes;
   }
 
-  getLocalAddress(): { address: string; port: number } | null {
+  getLocalAddress(): HostPort | null {
     return this.local;
   }
 
@@ -134,6 +144,66 @@ export abstract class DatagramBase extends SocketBase {
   protected cancelPendingRecv(): void {
     const buffer = this.receiver.cancel();
     if (buffer) this.emit((user) => user.socketRecvCanceled?.(this, buffer));
+  }
+
+  // ---- sending (SendQueueOwner) ---------------------------------------------------------
+
+  /** Hands one send of {@link DatagramBase.sends} to the path (or the session). */
+  abstract transmit(data: Buffer): void;
+
+  /** The oldest send in flight finished: count it, post `socketSendResult` (see {@link SendQueueOwner}). */
+  abstract sendFinished(data: Buffer, err: Error | null): void;
+
+  // ---- receiving (DatagramSink) ------------------------------------------------------------
+
+  abstract datagramArrived(data: Buffer, address: string, port: number): void;
+  abstract pathError(err: NodeJS.ErrnoException): void;
+
+  // ---- closing -------------------------------------------------------------------------------
+
+  shutdown(): void {
+    this.shutdownByUser();
+  }
+
+  /**
+   * NORMAL once every send was handed to the OS ({@link DatagramBase.finishClose}), or after
+   * `shutdownTimeoutMs` (0: no limit) if that takes longer.
+   */
+  protected closeWhenFlushed(): void {
+    if (this.ended) return;
+    if (!this.sends.isEmpty) this.closeTimer ??= armTimeout(this.shutdownTimeoutMs, this.closeTimedOut);
+    this.sends.whenDrained(this.flushed);
+  }
+
+  private readonly flushed = (): void => {
+    this.closeTimer = disarmTimeout(this.closeTimer);
+    if (!this.ended) this.finishClose();
+  };
+
+  private readonly closeTimedOut = (): void => {
+    this.closeTimer = null;
+    this.trace(`shutdown: ${this.sends.inFlightCount} datagrams not handed to the OS within ${this.shutdownTimeoutMs} ms; closing anyway`);
+    this.reportShutdown(ShutdownReason.Normal);
+  };
+
+  /** Everything was sent after `shutdown()`: the end (DTLS sends its close_notify first). */
+  protected finishClose(): void {
+    this.reportShutdown(ShutdownReason.Normal);
+  }
+
+  /** The end was posted: held sends are dropped, the queue cleared, the path released. */
+  protected override onEnded(): void {
+    this.closeTimer = disarmTimeout(this.closeTimer);
+    this.receiver.clear();
+    this.sends.discard();
+    const path = this.path;
+    this.path = null;
+    path?.close();
+  }
+
+  /** The options a successor inherits (IoMux, log, limits), before its own override them. */
+  get handOverOptions(): SocketOptions {
+    return this.successorOptions();
   }
 
   /** Posts a completed datagram recv (the receiver calls it). */

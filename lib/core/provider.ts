@@ -1,11 +1,13 @@
 import { IInstanceLog, ISocket, ISocketContext, ISocketProvider, SocketOptions, SocketType, UpgradeOptions, USocket } from '../api';
 import { SocketContext } from '../context';
 import { SocketErrorCode, SocketStateError } from '../errors';
-import { StreamTransport } from './endpoint';
 import { getDefaultLog } from './log';
-import { StreamSocket } from './stream-socket';
-import { DatagramSocket } from '../transports/udp';
-import { DtlsSocket } from '../transports/dtls';
+import { StreamSocket } from './stream/stream-socket';
+import { StreamTransport } from './stream/transport';
+import { DatagramSocket } from './datagram-socket';
+import { SecureDatagramSocket } from './datagram-secure';
+import { udpTransport } from '../transports/udp';
+import { createDtlsSession } from '../transports/dtls';
 import { checkUser } from './validate';
 
 /**
@@ -28,7 +30,7 @@ export class StreamSocketProvider implements ISocketProvider {
     return new StreamSocket(this.transport, user, options);
   }
 
-  upgradeToTls(socket: ISocket, user: USocket, options?: UpgradeOptions): ISocket {
+  upgradeToTls(_socket: ISocket, _user: USocket, _options?: UpgradeOptions): ISocket {
     throw new SocketStateError(SocketErrorCode.NotSupported, `upgradeToTls: only the TLS provider upgrades sockets (this is the ${this.type} provider)`);
   }
 }
@@ -43,7 +45,7 @@ export class DatagramSocketProvider implements ISocketProvider {
 
   createSocket(user: USocket, options: SocketOptions = {}): ISocket {
     if (typeof options !== 'object' || options === null) throw new TypeError('createSocket: options must be an object');
-    return new DatagramSocket(user, options);
+    return new DatagramSocket(udpTransport, user, options);
   }
 
   upgradeToTls(): ISocket {
@@ -63,13 +65,12 @@ export class TlsSocketProvider extends StreamSocketProvider {
     checkUser('upgradeToTls', user);
     if (typeof options !== 'object' || options === null) throw new TypeError('upgradeToTls: options must be an object');
     if (socket instanceof DatagramSocket) return upgradeToDtls(socket, user, options);
-    if (socket instanceof DtlsSocket) throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: the socket is already a DTLS socket');
+    if (socket instanceof SecureDatagramSocket) throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: the socket is already a DTLS socket');
     if (!(socket instanceof StreamSocket)) throw new TypeError('upgradeToTls: expected a socket made by a socket-provider provider');
-    if (socket.type === 'tls') throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: the socket is already a TLS socket');
-    socket.checkHandOver();
+    socket.checkHandOver(); // a TLS socket throws here: it is already secure
     const serverSide = options.serverSide === true;
     const merged: SocketOptions = { ...socket.handOverOptions, ...options };
-    if (serverSide) this.transport.checkServerOptions?.(merged);
+    if (serverSide) this.transport.securer?.checkServerOptions(merged);
     const next = new StreamSocket(this.transport, user, merged); // may throw on bad options: nothing changed yet
     const handed = socket.handOver();
     next.startUpgrade(handed, { server: serverSide, serverName: options.serverName, hostAsWritten: handed.hostAsWritten });
@@ -88,7 +89,10 @@ function upgradeToDtls(socket: DatagramSocket, user: USocket, options: UpgradeOp
   }
   const settings = context.dtlsSettings;
   if (settings.alpn.length > 0) {
-    throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: ALPN is TLS-only for now; the DTLS engine has none (use a context without setAlpnProtocols for DTLS)');
+    throw new SocketStateError(
+      SocketErrorCode.NotSupported,
+      'upgradeToTls: ALPN is TLS-only for now; the DTLS engine has none (use a context without setAlpnProtocols for DTLS)',
+    );
   }
   const serverSide = options.serverSide === true;
   if (serverSide && !settings.serverIdentity) {
@@ -98,8 +102,9 @@ function upgradeToDtls(socket: DatagramSocket, user: USocket, options: UpgradeOp
     throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: a DTLS client side needs a connected UDP socket');
   }
   socket.checkHandOver();
-  const next = new DtlsSocket(user, { ...socket.handOverOptions, ...options }, settings); // may throw on bad options: nothing changed yet
+  const next = new SecureDatagramSocket(user, { ...socket.handOverOptions, ...options }); // may throw on bad options: nothing changed yet
+  const session = createDtlsSession(settings, { server: serverSide, serverName: options.serverName });
   const handed = socket.handOver();
-  next.start(handed, { server: serverSide, serverName: options.serverName });
+  next.start(handed, session, serverSide);
   return next;
 }

@@ -24,17 +24,7 @@ import { checkUser } from './validate';
  * `upgradeToTls` moved the connection to a new socket.
  */
 export type SocketState =
-  | 'idle'
-  | 'resolving'
-  | 'connecting'
-  | 'handshaking'
-  | 'connected'
-  | 'binding'
-  | 'bound'
-  | 'listening'
-  | 'closing'
-  | 'closed'
-  | 'takenOver';
+  'idle' | 'resolving' | 'connecting' | 'handshaking' | 'connected' | 'binding' | 'bound' | 'listening' | 'closing' | 'closed' | 'takenOver';
 
 let nextSocketId = 1;
 
@@ -231,6 +221,44 @@ export abstract class SocketBase implements ISocket {
       const seen = this.shutdownCalled ? ShutdownReason.Normal : final;
       this.user.socketShutdown(this, seen); // the current user: the cancel above may have switched it
     }
+  }
+
+  // ---- closing and hand-over: written once, each kind supplies its own part ------------
+
+  /**
+   * `shutdown()`, the same for every kind: taken over throws; after the end or a first
+   * `shutdown()` it is ignored (or makes a posted end NORMAL); otherwise the end will be NORMAL,
+   * a pending recv is cancelled, and the kind's {@link SocketBase.beginClose} takes over.
+   * (Stream sockets still override `shutdown()` themselves; see #16.)
+   */
+  protected shutdownByUser(): void {
+    this.throwIfTakenOver('shutdown');
+    if (this.ignoresCalls) return this.shutdownAfterEnd();
+    this.shutdownCalled = true;
+    this.cancelPendingRecv();
+    this.beginClose();
+  }
+
+  /**
+   * The kind's part of `shutdown()`: flush what is queued, close, and report the end (NORMAL
+   * whatever happens, as `shutdownCalled` is set). By default: at once.
+   */
+  protected beginClose(): void {
+    this.reportShutdown(ShutdownReason.Normal);
+  }
+
+  /** The options a successor inherits on a hand-over (IoMux, log, limits), before its own override them. */
+  protected successorOptions(): SocketOptions {
+    return { ...this.options, iomux: this.iomux, log: this.log };
+  }
+
+  /**
+   * The hand-over (`upgradeToTls`) is done: this socket falls silent (it drops what it had
+   * posted, posts nothing more, and its methods throw) and leaves its IoMux.
+   */
+  protected fallSilent(why: string): void {
+    this.setState('takenOver', why);
+    this.iomux.unregister(this);
   }
 
   /** Hook for transports: the shutdown was posted; release what is left. */

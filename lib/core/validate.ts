@@ -51,6 +51,14 @@ export function checkCount(what: string, value: unknown, fallback: number, min =
   return value;
 }
 
+/**
+ * A time-out option in milliseconds: a whole number >= 0, or its default when absent. 0 means
+ * no limit (arm it with `armTimeout` in `core/timeout.ts`, which arms nothing for 0).
+ */
+export function checkTimeout(what: string, value: unknown, fallback: number): number {
+  return checkCount(what, value, fallback, 0);
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';

@@ -88,7 +88,10 @@ export function startClient(engine: Engine): Promise<void> {
 /** Sends a close_notify alert (the engine's own close() only drops its transport). */
 export async function sendCloseNotify(engine: Engine): Promise<void> {
   const dtls = engine.dtls;
-  const [record] = builder().createPlaintext(dtls)([{ type: 21 /* alert */, fragment: Buffer.from([1 /* warning */, 0 /* close_notify */]) }], ++dtls.recordSequenceNumber);
+  const [record] = builder().createPlaintext(dtls)(
+    [{ type: 21 /* alert */, fragment: Buffer.from([1 /* warning */, 0 /* close_notify */]) }],
+    ++dtls.recordSequenceNumber,
+  );
   await engine.transport.send(engine.cipher.encryptPacket(record).serialize());
 }
 
@@ -121,7 +124,7 @@ export function isDtlsRecord(data: Uint8Array): boolean {
  */
 export function isForgedAfterHandshake(data: Uint8Array): boolean {
   if (data[3] !== 0 || data[4] !== 0) return false;
-  return data[0] === 21 || (data[0] === 22 && data[13] === 1 /* client_hello */);
+  return data[0] === 21 || (data[0] === 22 && data[13] === 1); /* client_hello */
 }
 
 /**

@@ -24,9 +24,7 @@ export function checkPeerCertificate(
   if (now < new Date(leaf.validFrom)) return `certificate not yet valid (from ${leaf.validFrom})`;
   if (now > new Date(leaf.validTo)) return `certificate expired (${leaf.validTo})`;
   const trusted = rules.trusted ?? (nodeRoots ??= rootCertificates.map((pem) => new X509Certificate(pem)));
-  const anchored = trusted.some(
-    (ca) => ca.fingerprint256 === leaf.fingerprint256 || (leaf.checkIssued(ca) && leaf.verify(ca.publicKey)),
-  );
+  const anchored = trusted.some((ca) => ca.fingerprint256 === leaf.fingerprint256 || (leaf.checkIssued(ca) && leaf.verify(ca.publicKey)));
   if (!anchored) return `certificate not issued by a trusted CA (issuer: ${leaf.issuer.replace(/\n/g, ', ')})`;
   const name = rules.name;
   if (name !== undefined) {

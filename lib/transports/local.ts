@@ -5,11 +5,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { LogFlag, SocketOptions } from '../api';
 import { isAddressError, ParseResult } from '../core/address';
 import type { DirectRead } from '../core/direct-read';
-import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from '../core/endpoint';
+import { DEFAULT_FILE_MODE } from '../core/defaults';
 import { maxLocalPathBytes, parseLocalAddress } from '../core/local-address';
-
-/** Default mode of a bound socket file: every local user may connect (the seed's behaviour). */
-export const DEFAULT_FILE_MODE = 0o666;
+import { Address, Endpoint, ResolvedEndpoint, SecureRole, StreamDialer, StreamServer, StreamTransport } from '../core/stream/transport';
 
 /** An error with an errno-style code, for the reason mapping. */
 function codeError(code: string, message: string): NodeJS.ErrnoException {
@@ -32,27 +30,25 @@ function socketFileOf(endpoint: ResolvedEndpoint | undefined): string | null {
   return typeof file === 'string' ? file : null;
 }
 
-/**
- * Local sockets over Node's `net` pipes: Unix domain sockets (a path, or a Linux abstract
- * name), named pipes on Windows. Binding replaces a stale socket file, never anything else;
- * shutdown removes the socket file the listener created, never anything else.
- */
-export const localTransport: StreamTransport = {
-  type: 'local',
-  flag: LogFlag.Local,
-
-  checkOptions(options: SocketOptions): void {
-    const mode = options.fileMode;
-    if (mode !== undefined && (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o777)) {
-      throw new RangeError(`fileMode: expected a file mode 0..0o777, got ${String(mode)}`);
-    }
-  },
-
+/** Connecting to a local socket: a path, a Linux abstract name, or a Windows named pipe. */
+const localDialer: StreamDialer = {
   parseConnect(address: string): ParseResult<Endpoint> {
     const parsed = parseLocalAddress(address);
     return isAddressError(parsed) ? parsed : { path: parsed.path };
   },
 
+  dial(endpoint: ResolvedEndpoint, _options: SocketOptions, _role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
+    if (!('path' in endpoint)) throw new TypeError('a local socket connects to a path');
+    return { socket: connect({ path: endpoint.path, allowHalfOpen: true, onread }), ready: 'connect' };
+  },
+};
+
+/**
+ * Listening on a local socket. Binding replaces a stale socket file, never anything else;
+ * shutdown removes the socket file the listener created, never anything else. Accepted
+ * connections have no addresses: the listener's path stands in for the local one, `''` for the peer.
+ */
+const localServer: StreamServer = {
   parseBind(localAddress: string | null | undefined): ParseResult<Endpoint> {
     if (localAddress === null || localAddress === undefined) return { error: 'a local socket binds to a path; none given' };
     const parsed = parseLocalAddress(localAddress);
@@ -63,17 +59,14 @@ export const localTransport: StreamTransport = {
     return endpoint;
   },
 
-  readsDirectly: true,
-
-  openConnection(endpoint: ResolvedEndpoint, _options: SocketOptions, _role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
-    if (!('path' in endpoint)) throw new TypeError('a local socket connects to a path');
-    return { socket: connect({ path: endpoint.path, allowHalfOpen: true, onread }), ready: 'connect' };
-  },
-
-  createServer(options: SocketOptions, endpoint?: ResolvedEndpoint): Server {
+  createServer(options: SocketOptions, endpoint: ResolvedEndpoint): Server {
     const file = socketFileOf(endpoint);
     if (file === null) return createServer({ allowHalfOpen: true, pauseOnConnect: true }); // abstract names and pipes: no file
     return new SocketFileServer(file, options.fileMode ?? DEFAULT_FILE_MODE);
+  },
+
+  acceptedAddresses(bound: Address): { local: Address; remote: Address } {
+    return { local: bound, remote: { address: '', port: 0 } };
   },
 
   prepareBind(endpoint: ResolvedEndpoint, done: (err: NodeJS.ErrnoException | null) => void): void {
@@ -106,6 +99,21 @@ export const localTransport: StreamTransport = {
         unlink(path, (unlinkErr) => done(unlinkErr && unlinkErr.code !== 'ENOENT' ? unlinkErr : null));
       });
     });
+  },
+};
+
+/** Local sockets over Node's `net` pipes: Unix domain sockets (a path, or a Linux abstract name), named pipes on Windows. */
+export const localTransport: StreamTransport = {
+  type: 'local',
+  flag: LogFlag.Local,
+  dialer: localDialer,
+  server: localServer,
+
+  checkOptions(options: SocketOptions): void {
+    const mode = options.fileMode;
+    if (mode !== undefined && (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o777)) {
+      throw new RangeError(`fileMode: expected a file mode 0..0o777, got ${String(mode)}`);
+    }
   },
 };
 

@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { LogFlag, SocketOptions } from '../api';
-import { StreamTransport } from '../core/endpoint';
+import { StreamTransport } from '../core/stream/transport';
 
 /** Bytes moved per push: the peer's buffer fills in steps, so a large send is held back too. */
 const SLICE = 64 * 1024;
@@ -109,14 +109,11 @@ export function makePair(): [Socket, Socket] {
   return [a as unknown as Socket, b as unknown as Socket];
 }
 
-function noNetwork(): never {
-  throw new TypeError('a socket-pair end is connected when it is made: it cannot connect, bind or listen');
-}
-
 /**
  * The transport of socket-pair ends: type `local` (an in-process connection, like a Unix
- * socket pair), no addresses. Its sockets never connect or bind: `connect`/`bind` are
- * refused by the mode lock first, as for any connected socket. `upgradeToTls` throws.
+ * socket pair), no addresses. Its sockets are connected when they are made: no dialer and no
+ * server (`connect`/`bind` are refused by the mode lock first, as for any connected socket), and
+ * `upgradeToTls` throws.
  */
 export const pairTransport: StreamTransport = {
   type: 'local',
@@ -124,10 +121,6 @@ export const pairTransport: StreamTransport = {
   // Node's TLS server side finds its plain socket by `_parent`, which a JS stream under a
   // TLSSocket does not set: the server end could not be matched to its handshake.
   cannotUpgrade: 'a socket-pair end cannot be upgraded to TLS (test TLS over a loopback TCP or local socket)',
-  parseConnect: noNetwork,
-  parseBind: noNetwork,
-  openConnection: noNetwork,
-  createServer: noNetwork,
   checkOptions(options: SocketOptions): void {
     if (options.context !== undefined) throw new TypeError('createSocketPair: a socket pair has no TLS context (upgrade an end with upgradeToTls instead)');
   },

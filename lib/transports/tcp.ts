@@ -2,25 +2,15 @@ import { connect, createServer, Server, Socket } from 'node:net';
 import { LogFlag, SocketOptions } from '../api';
 import { isAddressError, parseBindHost, parseHostPort, ParseResult } from '../core/address';
 import type { DirectRead } from '../core/direct-read';
-import { Endpoint, ResolvedEndpoint, SecureRole, StreamTransport } from '../core/endpoint';
+import { Endpoint, ResolvedEndpoint, SecureRole, StreamDialer, StreamServer, StreamTransport } from '../core/stream/transport';
 
-/** TCP over Node's `net`: host:port addresses, names resolved by the core. */
-export const tcpTransport: StreamTransport = {
-  type: 'tcp',
-  flag: LogFlag.Tcp,
-
+/** TCP addresses and connections over Node's `net`: names resolved by the core. */
+export const tcpDialer: StreamDialer = {
   parseConnect(address: string, ipv6: boolean): ParseResult<Endpoint> {
     return parseHostPort(address, ipv6);
   },
 
-  parseBind(localAddress: string | null | undefined, port: number, ipv6: boolean): ParseResult<Endpoint> {
-    const host = parseBindHost(localAddress, ipv6);
-    return isAddressError(host) ? host : { ...host, port };
-  },
-
-  readsDirectly: true,
-
-  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, _role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
+  dial(endpoint: ResolvedEndpoint, options: SocketOptions, _role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
     if ('path' in endpoint) throw new TypeError('a TCP socket cannot connect to a path');
     const socket = connect({
       host: endpoint.host,
@@ -33,12 +23,27 @@ export const tcpTransport: StreamTransport = {
     });
     return { socket, ready: 'connect' };
   },
+};
 
-  appliesSocketOptions: true,
+/** A TCP server that holds new connections paused until they are offered and accepted. */
+export const tcpServer: StreamServer = {
+  parseBind(localAddress: string | null | undefined, port: number, ipv6: boolean): ParseResult<Endpoint> {
+    const host = parseBindHost(localAddress, ipv6);
+    return isAddressError(host) ? host : { ...host, port };
+  },
 
   createServer(options: SocketOptions): Server {
     return createServer({ allowHalfOpen: true, pauseOnConnect: true, ...nodeSocketOptions(options) });
   },
+};
+
+/** TCP over Node's `net`. */
+export const tcpTransport: StreamTransport = {
+  type: 'tcp',
+  flag: LogFlag.Tcp,
+  appliesSocketOptions: true,
+  dialer: tcpDialer,
+  server: tcpServer,
 };
 
 /**

@@ -2,10 +2,10 @@ import { isIP, Socket } from 'node:net';
 import { checkServerIdentity, ConnectionOptions, connect as tlsConnect, PeerCertificate, Server as TlsServer, TLSSocket } from 'node:tls';
 import { LogFlag, SocketOptions } from '../api';
 import { ClientTlsSettings, ServerTlsSettings, SocketContext } from '../context';
-import { ResolvedEndpoint, SecureRole, StreamTransport } from '../core/endpoint';
 import type { DirectRead } from '../core/direct-read';
+import { ResolvedEndpoint, SecureRole, SecureSession, StreamDialer, StreamSecurer, StreamTransport } from '../core/stream/transport';
 import { SocketErrorCode, SocketStateError } from '../errors';
-import { tcpTransport } from './tcp';
+import { tcpDialer, tcpServer } from './tcp';
 
 type Done = (err: NodeJS.ErrnoException | null, secured?: Socket) => void;
 
@@ -20,32 +20,11 @@ function contextOf(options: SocketOptions): SocketContext {
   return options.context as SocketContext;
 }
 
-/**
- * TLS over Node's `tls`, on TCP addresses. Clients verify the server's chain and name by
- * default; servers hold connections as plain TCP until accepted, then run the handshake
- * through a `tls.Server` shared by every connection of one context version.
- */
-export const tlsTransport: StreamTransport = {
-  type: 'tls',
-  flag: LogFlag.Tls,
-  parseConnect: tcpTransport.parseConnect,
-  parseBind: tcpTransport.parseBind,
-  createServer: tcpTransport.createServer,
+/** TLS clients on TCP addresses: they verify the server's chain and name by default. */
+const tlsDialer: StreamDialer = {
+  parseConnect: tcpDialer.parseConnect,
 
-  checkOptions(options: SocketOptions): void {
-    if (options.context !== undefined && options.context !== null && !(options.context instanceof SocketContext)) {
-      throw new TypeError('options.context must be made by createSocketContext()');
-    }
-  },
-
-  checkServerOptions(options: SocketOptions): void {
-    const context = options.context;
-    if (!(context instanceof SocketContext) || !context.hasServerCertificate) {
-      throw new SocketStateError(SocketErrorCode.NoServerCertificate, 'a TLS server side needs options.context with a server certificate (setServerCertificate)');
-    }
-  },
-
-  openConnection(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
+  dial(endpoint: ResolvedEndpoint, options: SocketOptions, role: SecureRole, onread: DirectRead): { socket: Socket; ready: string } {
     if ('path' in endpoint) throw new TypeError('a TLS socket cannot connect to a path');
     // allowHalfOpen reaches the TLSSocket (Node passes it on) though the typings omit it; so
     // does onread, which tls.connect takes when it makes the socket itself (Node >= 15.1).
@@ -58,6 +37,23 @@ export const tlsTransport: StreamTransport = {
     };
     const socket = tlsConnect(connectOptions);
     return { socket, ready: 'secureConnect' };
+  },
+};
+
+/**
+ * The TLS layer over a connected plain socket: the server side of accepted connections (through
+ * a `tls.Server` shared by every connection of one context version), and either side of a
+ * STARTTLS upgrade.
+ */
+export const tlsSecurer: StreamSecurer = {
+  checkServerOptions(options: SocketOptions): void {
+    const context = options.context;
+    if (!(context instanceof SocketContext) || !context.hasServerCertificate) {
+      throw new SocketStateError(
+        SocketErrorCode.NoServerCertificate,
+        'a TLS server side needs options.context with a server certificate (setServerCertificate)',
+      );
+    }
   },
 
   secure(raw: Socket, role: SecureRole, options: SocketOptions, done: Done): void {
@@ -80,6 +76,50 @@ export const tlsTransport: StreamTransport = {
     const onSecure = (): void => settle(null);
     socket.once('secureConnect', onSecure);
     socket.once('error', settle);
+  },
+
+  establish(sock: Socket, describe: boolean): SecureSession {
+    const tlsSocket = sock as TLSSocket;
+    const alpn = typeof tlsSocket.alpnProtocol === 'string' ? tlsSocket.alpnProtocol : null;
+    const cert = tlsSocket.getPeerCertificate(true);
+    const peerCertificate = cert && Object.keys(cert).length > 0 ? cert : null;
+    // Renegotiation is a DoS and injection surface nobody here needs (TLS 1.3 has none).
+    tlsSocket.disableRenegotiation();
+    let summary: string | null = null;
+    if (describe) {
+      // Says so on every connection whose peer was not verified (setVerifyPeer(false), or a server without requireClientCertificate).
+      const verified = tlsSocket.authorized ? 'verified' : `NOT verified (${String(tlsSocket.authorizationError ?? 'no certificate checked')})`;
+      summary = `TLS ${tlsSocket.getProtocol()} ${tlsSocket.getCipher()?.name ?? ''} ALPN=${alpn ?? 'none'} peer=${peerCertificate?.subject?.CN ?? 'none'} ${verified}`;
+    }
+    return { alpn, peerCertificate, summary };
+  },
+
+  /**
+   * A TLS socket with nothing queued hands the bytes straight to OpenSSL, which encrypts them
+   * (or copies what it cannot take yet) before `write()` returns — Node's TLS layer never keeps
+   * a pointer to them. (A plain socket's write may keep pointing at the bytes until the kernel
+   * took them all, so plain sockets always copy.)
+   */
+  writesThrough(sock: Socket): boolean {
+    return sock instanceof TLSSocket && sock.writableLength === 0 && sock.writableCorked === 0 && !sock.destroyed;
+  },
+};
+
+/**
+ * TLS over Node's `tls`, on TCP addresses. Servers hold connections as plain TCP until
+ * accepted, then run the handshake with the securer.
+ */
+export const tlsTransport: StreamTransport = {
+  type: 'tls',
+  flag: LogFlag.Tls,
+  dialer: tlsDialer,
+  server: tcpServer,
+  securer: tlsSecurer,
+
+  checkOptions(options: SocketOptions): void {
+    if (options.context !== undefined && options.context !== null && !(options.context instanceof SocketContext)) {
+      throw new TypeError('options.context must be made by createSocketContext()');
+    }
   },
 };
 

@@ -5,8 +5,8 @@
  * framework user sees the connection end with SOCKET_LOST, and nothing the server sends under
  * new parameters is delivered.
  *
- * FAILS TODAY (lib bug): `disableRenegotiation()` (lib/core/stream-connection.ts,
- * recordSession) only acts on a server-side TLSSocket — Node checks it in the server's
+ * FAILS TODAY (lib bug): `disableRenegotiation()` (lib/transports/tls.ts,
+ * tlsSecurer.establish) only acts on a server-side TLSSocket — Node checks it in the server's
  * handshake-start hook — so the client accepts the HelloRequest, renegotiates, and goes on
  * under the new handshake. The fix proposed: `secureOptions: constants.SSL_OP_NO_RENEGOTIATION`
  * in the client's secure context (lib/context.ts, clientSettings()); with it the client answers

@@ -1,0 +1,268 @@
+import { LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { DatagramBase } from './datagram-base';
+import { DatagramPath, HandedDatagram, HostPort, SendDone } from './datagram-path';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './defaults';
+import { sendPool } from './send-pool';
+import { armTimeout, Deadline, disarmTimeout } from './timeout';
+import { checkBuffer, checkTimeout } from './validate';
+
+/** What a {@link SecureDatagramSocket} starts its session with. */
+export interface SessionStart {
+  /** Where the session's records go. */
+  path: DatagramPath;
+  /** The path is connected to its peer: records go without an address. */
+  connected: boolean;
+  /** The connected peer, if any. */
+  peer: HostPort | null;
+  /** The host the UDP socket's connect() named, as written (a client verifies it). */
+  hostAsWritten: string | undefined;
+}
+
+/** What a session reports to its socket. */
+export interface SessionEvents {
+  /**
+   * The handshake is done and the peer verified. `peer`: whom it was done with (a bound server
+   * serves this peer only from now on); `detail`: for the log line.
+   */
+  sessionSecured(peer: HostPort | null, detail: string): void;
+  /** The handshake failed for good (the peer's certificate was refused): `SOCKET_TLS_HANDSHAKE_FAILED`. */
+  sessionFailed(why: string): void;
+  /** One decrypted datagram of the peer. */
+  sessionData(data: Buffer): void;
+  /** The peer closed the session (close_notify, or a fatal alert), or, during the handshake, claims to. */
+  sessionPeerClosed(): void;
+  /** A line for this socket's log. */
+  sessionTrace(message: string): void;
+  /** An error's code for a log line (recorded as the socket's last error, see `stats()`). */
+  sessionErrorCode(err: unknown): string;
+}
+
+/**
+ * A security protocol over a datagram path (DTLS, `transports/dtls.ts`): it speaks the
+ * protocol; the {@link SecureDatagramSocket} runs the socket (states, time-out, queues, rules).
+ */
+export interface DatagramSession {
+  /** Sets up the handshake over `start.path`; reports through `events`. Nothing is sent yet. */
+  start(start: SessionStart, events: SessionEvents): void;
+  /** Starts the handshake (a client sends its first flight), after the datagrams that came before were fed. */
+  begin(): void;
+  /** A datagram from the peer (before a peer is locked: from anyone). `secured`: the handshake is done. */
+  receive(data: Buffer, address: string, port: number, secured: boolean): void;
+  /** Protects and sends one datagram; `done` once it was handed to the OS or refused. */
+  send(data: Buffer, done: SendDone): void;
+  /** Sends the close alert; `done` once it was handed to the OS (or could not be). */
+  close(done: () => void): void;
+  /** The socket ended: no more sending or retransmitting. */
+  stop(): void;
+  peerCertificate(): PeerCertificate | null;
+  /** The SRTP keying material, if SRTP was negotiated. */
+  keyingMaterial(): { profile: string; material: Uint8Array } | null;
+}
+
+/**
+ * A datagram socket secured by a {@link DatagramSession} over the path of a UDP socket it took
+ * over (`upgradeToTls`). Each `send` is one protected datagram, each `recv` one decrypted
+ * datagram (`socketRecvFromResult`). The handshake is bounded by `handshakeTimeoutMs` (0: no
+ * limit); sends made before it is done are held; `shutdown()` flushes, then the session's close.
+ */
+export class SecureDatagramSocket extends DatagramBase implements SessionEvents {
+  protected readonly flag = LogFlag.Tls;
+
+  private session: DatagramSession | null = null;
+  /** The peer sent close_notify: no more datagrams come. */
+  private peerClosed = false;
+  private handshakeTimer: Deadline | null = null;
+  private readonly handshakeTimeoutMs: number;
+
+  constructor(user: USocket, options: SocketOptions) {
+    super(user, options);
+    this.handshakeTimeoutMs = checkTimeout('handshakeTimeoutMs', options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    this.register();
+  }
+
+  // ---- facts -----------------------------------------------------------------------------
+
+  override getPeerCertificate(): PeerCertificate | null {
+    return this.session?.peerCertificate() ?? null;
+  }
+
+  override getSrtpKeyingMaterial(): { profile: string; material: Uint8Array } | null {
+    return this.state === 'connected' && this.session ? this.session.keyingMaterial() : null;
+  }
+
+  // ---- the handshake -------------------------------------------------------------------------
+
+  /** Takes over `handed` and runs `session`'s handshake (`server`: our role, for the log). */
+  start(handed: HandedDatagram, session: DatagramSession, server: boolean): void {
+    this.modeValue = 'client'; // a secure end that sends and receives, as an accepted socket
+    const path = handed.path;
+    this.path = path;
+    this.session = session;
+    this.peer = handed.peer;
+    this.local = path.localAddress();
+    path.setSink(this);
+    this.setState('handshaking', `DTLS ${server ? 'server' : 'client'}${handed.connected ? '' : ', serving the first peer to complete a handshake'}`);
+    this.markHandshakeStart();
+    this.handshakeTimer = armTimeout(this.handshakeTimeoutMs, this.handshakeTimedOut);
+    session.start({ path, connected: handed.connected, peer: handed.peer, hostAsWritten: handed.hostAsWritten }, this);
+    // Datagrams that came before the upgrade (an early ClientHello) go to the session first.
+    for (const q of handed.queued) this.datagramArrived(q.data as Buffer, q.address, q.port);
+    session.begin();
+  }
+
+  private readonly handshakeTimedOut = (): void => {
+    this.handshakeTimer = null;
+    this.trace(`DTLS handshake not finished within ${this.handshakeTimeoutMs} ms`);
+    this.noteError('ERR_TLS_HANDSHAKE_TIMEOUT');
+    this.reportShutdown(ShutdownReason.TlsHandshakeFailed);
+  };
+
+  /** @internal */
+  datagramArrived(data: Buffer, address: string, port: number): void {
+    if (this.ended) return;
+    if (this.peer && !this.isFromPeer(address, port)) {
+      this.noteStranger(address, port); // counted in strangerDatagrams
+      return;
+    }
+    this.session?.receive(data, address, port, this.state === 'connected');
+  }
+
+  /** @internal */
+  pathError(err: NodeJS.ErrnoException): void {
+    this.trace(`UDP error ${this.codeOf(err)} (${err.message})`);
+  }
+
+  /** @internal */
+  sessionSecured(peer: HostPort | null, detail: string): void {
+    if (this.state !== 'handshaking') return;
+    this.handshakeTimer = disarmTimeout(this.handshakeTimer);
+    this.peer ??= peer; // a bound server now serves this peer only
+    this.markHandshakeDone();
+    this.setState('connected', `DTLS with ${this.peer?.address}:${this.peer?.port}${detail}`);
+    this.emit((user) => {
+      if (!this.shutdownCalled) user.socketUpgradeToTlsComplete?.(this);
+    });
+    this.sends.open();
+  }
+
+  /** @internal */
+  sessionFailed(why: string): void {
+    if (this.state !== 'handshaking') return;
+    this.trace(why);
+    this.reportShutdown(ShutdownReason.TlsHandshakeFailed);
+  }
+
+  /** @internal */
+  sessionTrace(message: string): void {
+    this.trace(message);
+  }
+
+  /** @internal */
+  sessionErrorCode(err: unknown): string {
+    return this.codeOf(err);
+  }
+
+  /**
+   * A protected alert after the handshake: the peer closed the session. BY_PEER once the
+   * datagrams that arrived before it were read. During the handshake an alert is unprotected
+   * and anyone may forge one, so it is logged and the handshake time-out decides.
+   * @internal
+   */
+  sessionPeerClosed(): void {
+    if (this.ended || this.shutdownCalled) return;
+    if (this.state === 'handshaking') {
+      this.trace('an alert arrived during the DTLS handshake (unauthenticated: the time-out decides)');
+      return;
+    }
+    this.trace(`the peer closed the DTLS session (${this.receiver.queued} datagrams still to deliver)`);
+    this.peerClosed = true;
+    this.checkPeerDone();
+  }
+
+  /** BY_PEER once the peer closed and every datagram it sent before was delivered. */
+  private checkPeerDone(): void {
+    if (this.peerClosed && this.receiver.queued === 0 && !this.ended && !this.shutdownCalled) this.reportShutdown(ShutdownReason.ByPeer);
+  }
+
+  // ---- data ---------------------------------------------------------------------------------
+
+  /** @internal */
+  sessionData(data: Buffer): void {
+    if (this.ignoresCalls || this.peerClosed || !this.peer) return;
+    this.received += data.byteLength;
+    this.messagesReceived++;
+    this.receiver.arrive(data, this.peer.address, this.peer.port);
+  }
+
+  send(data: Uint8Array, len?: number): void {
+    this.throwIfTakenOver('send');
+    const n = checkBuffer('send', data, len);
+    if (this.ignoresCalls) return;
+    this.sends.push(sendPool.copy(data, n)); // held until the handshake is done
+  }
+
+  /** @internal */
+  transmit(data: Buffer): void {
+    this.session!.send(data, this.onSent);
+  }
+
+  private readonly onSent = (err: Error | null): void => this.sends.complete(err);
+
+  /** @internal */
+  sendFinished(data: Buffer, err: Error | null): void {
+    if (err) {
+      this.trace(`a protected datagram was refused: ${err.message}`);
+    } else {
+      this.sent += data.byteLength;
+      sendPool.release(data); // encrypted into a record of its own: the session is done with it
+    }
+    this.emitSendResult();
+  }
+
+  override sendTo(): void {
+    this.throwIfTakenOver('sendTo');
+    throw new SocketStateError(SocketErrorCode.WrongMode, 'sendTo() on a DTLS socket: it talks to its one peer; use send()');
+  }
+
+  /** A recv served from the queue may have taken the last datagram before the peer's close_notify. */
+  protected override afterRecvRequest(): void {
+    this.checkPeerDone();
+  }
+
+  // ---- modes that do not apply ------------------------------------------------------------------
+
+  connect(): void {
+    this.throwIfTakenOver('connect');
+    throw new SocketStateError(SocketErrorCode.AlreadyConnected, 'connect() on a DTLS socket: it is already connected to its peer');
+  }
+
+  bind(): void {
+    this.throwIfTakenOver('bind');
+    throw new SocketStateError(SocketErrorCode.WrongMode, 'bind() on a DTLS socket');
+  }
+
+  // ---- closing -------------------------------------------------------------------------------------
+
+  /** Before the handshake is done: NORMAL at once, nothing sent (held sends are dropped). */
+  protected override beginClose(): void {
+    this.receiver.clear();
+    if (this.state !== 'connected') {
+      this.reportShutdown(ShutdownReason.Normal);
+      return;
+    }
+    this.closeWhenFlushed();
+  }
+
+  /** After the last protected datagram: close_notify, then NORMAL. */
+  protected override finishClose(): void {
+    this.session!.close(() => this.reportShutdown(ShutdownReason.Normal));
+  }
+
+  protected override onEnded(): void {
+    this.handshakeTimer = disarmTimeout(this.handshakeTimer);
+    // The session may still retransmit a flight: stop it; it sends nothing more.
+    this.session?.stop();
+    super.onEnded();
+  }
+}

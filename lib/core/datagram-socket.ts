@@ -1,0 +1,319 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
+import { SocketErrorCode, SocketStateError } from '../errors';
+import { isAddressError, parseBindHost, parseHostPort, resolveHost } from './address';
+import { DatagramBase } from './datagram-base';
+import { DatagramHandle, DatagramTransport, HandedDatagram, HostPort } from './datagram-path';
+import { DEFAULT_UDP_BUFFER } from './defaults';
+import { Fifo } from './fifo';
+import { reasonForError } from './os-errors';
+import { sendPool } from './send-pool';
+import { checkBuffer, checkCount, checkPort, checkString } from './validate';
+
+/**
+ * A UDP socket: the state machine over a {@link DatagramHandle} that a {@link DatagramTransport}
+ * opens (Node's dgram, `transports/udp.ts`). `bind()` makes it a server that receives from anyone
+ * and sends with `sendTo`; `connect()` a client that talks to one peer with `send` and hears
+ * only that peer. Each `recv` takes one datagram, cut to the asked length.
+ */
+export class DatagramSocket extends DatagramBase<DatagramHandle> {
+  protected readonly flag = LogFlag.Udp;
+
+  /** Where the `sendTo` datagrams held in {@link DatagramBase.sends} go, oldest first (see sendTo). */
+  private readonly heldDestinations = new Fifo<HostPort>();
+  /** The last `sendTo` destination that passed the address check. */
+  private lastGoodDst: string | undefined;
+  private hostAsWritten: string | undefined;
+  private readonly recvBufferSize: number;
+  private readonly sendBufferSize: number;
+
+  constructor(
+    private readonly transport: DatagramTransport,
+    user: USocket,
+    options: SocketOptions,
+  ) {
+    super(user, options);
+    this.recvBufferSize = checkCount('recvBufferSize', options.recvBufferSize, DEFAULT_UDP_BUFFER, 1);
+    this.sendBufferSize = checkCount('sendBufferSize', options.sendBufferSize, DEFAULT_UDP_BUFFER, 1);
+    if (options.multicastGroups !== undefined && !Array.isArray(options.multicastGroups)) {
+      throw new TypeError('multicastGroups: expected an array of group addresses');
+    }
+    this.register();
+  }
+
+  // ---- modes ---------------------------------------------------------------------------
+
+  connect(address: string, _serverName?: string): void {
+    this.enterClientMode(() => checkString('connect: address', address));
+    // Until the connect completed, nobody knows who the peer is: what arrives waits (see onConnected).
+    this.receiver.hold();
+    this.setState('resolving', address);
+    this.markConnectStart();
+    const target = parseHostPort(address, this.ipv6);
+    if (isAddressError(target)) {
+      this.trace(`connect(${JSON.stringify(address)}): ${target.error}`);
+      this.reportShutdown(ShutdownReason.AddressInvalid);
+      return;
+    }
+    this.hostAsWritten = target.host;
+    resolveHost(target.host, target.kind, this.ipv6, (err, host) => {
+      if (this.state !== 'resolving') return;
+      if (err) {
+        this.trace(`connect: cannot resolve ${address}: ${this.codeOf(err)}`);
+        this.reportShutdown(ShutdownReason.ConnectFailed);
+        return;
+      }
+      const handle = this.open(false);
+      if (handle === null) return;
+      this.setState('connecting');
+      this.applyGroupOptions(handle); // broadcast must be on before connecting to a broadcast address
+      handle.connect(target.port, host, (connectErr?: Error) => {
+        if (!connectErr) {
+          this.onConnected();
+          return;
+        }
+        if (this.state !== 'connecting') return;
+        const reason = reasonForError(connectErr, 'connect');
+        this.trace(`connect error ${this.codeOf(connectErr)} (${connectErr.message}) -> ${reason}`);
+        this.reportShutdown(reason);
+      });
+    });
+  }
+
+  private onConnected(): void {
+    if (this.state !== 'connecting') return;
+    this.markConnected();
+    const handle = this.path!;
+    this.local = handle.localAddress();
+    this.peer = handle.remoteAddress();
+    this.setState('connected', `${this.local.address}:${this.local.port} -> ${this.peer.address}:${this.peer.port}`);
+    this.emit((user) => {
+      if (!this.shutdownCalled) user.socketConnectComplete?.(this);
+    });
+    this.dropStrangersHeld();
+    this.sends.open();
+    if (this.shutdownCalled) this.closeWhenFlushed();
+  }
+
+  bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void {
+    let port = 0;
+    this.enterServerMode(() => {
+      checkString('bind: localAddress', localAddress, true);
+      port = checkPort('bind', localPort);
+      if (reuseAddr !== undefined && typeof reuseAddr !== 'boolean') throw new TypeError('bind: reuseAddr must be a boolean');
+    });
+    this.setState('binding');
+    const host = parseBindHost(localAddress, this.ipv6);
+    if (isAddressError(host)) {
+      this.trace(`bind(${JSON.stringify(localAddress)}, ${port}): ${host.error}`);
+      this.reportShutdown(ShutdownReason.AddressInvalid);
+      return;
+    }
+    resolveHost(host.host, host.kind, this.ipv6, (err, address) => {
+      if (this.state !== 'binding') return;
+      if (err) {
+        this.trace(`bind: cannot resolve ${JSON.stringify(localAddress)}: ${this.codeOf(err)}`);
+        this.reportShutdown(ShutdownReason.BindFailed);
+        return;
+      }
+      this.startBind(address, port, reuseAddr === true, true);
+    });
+  }
+
+  /** Binds the handle; `report` false for the implicit bind of a first `sendTo`. */
+  private startBind(address: string, port: number, reuseAddr: boolean, report: boolean): void {
+    const handle = this.open(reuseAddr);
+    if (handle === null) return;
+    handle.bind(address, port, () => {
+      if (this.state !== 'binding') return;
+      this.local = handle.localAddress();
+      this.applyGroupOptions(handle);
+      this.setState('bound', `${this.local.address}:${this.local.port}${report ? '' : ' (implicit, for sendTo)'}`);
+      const { address: a, port: p } = this.local;
+      if (report) this.emit((user) => user.socketBindResult?.(this, a, p));
+    });
+    // sendTo datagrams held while bind() resolved its name go first; the handle queues them
+    // behind its bind (a send before bind() would make dgram bind a port of its own).
+    this.sends.open();
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  send(data: Uint8Array, len?: number): void {
+    this.throwIfTakenOver('send');
+    if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, 'send() on a bound UDP socket: use sendTo(), or connect() a socket');
+    const n = checkBuffer('send', data, len);
+    if (this.ignoresCalls) return;
+    if (this.modeValue === 'none')
+      throw new SocketStateError(SocketErrorCode.NotConnected, 'send() on a UDP socket before connect(): use sendTo(), or connect() first');
+    this.sends.push(sendPool.copy(data, n)); // held until the connect completed
+  }
+
+  override sendTo(data: Uint8Array, len: number | undefined, dstAddress: string, dstPort: number): void {
+    this.throwIfTakenOver('sendTo');
+    if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'sendTo() on a connected UDP socket: use send()');
+    const n = checkBuffer('sendTo', data, len);
+    // A server answers the same few peers over and over: the last good address skips the parse.
+    if (typeof dstAddress !== 'string' || dstAddress !== this.lastGoodDst) {
+      checkString('sendTo: dstAddress', dstAddress);
+      if (!(this.ipv6 ? isIPv6(dstAddress) : isIPv4(dstAddress))) {
+        throw new TypeError(`sendTo: ${JSON.stringify(dstAddress)} is not an ${this.ipv6 ? 'IPv6' : 'IPv4'} address (the socket's family)`);
+      }
+      this.lastGoodDst = dstAddress;
+    }
+    const port = checkPort('sendTo', dstPort);
+    if (port === 0) throw new RangeError('sendTo: port 0 is not a destination');
+    if (this.ignoresCalls) return;
+    if (this.modeValue === 'none') {
+      // The first sendTo binds an ephemeral port: server mode, no socketBindResult (§10).
+      this.modeValue = 'server';
+      this.setState('binding', 'implicit bind for sendTo');
+      this.startBind(this.ipv6 ? '::' : '0.0.0.0', 0, false, false);
+      if (this.ended) return;
+    }
+    const copy = sendPool.copy(data, n);
+    if (this.path === null) {
+      // bind() is still resolving its name: held, in order, until the handle is open (startBind).
+      this.heldDestinations.push({ address: dstAddress, port });
+      this.sends.push(copy);
+      return;
+    }
+    // Each datagram has its own destination: handed down here, counted in flight by the queue.
+    // The handle queues sends made while its bind is on the way.
+    this.sends.handedDown(copy);
+    this.path.send(copy, port, dstAddress, this.onSent);
+  }
+
+  /**
+   * @internal A held send, handed down once the handle is open: a connected socket's `send`
+   * (to its peer), or a `sendTo` made while bind() resolved its name (to its own destination).
+   */
+  transmit(data: Buffer): void {
+    const to = this.heldDestinations.shift();
+    this.path!.send(data, to?.port, to?.address, this.onSent);
+  }
+
+  /** The handle's completion of the oldest send in flight: one shared callback, no closure per datagram. */
+  private readonly onSent = (err: Error | null): void => this.sends.complete(err);
+
+  /** @internal */
+  sendFinished(data: Buffer, err: Error | null): void {
+    const n = data.byteLength;
+    if (err) {
+      // The contract: a datagram the OS refuses is logged and still gets its send result.
+      this.trace(`send of ${n} bytes refused: ${this.codeOf(err)} ${err.message}`);
+    } else {
+      this.sent += n;
+      sendPool.release(data); // the handle is done with it
+    }
+    // The handle completes sends in a later tick or from libuv, never inside send(): direct delivery is safe.
+    if (!this.ended) this.iomux.dispatcher.postFromEvent(this.deliverSendResult, this);
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  /**
+   * The connect completed: of the datagrams that arrived while it was on its way, those not
+   * from the peer are dropped and counted (`strangerDatagrams`). The OS filters a connected
+   * socket, but not what it had queued before: dgram binds the port a moment before it connects
+   * it, and a datagram that comes in between stays in the queue. A recv pending since then is
+   * served from what is left, after socketConnectComplete.
+   */
+  private dropStrangersHeld(): void {
+    for (const d of this.receiver.release((address, port) => this.isFromPeer(address, port))) {
+      this.received -= d.data.byteLength;
+      this.messagesReceived--;
+      this.noteStranger(d.address, d.port);
+    }
+  }
+
+  /** @internal */
+  datagramArrived(msg: Buffer, address: string, port: number): void {
+    if (this.ignoresCalls) return;
+    // A connected socket: the OS's own filter misses datagrams it queued before the connect.
+    if (this.peer !== null && !this.isFromPeer(address, port)) {
+      this.noteStranger(address, port);
+      return;
+    }
+    this.received += msg.byteLength;
+    this.messagesReceived++;
+    this.receiver.arrive(msg, address, port, true);
+  }
+
+  // ---- errors and closing ------------------------------------------------------------------
+
+  /** @internal */
+  pathError(err: NodeJS.ErrnoException): void {
+    if (this.state === 'binding' || this.state === 'resolving' || this.state === 'connecting') {
+      const phase = this.state === 'binding' ? 'bind' : 'connect';
+      const reason = reasonForError(err, phase);
+      this.trace(`${phase} error ${this.codeOf(err)} (${err.message}) -> ${reason}`);
+      this.reportShutdown(reason);
+      return;
+    }
+    // UDP has no connection to lose: an ICMP error (e.g. ECONNREFUSED from a connected peer
+    // with no listener) concerns one datagram. Logged; the socket stays usable.
+    this.trace(`error ${this.codeOf(err)} (${err.message}); the socket stays open`);
+  }
+
+  /** While a connect is on its way, sends held for it still go out: it completes, they go, then the close (onConnected). */
+  protected override beginClose(): void {
+    this.receiver.clear();
+    if (this.state === 'resolving' || this.state === 'connecting') {
+      if (this.sends.heldCount === 0) this.reportShutdown(ShutdownReason.Normal);
+      return;
+    }
+    this.closeWhenFlushed();
+  }
+
+  // ---- DTLS hand-over ------------------------------------------------------------------------
+
+  /**
+   * Gives the handle to a DTLS successor (`upgradeToTls`): this socket falls silent; datagrams
+   * that arrived and were not read go along (a ClientHello may be among them).
+   * @throws SocketStateError when it is not a connected or bound socket with no recv pending.
+   */
+  handOver(): HandedDatagram {
+    this.checkHandOver();
+    const path = this.path!;
+    path.setSink(null);
+    const queued = this.receiver.drain();
+    this.path = null;
+    this.fallSilent('upgradeToTls (DTLS)');
+    return { path, queued, peer: this.peer, connected: this.modeValue === 'client', options: this.handOverOptions, hostAsWritten: this.hostAsWritten };
+  }
+
+  /** Throws, changing nothing, unless {@link DatagramSocket.handOver} can proceed. */
+  checkHandOver(): void {
+    this.throwIfTakenOver('upgradeToTls');
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the UDP socket is neither connected nor bound');
+    if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
+    if ((this.state !== 'connected' && this.state !== 'bound') || !this.path) {
+      throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the UDP socket is not connected or bound yet');
+    }
+    if (this.receiver.hasPending || this.recvUndelivered)
+      throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending (or its result not delivered yet); cancel it first');
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** Opens the handle; null (and the socket ended) if the OS refuses one. */
+  private open(reuseAddr: boolean): DatagramHandle | null {
+    try {
+      const settings = { ipv6: this.ipv6, reuseAddr, recvBufferSize: this.recvBufferSize, sendBufferSize: this.sendBufferSize };
+      this.path = this.transport.open(settings, this);
+      return this.path;
+    } catch (err) {
+      this.trace(`cannot open a UDP socket: ${this.codeOf(err)} ${(err as Error).message}`);
+      this.reportShutdown(reasonForError(err, this.modeValue === 'client' ? 'connect' : 'bind'));
+      return null;
+    }
+  }
+
+  /** Broadcast and multicast options; each refused one is logged and the others still apply. */
+  private applyGroupOptions(handle: DatagramHandle): void {
+    handle.applyGroupOptions(this.options, this.modeValue === 'server', (what, err) => {
+      this.trace(`${what} refused: ${this.codeOf(err)} ${(err as Error).message}`);
+    });
+  }
+}
