@@ -2,7 +2,9 @@
 // Project rules the compiler and eslint do not check: small files, no console output from the
 // library, no focused or skipped tests left behind, no import cycle in lib/. (Type errors: `tsc --noEmit`, run first.)
 'use strict';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain CommonJS script that node runs as it is
 const fs = require('fs');
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain CommonJS script that node runs as it is
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
@@ -58,7 +60,10 @@ function visit(file) {
   trail.push(file);
   for (const dep of graph.get(file) ?? []) {
     if (state.get(dep) === 1) {
-      const cycle = trail.slice(trail.indexOf(dep)).concat(dep).map((f) => path.relative(root, f));
+      const cycle = trail
+        .slice(trail.indexOf(dep))
+        .concat(dep)
+        .map((f) => path.relative(root, f));
       problems.push(`import cycle: ${cycle.join(' -> ')}`);
     } else if (!state.has(dep)) visit(dep);
   }

@@ -139,62 +139,61 @@ class StartTlsSocket implements ISocket {
     private readonly kind: 'created' | 'accepted',
     options?: SocketOptions,
   ) {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
+    // Arrow functions: `this` is the wrapper, whichever object the library calls them on.
     this.relay = {
-      socketConnectComplete(tcp: ISocket): void {
-        self.upgrade(tcp, false);
+      socketConnectComplete: (tcp: ISocket): void => {
+        this.upgrade(tcp, false);
       },
-      socketAcceptComplete(tcp: ISocket): void {
-        self.inner = tcp;
-        self.upgrade(tcp, true);
+      socketAcceptComplete: (tcp: ISocket): void => {
+        this.inner = tcp;
+        this.upgrade(tcp, true);
       },
-      socketUpgradeToTlsComplete(secure: ISocket): void {
-        self.inner = secure;
-        self.upgrading = false;
-        if (self.deferredShutdown) {
-          for (const b of self.held.splice(0)) secure.send(b);
+      socketUpgradeToTlsComplete: (secure: ISocket): void => {
+        this.inner = secure;
+        this.upgrading = false;
+        if (this.deferredShutdown) {
+          for (const b of this.held.splice(0)) secure.send(b);
           secure.shutdown();
           return;
         }
         // Held sends first: what the user sends from its completion must follow them.
-        for (const b of self.held.splice(0)) secure.send(b);
-        if (self.kind === 'accepted') self.user.socketAcceptComplete?.(self);
-        else self.user.socketConnectComplete?.(self);
-        if (self.ended || self.shutdownCalled) return;
-        const r = self.heldRecv;
-        self.heldRecv = null;
+        for (const b of this.held.splice(0)) secure.send(b);
+        if (this.kind === 'accepted') this.user.socketAcceptComplete?.(this);
+        else this.user.socketConnectComplete?.(this);
+        if (this.ended || this.shutdownCalled) return;
+        const r = this.heldRecv;
+        this.heldRecv = null;
         if (r) secure.recv(r.buffer, r.len, r.partial);
       },
-      socketBindResult(s: ISocket, addr: string, port: number): void {
-        self.user.socketBindResult?.(self, addr, port);
+      socketBindResult: (s: ISocket, addr: string, port: number): void => {
+        this.user.socketBindResult?.(this, addr, port);
       },
-      socketListenResult(s: ISocket, addr: string, port: number): void {
-        self.user.socketListenResult?.(self, addr, port);
+      socketListenResult: (s: ISocket, addr: string, port: number): void => {
+        this.user.socketListenResult?.(this, addr, port);
       },
-      socketShutdown(s: ISocket, reason: ShutdownReason): void {
-        self.inner ??= s;
-        self.ended = true;
-        const late = self.heldRecv?.buffer ?? self.cancelled;
-        self.heldRecv = null;
-        self.cancelled = null;
-        if (late) self.user.socketRecvCanceled?.(self, late);
-        self.user.socketShutdown(self, self.shutdownCalled ? ShutdownReason.Normal : reason);
+      socketShutdown: (s: ISocket, reason: ShutdownReason): void => {
+        this.inner ??= s;
+        this.ended = true;
+        const late = this.heldRecv?.buffer ?? this.cancelled;
+        this.heldRecv = null;
+        this.cancelled = null;
+        if (late) this.user.socketRecvCanceled?.(this, late);
+        this.user.socketShutdown(this, this.shutdownCalled ? ShutdownReason.Normal : reason);
       },
-      socketSendResult(): void {
-        self.user.socketSendResult?.(self);
+      socketSendResult: (): void => {
+        this.user.socketSendResult?.(this);
       },
-      socketRecvResult(s: ISocket, buffer: Uint8Array, len: number): void {
-        self.user.socketRecvResult?.(self, buffer, len);
+      socketRecvResult: (s: ISocket, buffer: Uint8Array, len: number): void => {
+        this.user.socketRecvResult?.(this, buffer, len);
       },
-      socketRecvFromResult(s: ISocket, buffer: Uint8Array, len: number, a: string, port: number): void {
-        self.user.socketRecvFromResult?.(self, buffer, len, a, port);
+      socketRecvFromResult: (s: ISocket, buffer: Uint8Array, len: number, a: string, port: number): void => {
+        this.user.socketRecvFromResult?.(this, buffer, len, a, port);
       },
-      socketRecvCanceled(s: ISocket, buffer: Uint8Array): void {
-        self.user.socketRecvCanceled?.(self, buffer);
+      socketRecvCanceled: (s: ISocket, buffer: Uint8Array): void => {
+        this.user.socketRecvCanceled?.(this, buffer);
       },
-      socketAcceptSelectedAlpnProtocol(s: ISocket, protocol: string): boolean {
-        return self.user.socketAcceptSelectedAlpnProtocol?.(self, protocol) !== false;
+      socketAcceptSelectedAlpnProtocol: (s: ISocket, protocol: string): boolean => {
+        return this.user.socketAcceptSelectedAlpnProtocol?.(this, protocol) !== false;
       },
     };
     if (kind === 'created') {

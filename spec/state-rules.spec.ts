@@ -3,10 +3,9 @@
  * TCP sockets with exact interleavings (no timing).
  */
 import * as net from 'node:net';
-
-// The module object the library's transport reads `connect` from at call time.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const netModule: typeof net = require('node:net');
+// The module object itself (a default import of a CommonJS module), from which the library's
+// transport reads `connect` at call time; `net` above is a read-only copy of its bindings.
+import netModule from 'node:net';
 import { createTcpSocketProvider, IoMux, ISocket, ShutdownReason, SocketErrorCode, USocket } from '../lib';
 import { closeAllRaw, pollUntil, rawConnect, settle, withTimeout } from './helpers/net-helpers';
 import { cleanupAndCheck, RecordingUser } from './helpers/recording-user';

@@ -25,28 +25,26 @@ const PEERS: Record<string, { module: string; fw: string; raw: string }> = {
   'starttls-client': { module: 'conn', fw: 'starttlsClient', raw: 'starttlsClient' },
 };
 
-function load(name: string, impl: 'fw' | 'raw'): Peer {
+/** The modules of the peers, loaded on demand. */
+const MODULES: Record<string, Record<'fw' | 'raw', () => Promise<object>>> = {
+  stream: { fw: () => import('./stream-fw'), raw: () => import('./stream-raw') },
+  udp: { fw: () => import('./udp-fw'), raw: () => import('./udp-raw') },
+  conn: { fw: () => import('./conn-fw'), raw: () => import('./conn-raw') },
+};
+
+async function load(name: string, impl: 'fw' | 'raw'): Promise<Peer> {
   const entry = PEERS[name];
   if (!entry) throw new Error(`no peer ${name}`);
-  const mod: Record<string, Peer> =
-    entry.module === 'udp'
-      ? impl === 'fw'
-        ? require('./udp-fw')
-        : require('./udp-raw')
-      : entry.module === 'conn'
-        ? impl === 'fw'
-          ? require('./conn-fw')
-          : require('./conn-raw')
-        : impl === 'fw'
-          ? require('./stream-fw')
-          : require('./stream-raw');
+  const mod = (await MODULES[entry.module][impl]()) as Record<string, Peer>;
   return mod[entry[impl]];
 }
 
 if (require.main === module) {
   const args = JSON.parse(process.argv[2]) as PeerArgs;
-  const peer = load(args.workload, args.impl);
-  const io = new PeerIo();
-  if (args.role === 'server') peer(args, io);
-  else io.onGo((port) => peer({ ...args, target: { ...args.target, port } }, io));
+  // A peer that cannot be loaded is an unhandled rejection: the process fails, as with a throw.
+  void load(args.workload, args.impl).then((peer) => {
+    const io = new PeerIo();
+    if (args.role === 'server') peer(args, io);
+    else io.onGo((port) => peer({ ...args, target: { ...args.target, port } }, io));
+  });
 }

@@ -29,7 +29,6 @@ export function fwServer(_args: PeerArgs, io: PeerIo): void {
 export function fwClient(args: PeerArgs, io: PeerIo): void {
   const udp = createUdpSocketProvider();
   const out = new Uint8Array(DGRAM);
-  let sock!: ISocket;
   let ended = false;
   const pump = new Pump(
     args.size.datagrams,
@@ -58,7 +57,7 @@ export function fwClient(args: PeerArgs, io: PeerIo): void {
       if (r !== ShutdownReason.Normal) io.error(`client ended: ${r}`);
     }
   }
-  sock = udp.createSocket(new Client(), { recvBufferSize: UDP_BUFFER, sendBufferSize: UDP_BUFFER });
+  const sock = udp.createSocket(new Client(), { recvBufferSize: UDP_BUFFER, sendBufferSize: UDP_BUFFER });
   sock.connect(`127.0.0.1:${args.target.port}`);
   io.onQuit(() => ({ ended, dropped: sock.droppedDatagrams ?? 0 }));
 }

@@ -87,7 +87,6 @@ function startTls(pki: TestPki, report: string[]): Promise<void> {
   const line = (b: Uint8Array, n: number): string => Buffer.from(b.subarray(0, n)).toString().trim();
 
   return new Promise((resolve) => {
-    let listener: ISocket;
     let ends = 2; // the client's end and the listener's
     const ended = (): void => {
       if (--ends === 0) resolve();
@@ -155,7 +154,7 @@ function startTls(pki: TestPki, report: string[]): Promise<void> {
         ended();
       }
     }
-    listener = tcp.createSocket(
+    const listener = tcp.createSocket(
       new (class extends USocket {
         override socketBindResult(s: ISocket, _a: string, port: number): void {
           s.listen();

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Fifo } from '../../lib/core/fifo';
 
 describe('Fifo (ring buffer)', () => {
@@ -35,12 +37,56 @@ describe('Fifo (ring buffer)', () => {
     expect([q.length, q.shift(), q.length]).toEqual([1, 'c', 0]);
   });
 
-  it('does not keep references to items it gave back', () => {
+  it('does not keep references to items it gave back', async () => {
+    const gc = exposedGc();
     const q = new Fifo<object>();
-    const items = (q as unknown as { items: unknown[] }).items;
-    q.push({});
-    q.shift();
-    const now = (q as unknown as { items: unknown[] }).items;
-    expect((now.length === 0 ? items : now).every((x) => x === undefined)).toBe(true);
+    const small = new Fifo<object>();
+    const burst = new Fifo<object>();
+    // The items are made and handed out inside a function, so no variable of the test holds them.
+    const refs = ((): { given: Array<WeakRef<object>>; queued: WeakRef<object> } => {
+      const pushed = (fifo: Fifo<object>): WeakRef<object> => {
+        const item = {};
+        fifo.push(item);
+        return new WeakRef(item);
+      };
+      // Given back while another item is still queued: the ring's slot must be cleared.
+      const given = [pushed(q), pushed(q)];
+      const queued = pushed(q);
+      q.shift();
+      q.shift();
+      // A small ring emptied (it keeps its array), and a large burst drained (it lets the array go).
+      given.push(pushed(small));
+      small.shift();
+      for (let i = 0; i < 3000; i++) given.push(pushed(burst));
+      while (burst.length > 0) burst.shift();
+      return { given, queued };
+    })();
+    await collectUntil(gc, () => refs.given.every((r) => r.deref() === undefined), 'the items given back to be collected');
+    // The control: the same collections left the item still queued alone.
+    expect(refs.queued.deref()).toBeDefined();
+    expect([q.length, small.length, burst.length]).toEqual([1, 0, 0]);
   });
 });
+
+/**
+ * `global.gc` without `--expose-gc` on jest's command line: the flag set at run time applies to
+ * contexts made afterwards, so a new vm context has `gc` (a full, synchronous collection).
+ */
+function exposedGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  try {
+    return vm.runInNewContext('gc') as () => void;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+}
+
+/** Collects garbage until `done()` (WeakRef targets live to the end of the current job: yield between tries), bounded. */
+async function collectUntil(gc: () => void, done: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    if (done()) return;
+  }
+  throw new Error(`gc did not free ${what}`);
+}

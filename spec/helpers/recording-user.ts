@@ -38,7 +38,6 @@ export interface RecordedEvent {
   data?: Buffer;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Handler = (socket: ISocket, ...args: any[]) => unknown;
 
 interface PendingRecv {

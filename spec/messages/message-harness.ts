@@ -315,7 +315,7 @@ const sockets = new Set<ISocket>();
 /** A listening socket of one kind; `connect()` and `accepted(n)` give connected sockets. */
 export class StreamServer {
   private acceptor!: Acceptor;
-  private listener!: ISocket;
+  private listening: ISocket | null = null;
   address = '';
   private serverCtx: ISocketContext | null = null;
   private clientCtx: ISocketContext | null = null;
@@ -358,8 +358,9 @@ export class StreamServer {
   async start(): Promise<this> {
     this.acceptor = new Acceptor(() => this.holder(`${this.kind} accepted connection`, true));
     const options = this.kind === 'tls' ? { ...this.options, context: this.contexts().server } : this.options;
-    this.listener = this.provider.createSocket(this.acceptor, options);
-    listeners.add(this.listener);
+    const listener = this.provider.createSocket(this.acceptor, options);
+    this.listening = listener;
+    listeners.add(listener);
     const bound = new Promise<void>((resolve, reject) => {
       this.acceptor.bound = (addr, port) => {
         this.address = this.kind === 'local' ? addr : `${addr}:${port}`;
@@ -367,8 +368,8 @@ export class StreamServer {
       };
       this.acceptor.failed = (reason) => reject(new Error(`the ${this.kind} listener ended: ${reason}`));
     });
-    if (this.kind === 'local') this.listener.bind(this.path(), 0);
-    else this.listener.bind('127.0.0.1', 0);
+    if (this.kind === 'local') listener.bind(this.path(), 0);
+    else listener.bind('127.0.0.1', 0);
     await withTimeout(bound, WAIT, `a ${this.kind} listener to bind`);
     return this;
   }
@@ -394,6 +395,12 @@ export class StreamServer {
     const n = this.acceptor.holders.length;
     const client = await this.connect();
     return { client, server: await this.accepted(n) };
+  }
+
+  /** The listening socket (once start() was called). */
+  get listener(): ISocket {
+    if (!this.listening) throw new Error(`the ${this.kind} server was not started`);
+    return this.listening;
   }
 
   /** The listening socket's port (TCP, TLS, STARTTLS). */

@@ -67,8 +67,7 @@ describe('createMessageSocket', () => {
     expect(thrown(() => createMessageSocket(tcp.createSocket(quiet), noop))).toBe(`SocketStateError:${E.NotConnected}`);
 
     const { srv, client } = await tcpPair();
-    const listener = (srv as unknown as { listener: ISocket }).listener;
-    expect(thrown(() => createMessageSocket(listener, noop))).toBe(`SocketStateError:${E.WrongMode}`);
+    expect(thrown(() => createMessageSocket(srv.listener, noop))).toBe(`SocketStateError:${E.WrongMode}`);
 
     const udp = createUdpSocketProvider().createSocket(quiet);
     udp.bind('127.0.0.1', 0);

@@ -74,7 +74,7 @@ describe('setVerifyPeer(false) is logged', () => {
 
   describe('a context made without a log: the package log, switched by SOCKET_PROVIDER_LOG', () => {
     /** stderr lines written by `setVerifyPeer(false)` on a context of a freshly loaded package. */
-    function stderrOfOptOut(env: string | undefined): string[] {
+    async function stderrOfOptOut(env: string | undefined): Promise<string[]> {
       const saved = process.env.SOCKET_PROVIDER_LOG;
       const written: string[] = [];
       const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -85,8 +85,8 @@ describe('setVerifyPeer(false) is logged', () => {
         if (env === undefined) delete process.env.SOCKET_PROVIDER_LOG;
         else process.env.SOCKET_PROVIDER_LOG = env;
         // A fresh module registry: the default log reads the variable once, when first used.
-        jest.isolateModules(() => {
-          const fresh = require('../../lib') as typeof import('../../lib');
+        await jest.isolateModulesAsync(async () => {
+          const fresh = await import('../../lib');
           fresh.createTlsSocketProvider().createSocketContext().setVerifyPeer(false);
         });
       } finally {
@@ -97,14 +97,14 @@ describe('setVerifyPeer(false) is logged', () => {
       return written;
     }
 
-    it('SOCKET_PROVIDER_LOG=tls: the line goes to stderr', () => {
-      const written = stderrOfOptOut('tls');
+    it('SOCKET_PROVIDER_LOG=tls: the line goes to stderr', async () => {
+      const written = await stderrOfOptOut('tls');
       expect(written).toHaveLength(1);
       expect(written[0]).toMatch(/^\S+ socket-provider tls: setVerifyPeer\(false\): peer certificates will NOT be verified/);
     });
 
-    it('SOCKET_PROVIDER_LOG unset (the default): the opt-out is silent', () => {
-      expect(stderrOfOptOut(undefined)).toEqual([]);
+    it('SOCKET_PROVIDER_LOG unset (the default): the opt-out is silent', async () => {
+      expect(await stderrOfOptOut(undefined)).toEqual([]);
     });
   });
 
