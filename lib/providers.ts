@@ -1,11 +1,27 @@
-import { ISocket, ISocketProvider, SocketOptions, USocket } from './api';
+/**
+ * The composition root: the four (five, with the socket pair) factories put a transport
+ * (`transports/`) under the socket core (`core/`). This is the only module that imports
+ * `transports/`: the core knows no transport and no context, and a provider knows no socket
+ * class (an upgrade goes through the sockets' own hand-over hook, `core/upgrade.ts`).
+ */
+import { IInstanceLog, ISocket, ISocketContext, ISocketProvider, SocketOptions, SocketType, UpgradeOptions, USocket } from './api';
+import { SocketContext } from './context';
+import { DatagramSession } from './core/datagram-session';
+import { DatagramSocket } from './core/datagram-socket';
+import { getDefaultLog } from './core/log';
 import { StreamSocket } from './core/stream/stream-socket';
+import { StreamTransport } from './core/stream/transport';
+import { isUpgradable, kUpgradeTo, UpgradeOffer } from './core/upgrade';
 import { checkUser } from './core/validate';
-import { makePair, pairTransport } from './transports/pair';
-import { DatagramSocketProvider, StreamSocketProvider, TlsSocketProvider } from './core/provider';
-import { tcpTransport } from './transports/tcp';
+import { SocketErrorCode, SocketStateError } from './errors';
+import { createDtlsSession } from './transports/dtls';
 import { localTransport } from './transports/local';
+import { makePair, pairTransport } from './transports/pair';
+import { tcpTransport } from './transports/tcp';
 import { tlsTransport } from './transports/tls';
+import { udpTransport } from './transports/udp';
+
+// ---- the factories -----------------------------------------------------------------------
 
 /** Makes TCP sockets (Node's `net`). */
 export function createTcpSocketProvider(): ISocketProvider {
@@ -66,4 +82,97 @@ export function createSocketPair(userA: USocket, userB: USocket, options: Socket
   a.adoptPairEnd(endA, 'connect');
   b.adoptPairEnd(endB, 'accept');
   return [a, b];
+}
+
+// ---- the providers -----------------------------------------------------------------------
+
+/**
+ * A provider of stream sockets over one transport. Providers hold no state of their own:
+ * a socket does not depend on the provider that made it.
+ */
+class StreamSocketProvider implements ISocketProvider {
+  constructor(protected readonly transport: StreamTransport) {}
+
+  get type(): SocketType {
+    return this.transport.type;
+  }
+
+  createSocketContext(log?: IInstanceLog): ISocketContext {
+    return new SocketContext(log ?? getDefaultLog());
+  }
+
+  createSocket(user: USocket, options: SocketOptions = {}): ISocket {
+    if (typeof options !== 'object' || options === null) throw new TypeError('createSocket: options must be an object');
+    return new StreamSocket(this.transport, user, options);
+  }
+
+  upgradeToTls(_socket: ISocket, _user: USocket, _options?: UpgradeOptions): ISocket {
+    throw new SocketStateError(SocketErrorCode.NotSupported, `upgradeToTls: only the TLS provider upgrades sockets (this is the ${this.type} provider)`);
+  }
+}
+
+/** The UDP provider. */
+class DatagramSocketProvider implements ISocketProvider {
+  readonly type = 'udp' as const;
+
+  createSocketContext(log?: IInstanceLog): ISocketContext {
+    return new SocketContext(log ?? getDefaultLog());
+  }
+
+  createSocket(user: USocket, options: SocketOptions = {}): ISocket {
+    if (typeof options !== 'object' || options === null) throw new TypeError('createSocket: options must be an object');
+    return new DatagramSocket(udpTransport, user, options);
+  }
+
+  upgradeToTls(): ISocket {
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: only the TLS provider upgrades sockets (this is the udp provider)');
+  }
+}
+
+/** The TLS provider: TLS sockets, STARTTLS upgrades of stream sockets, DTLS upgrades of UDP sockets. */
+class TlsSocketProvider extends StreamSocketProvider {
+  /**
+   * Takes over a connected (or accepted) TCP or local socket (STARTTLS), or a connected or
+   * bound UDP socket with a DTLS context (DTLS): the old socket falls silent, the new one
+   * reports `socketUpgradeToTlsComplete` after the handshake. Throws, changing nothing, when
+   * the socket cannot be upgraded. The socket does the take-over itself (its `kUpgradeTo` hook).
+   */
+  override upgradeToTls(socket: ISocket, user: USocket, options: UpgradeOptions = {}): ISocket {
+    checkUser('upgradeToTls', user);
+    if (typeof options !== 'object' || options === null) throw new TypeError('upgradeToTls: options must be an object');
+    if (!isUpgradable(socket)) throw new TypeError('upgradeToTls: expected a socket made by a socket-provider provider');
+    return socket[kUpgradeTo](new TlsUpgrade(user, options, this.transport));
+  }
+}
+
+/** What the TLS provider offers a socket to upgrade: its secure stream transport, or a DTLS session from the context. */
+class TlsUpgrade implements UpgradeOffer {
+  readonly serverSide: boolean;
+
+  constructor(
+    readonly user: USocket,
+    readonly options: UpgradeOptions,
+    readonly streamTransport: StreamTransport,
+  ) {
+    this.serverSide = options.serverSide === true;
+  }
+
+  /** DTLS needs a context on which enableDtls() was called; the core never reads the context, so the settings are taken here. */
+  dtlsSession(): DatagramSession {
+    const context = this.options.context;
+    if (!(context instanceof SocketContext) || !context.dtlsSettings.enabled) {
+      throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls of a UDP socket needs options.context on which enableDtls() was called');
+    }
+    const settings = context.dtlsSettings;
+    if (settings.alpn.length > 0) {
+      throw new SocketStateError(
+        SocketErrorCode.NotSupported,
+        'upgradeToTls: ALPN is TLS-only for now; the DTLS engine has none (use a context without setAlpnProtocols for DTLS)',
+      );
+    }
+    if (this.serverSide && !settings.serverIdentity) {
+      throw new SocketStateError(SocketErrorCode.NoServerCertificate, 'upgradeToTls: a DTLS server side needs a server certificate (setServerCertificate)');
+    }
+    return createDtlsSession(settings, { server: this.serverSide, serverName: this.options.serverName });
+  }
 }

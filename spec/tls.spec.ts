@@ -1,12 +1,10 @@
 /**
  * TLS: the stream conformance suite over TLS, plus what only TLS has (CONTRACT.md §5, §10):
  * verification on by default, SNI, ALPN, two-way authentication, fingerprints, PEM errors,
- * the handshake time-out, shared contexts, interop with Node's own `tls`, IPv6, and the
- * Node behaviour lib/transports/tls.ts relies on.
+ * the handshake time-out, shared contexts, interop with Node's own `tls`, IPv6. The Node
+ * behaviour lib/transports/tls.ts relies on is checked in spec/core/node-internals.spec.ts.
  */
 import { X509Certificate } from 'node:crypto';
-import type * as net from 'node:net';
-import * as tls from 'node:tls';
 import { IoMux, ISocket, ISocketContext, ISocketProvider, ShutdownReason, SocketErrorCode, SocketOptions } from '../lib';
 import { runStreamConformance } from './conformance/stream-suite';
 import { closeAllRaw, hasIpv6Loopback, pollUntil, randomBytes, rawConnect, rawServer, sha256, StreamCollector } from './helpers/net-helpers';
@@ -674,55 +672,6 @@ describe('tls specifics', () => {
       expect(c.remoteAddress).toBe('::1');
       expect(c.getPeerCertificate()?.subject.CN).toBe('localhost');
       await echoRoundTrip(c, cu, 100 * KiB);
-    });
-  });
-
-  describe('Node behaviour lib/transports/tls.ts relies on', () => {
-    // lib/transports/tls.ts (rawOf) finds its handshake by the TLSSocket's `_parent`, the
-    // plain socket emitted into a never-listening tls.Server as 'connection'. If a Node
-    // upgrade changes that, these fail here, by name, rather than as hung handshakes.
-    function emittingServer(onSecure: (s: tls.TLSSocket) => void, onClientError: (e: Error, s: tls.TLSSocket) => void): tls.Server {
-      const server = new tls.Server({ cert: certOf(pki.server), key: keyOf(pki.server) });
-      server.on('secureConnection', onSecure);
-      server.on('tlsClientError', onClientError);
-      return server;
-    }
-
-    it('Node: a tls.Server fed a socket by emit("connection") gives a secureConnection TLSSocket whose _parent is that socket', async () => {
-      let secureSock: tls.TLSSocket | null = null;
-      const server = emittingServer(
-        (s) => (secureSock = s),
-        () => undefined,
-      );
-      const plain: net.Socket[] = [];
-      const raw = await rawServer((sock) => {
-        plain.push(sock);
-        server.emit('connection', sock);
-      });
-      const client = await rawTlsConnect(pki, raw.port);
-      await pollUntil(() => secureSock !== null, 'the tls.Server to emit secureConnection');
-      expect(plain).toHaveLength(1);
-      const parent = (secureSock as unknown as { _parent?: unknown })._parent;
-      expect(parent).toBe(plain[0]);
-      (secureSock as unknown as tls.TLSSocket).destroy();
-      client.destroy();
-    });
-
-    it('Node: the TLSSocket given to tlsClientError has _parent === the emitted socket too', async () => {
-      let failed: tls.TLSSocket | null = null;
-      const server = emittingServer(
-        () => undefined,
-        (_e, s) => (failed = s),
-      );
-      const plain: net.Socket[] = [];
-      const raw = await rawServer((sock) => {
-        plain.push(sock);
-        server.emit('connection', sock);
-      });
-      const client = await rawConnect(raw.port);
-      client.write('not a ClientHello\r\n\r\n');
-      await pollUntil(() => failed !== null, 'the tls.Server to emit tlsClientError');
-      expect((failed as unknown as { _parent?: unknown })._parent).toBe(plain[0]);
     });
   });
 });

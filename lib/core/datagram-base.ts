@@ -1,6 +1,6 @@
 import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
-import { DatagramPath, DatagramSink, HostPort } from './datagram-path';
+import { DatagramPath, DatagramSink } from './datagram-path';
 import { DatagramReceiver, DatagramResult } from './datagram-receiver';
 import { DEFAULT_DATAGRAM_QUEUE, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './defaults';
 import { SendQueue, SendQueueOwner } from './send-queue';
@@ -23,9 +23,6 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
   protected readonly sends: SendQueue;
   /** What the datagrams travel through (null: none yet, or released). */
   protected path: P | null = null;
-  protected local: HostPort | null = null;
-  /** The connected (or, for DTLS, locked) peer. */
-  protected peer: HostPort | null = null;
   protected sent = 0;
   protected received = 0;
   /** Datagrams dropped because they did not come from the connected (or locked) peer. */
@@ -46,18 +43,6 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
     );
   }
 
-  get localAddress(): string | undefined {
-    return this.local?.address;
-  }
-  get localPort(): number | undefined {
-    return this.local?.port;
-  }
-  get remoteAddress(): string | undefined {
-    return this.peer?.address;
-  }
-  get remotePort(): number | undefined {
-    return this.peer?.port;
-  }
   get bytesSent(): number {
     return this.sent;
   }
@@ -86,7 +71,7 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
    * its IPv4-mapped IPv6 form (`::ffff:192.0.2.1`), and the case of hex digits, taken as equal.
    */
   protected isFromPeer(address: string, port: number): boolean {
-    const peer = this.peer;
+    const peer = this.addresses.remote; // the connected (DTLS: locked) peer
     if (peer === null || peer.port !== port) return false;
     return peer.address === address || canonical(peer.address) === canonical(address);
   }
@@ -103,7 +88,7 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
     const n = checkBuffer('recv', buffer, len);
     this.throwIfRecvUndelivered();
     if (this.ended) return this.recvAfterEnd(buffer);
-    if (this.shutdownCalled) return;
+    if (this.view.shutdownAsked) return;
     if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'recv() on a UDP socket before bind(), connect() or sendTo()');
     this.receiver.request(buffer, n);
     this.afterRecvRequest();
@@ -131,10 +116,6 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
     return this.receiver.queuedBytes;
   }
 
-  getLocalAddress(): HostPort | null {
-    return this.local;
-  }
-
   recvCancel(): void {
     this.throwIfTakenOver('recvCancel');
     if (this.ignoresCalls) return;
@@ -160,10 +141,6 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
   abstract pathError(err: NodeJS.ErrnoException): void;
 
   // ---- closing -------------------------------------------------------------------------------
-
-  shutdown(): void {
-    this.shutdownByUser();
-  }
 
   /**
    * NORMAL once every send was handed to the OS ({@link DatagramBase.finishClose}), or after
@@ -201,21 +178,16 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
     path?.close();
   }
 
-  /** The options a successor inherits (IoMux, log, limits), before its own override them. */
-  get handOverOptions(): SocketOptions {
-    return this.successorOptions();
-  }
-
   /** Posts a completed datagram recv (the receiver calls it). */
   private emitRecvFrom(result: DatagramResult, fromEvent: boolean): void {
     if (this.ended) return;
-    this.countRecvPosted();
+    this.view.recvPosted();
     if (fromEvent) this.iomux.dispatcher.postFromEvent(this.deliverRecvFrom, this, result);
     else this.iomux.dispatcher.post(this.deliverRecvFrom, this, result);
   }
 
   private deliverRecvFrom(r: DatagramResult): void {
-    this.countRecvDelivered();
+    this.view.recvDelivered();
     if (this.state !== 'takenOver') this.user.socketRecvFromResult?.(this, r.buffer, r.len, r.address, r.port);
   }
 }

@@ -7,13 +7,11 @@
  * {@link DatagramSink} with each of the peer's datagrams.
  */
 import type { SocketOptions } from '../api';
+import type { HostPort } from './addresses';
 import type { Datagram } from './datagram-queue';
 
-/** An address and port, as the OS reports them. */
-export interface HostPort {
-  address: string;
-  port: number;
-}
+/** An address and port, as the OS reports them (one type for every socket: `core/addresses.ts`). */
+export type { HostPort } from './addresses';
 
 /** Called once per send, in the order of the sends, never inside the `send()` that made it. */
 export type SendDone = (err: Error | null) => void;

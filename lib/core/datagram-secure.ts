@@ -1,64 +1,17 @@
-import { LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
+import { ISocket, LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { DatagramBase } from './datagram-base';
-import { DatagramPath, HandedDatagram, HostPort, SendDone } from './datagram-path';
+import { HandedDatagram, HostPort } from './datagram-path';
+import { DatagramSession, SessionEvents } from './datagram-session';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './defaults';
 import { sendPool } from './send-pool';
+import { DTLS_TRANSITIONS, TransitionTable } from './socket-state';
+import { kUpgradeTo } from './upgrade';
 import { armTimeout, Deadline, disarmTimeout } from './timeout';
 import { checkBuffer, checkTimeout } from './validate';
 
-/** What a {@link SecureDatagramSocket} starts its session with. */
-export interface SessionStart {
-  /** Where the session's records go. */
-  path: DatagramPath;
-  /** The path is connected to its peer: records go without an address. */
-  connected: boolean;
-  /** The connected peer, if any. */
-  peer: HostPort | null;
-  /** The host the UDP socket's connect() named, as written (a client verifies it). */
-  hostAsWritten: string | undefined;
-}
-
-/** What a session reports to its socket. */
-export interface SessionEvents {
-  /**
-   * The handshake is done and the peer verified. `peer`: whom it was done with (a bound server
-   * serves this peer only from now on); `detail`: for the log line.
-   */
-  sessionSecured(peer: HostPort | null, detail: string): void;
-  /** The handshake failed for good (the peer's certificate was refused): `SOCKET_TLS_HANDSHAKE_FAILED`. */
-  sessionFailed(why: string): void;
-  /** One decrypted datagram of the peer. */
-  sessionData(data: Buffer): void;
-  /** The peer closed the session (close_notify, or a fatal alert), or, during the handshake, claims to. */
-  sessionPeerClosed(): void;
-  /** A line for this socket's log. */
-  sessionTrace(message: string): void;
-  /** An error's code for a log line (recorded as the socket's last error, see `stats()`). */
-  sessionErrorCode(err: unknown): string;
-}
-
-/**
- * A security protocol over a datagram path (DTLS, `transports/dtls.ts`): it speaks the
- * protocol; the {@link SecureDatagramSocket} runs the socket (states, time-out, queues, rules).
- */
-export interface DatagramSession {
-  /** Sets up the handshake over `start.path`; reports through `events`. Nothing is sent yet. */
-  start(start: SessionStart, events: SessionEvents): void;
-  /** Starts the handshake (a client sends its first flight), after the datagrams that came before were fed. */
-  begin(): void;
-  /** A datagram from the peer (before a peer is locked: from anyone). `secured`: the handshake is done. */
-  receive(data: Buffer, address: string, port: number, secured: boolean): void;
-  /** Protects and sends one datagram; `done` once it was handed to the OS or refused. */
-  send(data: Buffer, done: SendDone): void;
-  /** Sends the close alert; `done` once it was handed to the OS (or could not be). */
-  close(done: () => void): void;
-  /** The socket ended: no more sending or retransmitting. */
-  stop(): void;
-  peerCertificate(): PeerCertificate | null;
-  /** The SRTP keying material, if SRTP was negotiated. */
-  keyingMaterial(): { profile: string; material: Uint8Array } | null;
-}
+// The session seam moved to datagram-session.ts; re-exported for the DTLS adapter.
+export type { DatagramSession, SessionEvents, SessionStart } from './datagram-session';
 
 /**
  * A datagram socket secured by a {@link DatagramSession} over the path of a UDP socket it took
@@ -81,6 +34,15 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
     this.register();
   }
 
+  protected get transitions(): TransitionTable {
+    return DTLS_TRANSITIONS;
+  }
+
+  /** @internal `upgradeToTls` of a DTLS socket: it is secure already. */
+  [kUpgradeTo](): ISocket {
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: the socket is already a DTLS socket');
+  }
+
   // ---- facts -----------------------------------------------------------------------------
 
   override getPeerCertificate(): PeerCertificate | null {
@@ -99,8 +61,8 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
     const path = handed.path;
     this.path = path;
     this.session = session;
-    this.peer = handed.peer;
-    this.local = path.localAddress();
+    this.addresses.remote = handed.peer;
+    this.addresses.local = path.localAddress();
     path.setSink(this);
     this.setState('handshaking', `DTLS ${server ? 'server' : 'client'}${handed.connected ? '' : ', serving the first peer to complete a handshake'}`);
     this.markHandshakeStart();
@@ -121,7 +83,7 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
   /** @internal */
   datagramArrived(data: Buffer, address: string, port: number): void {
     if (this.ended) return;
-    if (this.peer && !this.isFromPeer(address, port)) {
+    if (this.addresses.remote && !this.isFromPeer(address, port)) {
       this.noteStranger(address, port); // counted in strangerDatagrams
       return;
     }
@@ -137,11 +99,11 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
   sessionSecured(peer: HostPort | null, detail: string): void {
     if (this.state !== 'handshaking') return;
     this.handshakeTimer = disarmTimeout(this.handshakeTimer);
-    this.peer ??= peer; // a bound server now serves this peer only
+    const locked = (this.addresses.remote ??= peer); // a bound server now serves this peer only
     this.markHandshakeDone();
-    this.setState('connected', `DTLS with ${this.peer?.address}:${this.peer?.port}${detail}`);
+    this.setState('connected', `DTLS with ${locked?.address}:${locked?.port}${detail}`);
     this.emit((user) => {
-      if (!this.shutdownCalled) user.socketUpgradeToTlsComplete?.(this);
+      if (!this.view.shutdownAsked) user.socketUpgradeToTlsComplete?.(this);
     });
     this.sends.open();
   }
@@ -170,7 +132,7 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
    * @internal
    */
   sessionPeerClosed(): void {
-    if (this.ended || this.shutdownCalled) return;
+    if (this.ended || this.view.shutdownAsked) return;
     if (this.state === 'handshaking') {
       this.trace('an alert arrived during the DTLS handshake (unauthenticated: the time-out decides)');
       return;
@@ -182,17 +144,18 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
 
   /** BY_PEER once the peer closed and every datagram it sent before was delivered. */
   private checkPeerDone(): void {
-    if (this.peerClosed && this.receiver.queued === 0 && !this.ended && !this.shutdownCalled) this.reportShutdown(ShutdownReason.ByPeer);
+    if (this.peerClosed && this.receiver.queued === 0 && !this.ended && !this.view.shutdownAsked) this.reportShutdown(ShutdownReason.ByPeer);
   }
 
   // ---- data ---------------------------------------------------------------------------------
 
   /** @internal */
   sessionData(data: Buffer): void {
-    if (this.ignoresCalls || this.peerClosed || !this.peer) return;
+    const peer = this.addresses.remote;
+    if (this.ignoresCalls || this.peerClosed || !peer) return;
     this.received += data.byteLength;
     this.messagesReceived++;
-    this.receiver.arrive(data, this.peer.address, this.peer.port);
+    this.receiver.arrive(data, peer.address, peer.port);
   }
 
   send(data: Uint8Array, len?: number): void {

@@ -1,13 +1,16 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
+import { ISocket, LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from './address';
 import { DatagramBase } from './datagram-base';
+import { SecureDatagramSocket } from './datagram-secure';
 import { DatagramHandle, DatagramTransport, HandedDatagram, HostPort } from './datagram-path';
 import { DEFAULT_UDP_BUFFER } from './defaults';
 import { Fifo } from './fifo';
 import { reasonForError } from './os-errors';
 import { sendPool } from './send-pool';
+import { TransitionTable, UDP_TRANSITIONS } from './socket-state';
+import { kUpgradeTo, UpgradeOffer } from './upgrade';
 import { checkBuffer, checkCount, checkPort, checkString } from './validate';
 
 /**
@@ -39,6 +42,10 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
       throw new TypeError('multicastGroups: expected an array of group addresses');
     }
     this.register();
+  }
+
+  protected get transitions(): TransitionTable {
+    return UDP_TRANSITIONS;
   }
 
   // ---- modes ---------------------------------------------------------------------------
@@ -84,15 +91,15 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
     if (this.state !== 'connecting') return;
     this.markConnected();
     const handle = this.path!;
-    this.local = handle.localAddress();
-    this.peer = handle.remoteAddress();
-    this.setState('connected', `${this.local.address}:${this.local.port} -> ${this.peer.address}:${this.peer.port}`);
+    const local = (this.addresses.local = handle.localAddress());
+    const peer = (this.addresses.remote = handle.remoteAddress());
+    this.setState('connected', `${local.address}:${local.port} -> ${peer.address}:${peer.port}`);
     this.emit((user) => {
-      if (!this.shutdownCalled) user.socketConnectComplete?.(this);
+      if (!this.view.shutdownAsked) user.socketConnectComplete?.(this);
     });
     this.dropStrangersHeld();
     this.sends.open();
-    if (this.shutdownCalled) this.closeWhenFlushed();
+    if (this.view.shutdownAsked) this.closeWhenFlushed();
   }
 
   bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void {
@@ -126,10 +133,10 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
     if (handle === null) return;
     handle.bind(address, port, () => {
       if (this.state !== 'binding') return;
-      this.local = handle.localAddress();
+      const local = (this.addresses.local = handle.localAddress());
       this.applyGroupOptions(handle);
-      this.setState('bound', `${this.local.address}:${this.local.port}${report ? '' : ' (implicit, for sendTo)'}`);
-      const { address: a, port: p } = this.local;
+      this.setState('bound', `${local.address}:${local.port}${report ? '' : ' (implicit, for sendTo)'}`);
+      const { address: a, port: p } = local;
       if (report) this.emit((user) => user.socketBindResult?.(this, a, p));
     });
     // sendTo datagrams held while bind() resolved its name go first; the handle queues them
@@ -231,7 +238,7 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
   datagramArrived(msg: Buffer, address: string, port: number): void {
     if (this.ignoresCalls) return;
     // A connected socket: the OS's own filter misses datagrams it queued before the connect.
-    if (this.peer !== null && !this.isFromPeer(address, port)) {
+    if (this.addresses.remote !== null && !this.isFromPeer(address, port)) {
       this.noteStranger(address, port);
       return;
     }
@@ -269,29 +276,53 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
   // ---- DTLS hand-over ------------------------------------------------------------------------
 
   /**
-   * Gives the handle to a DTLS successor (`upgradeToTls`): this socket falls silent; datagrams
-   * that arrived and were not read go along (a ClientHello may be among them).
-   * @throws SocketStateError when it is not a connected or bound socket with no recv pending.
+   * `upgradeToTls` with options that allow DTLS: a {@link SecureDatagramSocket} takes over the
+   * handle, as the client side (a connected socket) or the server side (connected, or bound:
+   * it serves the first peer that completes a handshake). Throws, changing nothing, when the
+   * options or the socket do not allow it.
+   * @internal
    */
-  handOver(): HandedDatagram {
+  [kUpgradeTo](offer: UpgradeOffer): ISocket {
+    const session = offer.dtlsSession(); // the options first: a context that allows DTLS
+    if (!offer.serverSide && this.modeValue !== 'client') {
+      throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: a DTLS client side needs a connected UDP socket');
+    }
+    this.checkHandOver();
+    const next = new SecureDatagramSocket(offer.user, { ...this.handOverOptions, ...offer.options }); // may throw on bad options: nothing changed yet
+    next.start(this.handOver(), session, offer.serverSide);
+    return next;
+  }
+
+  /**
+   * Gives the handle to the DTLS successor: this socket falls silent; datagrams that arrived and
+   * were not read go along (a ClientHello may be among them).
+   */
+  private handOver(): HandedDatagram {
     this.checkHandOver();
     const path = this.path!;
     path.setSink(null);
     const queued = this.receiver.drain();
     this.path = null;
     this.fallSilent('upgradeToTls (DTLS)');
-    return { path, queued, peer: this.peer, connected: this.modeValue === 'client', options: this.handOverOptions, hostAsWritten: this.hostAsWritten };
+    return {
+      path,
+      queued,
+      peer: this.addresses.remote,
+      connected: this.modeValue === 'client',
+      options: this.handOverOptions,
+      hostAsWritten: this.hostAsWritten,
+    };
   }
 
   /** Throws, changing nothing, unless {@link DatagramSocket.handOver} can proceed. */
-  checkHandOver(): void {
+  private checkHandOver(): void {
     this.throwIfTakenOver('upgradeToTls');
     if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the UDP socket is neither connected nor bound');
     if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
     if ((this.state !== 'connected' && this.state !== 'bound') || !this.path) {
       throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the UDP socket is not connected or bound yet');
     }
-    if (this.receiver.hasPending || this.recvUndelivered)
+    if (this.receiver.hasPending || this.view.recvUndelivered)
       throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending (or its result not delivered yet); cancel it first');
   }
 

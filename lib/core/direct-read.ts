@@ -1,4 +1,5 @@
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { setOnread } from './node-internals';
 
 /**
  * Reading a plain (TCP or local) Node socket with `onread` instead of 'data' events.
@@ -9,6 +10,11 @@ import { Socket } from 'node:net';
  * handle at a time on this thread and the callback consumes the bytes before it returns, so
  * no read can overwrite bytes still needed. The receive buffer copies them straight into the
  * app's pending recv, or keeps a copy as read-ahead.
+ *
+ * Sockets we make pass `onread` to `net.connect`/`tls.connect` (a public option). Sockets Node
+ * makes (accepted connections, the TLSSocket around an accepted or upgraded socket) are
+ * switched through Node's private fields: `setOnread` in node-internals.ts, entry 1, with its
+ * detection and fallback ('data' events).
  */
 
 /** Node reads at most 64 KiB per read on its own; the same here. */
@@ -25,27 +31,11 @@ export function directRead(callback: (this: Socket, bytes: number, buffer: Uint8
   return { buffer: SCRATCH, callback };
 }
 
-/** Node's socket internals this relies on, for an accepted connection (see {@link readDirectly}). */
-interface SocketInternals {
-  _handle?: { useUserBuffer?: (buffer: Uint8Array) => void; reading?: boolean } | null;
-}
-
-/** The private symbols under which a Node socket keeps its `onread` settings; null if not found. */
-let onreadSymbols: { buffer: symbol; callback: symbol } | null | undefined;
-
-function findOnreadSymbols(sock: Socket): { buffer: symbol; callback: symbol } | null {
-  const byName = new Map(Object.getOwnPropertySymbols(sock).map((s) => [s.description, s]));
-  const buffer = byName.get('kBuffer');
-  const callback = byName.get('kBufferCb');
-  return buffer && callback ? { buffer, callback } : null;
-}
-
 /**
- * Switches an accepted connection to `onread` before its first read. Node's server makes its
- * sockets without `onread` (it has no such option); the settings `onread` would have given
- * the socket are set the way its constructor sets them, while the connection is still held
- * paused (`pauseOnConnect`), so no byte was read the other way. Returns false, changing
- * nothing, where Node's internals are not as expected: the 'data' path then serves it.
+ * Switches a connection Node made to `onread` before its first read: an accepted connection
+ * while it is still held paused (`pauseOnConnect`), so no byte was read the other way. Returns
+ * false, changing nothing, where Node's internals are not as expected or the fast path is off
+ * on this Node line (node-internals.ts, entry 1): the 'data' path then serves it.
  *
  * `whileReading`: a TLS socket whose handshake our side did not start with `onread` (an
  * accepted connection, a STARTTLS upgrade) already reads: its TLS layer delivered the
@@ -54,14 +44,5 @@ function findOnreadSymbols(sock: Socket): { buffer: symbol; callback: symbol } |
  * (`readableLength` 0): every byte from then on goes to `onread`, none before it is lost.
  */
 export function readDirectly(sock: Socket, onread: DirectRead, whileReading = false): boolean {
-  onreadSymbols ??= findOnreadSymbols(sock);
-  const internals = sock as unknown as SocketInternals & Record<symbol, unknown>;
-  const handle = internals._handle;
-  const symbols = onreadSymbols;
-  if (!symbols || !handle || typeof handle.useUserBuffer !== 'function' || (handle.reading && !whileReading) || sock.readableLength > 0) return false;
-  if (internals[symbols.buffer] !== null || internals[symbols.callback] !== null) return false;
-  internals[symbols.buffer] = onread.buffer;
-  internals[symbols.callback] = onread.callback;
-  handle.useUserBuffer(onread.buffer);
-  return true;
+  return setOnread(sock, onread.buffer, onread.callback, whileReading);
 }

@@ -21,10 +21,16 @@ export interface SendQueueOwner {
 
 /**
  * The sends of one socket, from `send()` to `socketSendResult`: one queue for every kind of
- * socket (the datagram sockets use it; the stream sockets are to adopt it).
+ * socket (UDP, DTLS, and the stream sockets, whose connector makes it and whose connection
+ * takes it over).
  *
  * - **Held until connected.** Until {@link SendQueue.open}, sends are held in call order (the
  *   contract: `send()` may come before the connection is up); `open()` hands them down in order.
+ *   The owner that transmits may be named only then: a stream socket's connector holds the
+ *   sends, and its connection, made when the connection is up, opens the queue and transmits.
+ * - **Costs.** Nothing is allocated per send: the queue keeps the owner's own copy (or, for a
+ *   TLS stream with nothing queued, a view of the caller's bytes), the FIFO of what is in flight
+ *   is a ring that keeps its array, and the owner's completion callback is one shared function.
  * - **In-flight accounting.** Every send handed down waits in a FIFO until the layer below
  *   completes it; {@link SendQueue.queuedBytes} counts held and in-flight bytes (what
  *   `stats().queuedSendBytes` reports), each exactly once.
@@ -36,13 +42,15 @@ export interface SendQueueOwner {
  * The queue copies nothing: the owner passes its own copy of the caller's bytes.
  */
 export class SendQueue {
-  private held: Buffer[] = [];
+  /** Sends held until {@link SendQueue.open} (made at the first one: most connections never hold any). */
+  private held: Buffer[] | null = null;
   private readonly inFlight = new Fifo<Buffer>();
   private bytes = 0;
   private opened = false;
   private drained: (() => void) | null = null;
 
-  constructor(private readonly owner: SendQueueOwner) {}
+  /** @param owner who transmits and is told of completions; null: named by {@link SendQueue.open}. */
+  constructor(private owner: SendQueueOwner | null = null) {}
 
   /** Bytes accepted and not yet handed to the OS: held plus in flight. */
   get queuedBytes(): number {
@@ -51,7 +59,7 @@ export class SendQueue {
 
   /** Sends held until {@link SendQueue.open}. */
   get heldCount(): number {
-    return this.held.length;
+    return this.held === null ? 0 : this.held.length;
   }
 
   /** Sends handed down and not completed yet. */
@@ -61,14 +69,14 @@ export class SendQueue {
 
   /** Nothing held, nothing in flight. */
   get isEmpty(): boolean {
-    return this.held.length === 0 && this.inFlight.length === 0;
+    return this.heldCount === 0 && this.inFlight.length === 0;
   }
 
   /** A send: handed down at once once open, else held (in call order) until {@link SendQueue.open}. */
   push(data: Buffer): void {
     this.bytes += data.byteLength;
     if (this.opened) this.handDown(data);
-    else this.held.push(data);
+    else (this.held ??= []).push(data);
   }
 
   /**
@@ -80,13 +88,17 @@ export class SendQueue {
     this.inFlight.push(data);
   }
 
-  /** The connection is up: the held sends go down, in order, and every later send at once. */
-  open(): void {
+  /**
+   * The connection is up: the held sends go down, in order, and every later send at once.
+   * @param owner who transmits from now on, if not named when the queue was made
+   */
+  open(owner?: SendQueueOwner): void {
+    if (owner) this.owner = owner;
     if (this.opened) return;
     this.opened = true;
     const held = this.held;
-    this.held = [];
-    for (const data of held) this.handDown(data);
+    this.held = null;
+    if (held !== null) for (const data of held) this.handDown(data);
   }
 
   /**
@@ -97,7 +109,7 @@ export class SendQueue {
     const data = this.inFlight.shift();
     if (data === undefined) return;
     this.bytes -= data.byteLength;
-    this.owner.sendFinished(data, err);
+    this.owner!.sendFinished(data, err);
     if (this.drained !== null && this.isEmpty) {
       const done = this.drained;
       this.drained = null;
@@ -119,13 +131,13 @@ export class SendQueue {
    * is forgotten. Sends in flight stay counted until the layer below completes them.
    */
   discard(): void {
-    for (const data of this.held) this.bytes -= data.byteLength;
-    this.held = [];
+    if (this.held !== null) for (const data of this.held) this.bytes -= data.byteLength;
+    this.held = null;
     this.drained = null;
   }
 
   private handDown(data: Buffer): void {
     this.inFlight.push(data);
-    this.owner.transmit(data);
+    this.owner!.transmit(data);
   }
 }

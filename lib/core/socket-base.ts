@@ -13,18 +13,16 @@ import {
   USocket,
 } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
+import { Addresses, HostPort } from './addresses';
 import { errorCode } from './os-errors';
 import { IoMux, getDefaultIoMux } from './iomux';
 import { getDefaultLog } from './log';
+import { isAllowed, refuseTransition, SocketState, TransitionTable } from './socket-state';
+import { kUpgradeTo, Upgradable, UpgradeOffer } from './upgrade';
+import { UserView } from './user-view';
 import { checkUser } from './validate';
 
-/**
- * A socket's life, one value changed only by {@link SocketBase.setState} (which logs every
- * transition). `closed` means `socketShutdown` has been posted; `takenOver` that
- * `upgradeToTls` moved the connection to a new socket.
- */
-export type SocketState =
-  'idle' | 'resolving' | 'connecting' | 'handshaking' | 'connected' | 'binding' | 'bound' | 'listening' | 'closing' | 'closed' | 'takenOver';
+export type { SocketState } from './socket-state';
 
 let nextSocketId = 1;
 
@@ -39,10 +37,12 @@ const QOS_VALUES = new Set<string>(Object.values(QosTrafficType));
  * nothing else is; a pending recv is cancelled before it; a socket taken over by
  * `upgradeToTls` delivers nothing more, not even what it had already queued.
  */
-export abstract class SocketBase implements ISocket {
+export abstract class SocketBase implements ISocket, Upgradable {
   abstract readonly type: SocketType;
   /** The log channel of this transport. */
   protected abstract readonly flag: LogFlag;
+  /** The states and transitions of this kind of socket (`core/socket-state.ts`), checked by {@link SocketBase.setState}. */
+  protected abstract get transitions(): TransitionTable;
 
   /** A number for log lines, unique in this process. */
   readonly id = nextSocketId++;
@@ -51,18 +51,12 @@ export abstract class SocketBase implements ISocket {
   protected readonly ipv6: boolean;
   protected user: USocket;
   protected modeValue: SocketMode = 'none';
+  /** The wire state: what the connection (or the bind) is doing. Written only by {@link SocketBase.setState}. */
   protected state: SocketState = 'idle';
-  /** The user called `shutdown()` (or the IoMux was terminated): the end is NORMAL whatever follows. */
-  protected shutdownCalled = false;
-  /** `socketShutdown` has run: from then on every call but the mode lock is ignored. */
-  private shutdownDelivered = false;
-  /**
-   * A recv made after the shutdown was posted but before the user saw it (typically from the
-   * last `socketRecvResult`): it is cancelled just before `socketShutdown`, so it never vanishes.
-   */
-  private lateRecv: Uint8Array | null = null;
-  /** Recv results posted and not delivered yet (they still count as the pending recv). */
-  private undeliveredRecvs = 0;
+  /** What the user has asked (`shutdown()`) and been told, apart from the wire state. */
+  protected readonly view = new UserView();
+  /** The local and remote ends: one value, read by every address fact. */
+  readonly addresses = new Addresses();
   // ---- what stats() reports (plain fields: counting must cost nothing) ----
   private messagesSent = 0;
   protected messagesReceived = 0;
@@ -115,9 +109,19 @@ export abstract class SocketBase implements ISocket {
     if (this.log.isEnabled(this.flag)) this.log.log(this.flag, `#${this.id} ${message}`);
   }
 
+  /**
+   * The one writer of the state: checks the transition against the kind's table (a refused one
+   * is a library bug: see `refuseTransition`) and logs `old -> new`.
+   */
   protected setState(next: SocketState, why?: string): void {
+    const from = this.state;
+    if (!isAllowed(this.transitions, from, next)) {
+      const message = `#${this.id} ${from} -> ${next} is not a transition of a ${this.constructor.name}`;
+      this.trace(`internal error: ${message}`);
+      refuseTransition(message);
+    }
     if (this.log.isEnabled(this.flag)) {
-      this.log.log(this.flag, `#${this.id} ${this.state} -> ${next}${why ? ` (${why})` : ''}`);
+      this.log.log(this.flag, `#${this.id} ${from} -> ${next}${why ? ` (${why})` : ''}`);
     }
     this.state = next;
   }
@@ -157,14 +161,9 @@ export abstract class SocketBase implements ISocket {
    */
   protected emitRecvResult(req: { buffer: Uint8Array; filled: number }, fromEvent = false): void {
     if (this.ended) return;
-    this.undeliveredRecvs++;
+    this.view.recvPosted();
     if (fromEvent) this.iomux.dispatcher.postFromEvent(this.deliverRecvResult, this, req);
     else this.iomux.dispatcher.post(this.deliverRecvResult, this, req);
-  }
-
-  /** A recv result (or datagram) was posted and not delivered yet. */
-  protected get recvUndelivered(): boolean {
-    return this.undeliveredRecvs > 0;
   }
 
   /**
@@ -172,22 +171,13 @@ export abstract class SocketBase implements ISocket {
    * behind it (after `shutdown()`, recv is ignored instead).
    */
   protected throwIfRecvUndelivered(): void {
-    if (this.undeliveredRecvs > 0 && !this.shutdownCalled) {
+    if (this.view.recvUndelivered && !this.view.shutdownAsked) {
       throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while the result of the last one is not delivered yet');
     }
   }
 
-  /** For datagram sockets, which post their own result type: see {@link SocketBase.emitRecvResult}. */
-  protected countRecvPosted(): void {
-    this.undeliveredRecvs++;
-  }
-
-  protected countRecvDelivered(): void {
-    this.undeliveredRecvs--;
-  }
-
   protected deliverRecvResult(req: { buffer: Uint8Array; filled: number }): void {
-    this.undeliveredRecvs--;
+    this.view.recvDelivered();
     this.messagesReceived++;
     if (this.state !== 'takenOver') this.user.socketRecvResult?.(this, req.buffer, req.filled);
   }
@@ -198,7 +188,7 @@ export abstract class SocketBase implements ISocket {
    */
   protected reportShutdown(reason: ShutdownReason, fromEvent = false): void {
     if (this.ended) return;
-    const final = this.shutdownCalled ? ShutdownReason.Normal : reason;
+    const final = this.view.reasonSeen(reason);
     this.cancelPendingRecv();
     this.setState('closed', final);
     this.iomux.unregister(this);
@@ -211,46 +201,51 @@ export abstract class SocketBase implements ISocket {
 
   private deliverShutdown(final: ShutdownReason): void {
     if (this.state === 'takenOver') return;
-    const late = this.lateRecv;
-    this.lateRecv = null;
+    const view = this.view;
+    const late = view.takeLateRecv();
     try {
       if (late) this.user.socketRecvCanceled?.(this, late);
     } finally {
-      this.shutdownDelivered = true;
-      // shutdown() may have come after the end was posted but before this delivery (§10: NORMAL).
-      const seen = this.shutdownCalled ? ShutdownReason.Normal : final;
-      this.user.socketShutdown(this, seen); // the current user: the cancel above may have switched it
+      view.shutdownDelivered = true;
+      // shutdown() may have come after the end was posted but before this delivery (§10: NORMAL);
+      // the current user: the cancel above may have switched it.
+      this.user.socketShutdown(this, view.reasonSeen(final));
     }
   }
 
   // ---- closing and hand-over: written once, each kind supplies its own part ------------
 
   /**
-   * `shutdown()`, the same for every kind: taken over throws; after the end or a first
+   * `shutdown()`, written once for every kind: taken over throws; after the end or a first
    * `shutdown()` it is ignored (or makes a posted end NORMAL); otherwise the end will be NORMAL,
    * a pending recv is cancelled, and the kind's {@link SocketBase.beginClose} takes over.
-   * (Stream sockets still override `shutdown()` themselves; see #16.)
    */
-  protected shutdownByUser(): void {
+  shutdown(): void {
     this.throwIfTakenOver('shutdown');
     if (this.ignoresCalls) return this.shutdownAfterEnd();
-    this.shutdownCalled = true;
+    this.view.shutdownAsked = true;
     this.cancelPendingRecv();
     this.beginClose();
   }
 
   /**
    * The kind's part of `shutdown()`: flush what is queued, close, and report the end (NORMAL
-   * whatever happens, as `shutdownCalled` is set). By default: at once.
+   * whatever happens, as the user asked for the shutdown). By default: at once.
    */
   protected beginClose(): void {
     this.reportShutdown(ShutdownReason.Normal);
   }
 
-  /** The options a successor inherits on a hand-over (IoMux, log, limits), before its own override them. */
-  protected successorOptions(): SocketOptions {
+  /**
+   * The options a successor inherits (an upgrade's successor, a listener's accepted sockets):
+   * this socket's, with its IoMux and log, before the successor's own override them.
+   */
+  protected get handOverOptions(): SocketOptions {
     return { ...this.options, iomux: this.iomux, log: this.log };
   }
+
+  /** `upgradeToTls` of this socket: see `core/upgrade.ts`. Each kind says what it can be upgraded to. */
+  abstract [kUpgradeTo](offer: UpgradeOffer): ISocket;
 
   /**
    * The hand-over (`upgradeToTls`) is done: this socket falls silent (it drops what it had
@@ -346,7 +341,7 @@ export abstract class SocketBase implements ISocket {
     if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, 'connect() on a server-mode socket');
     if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.AlreadyConnected, 'connect() on a socket that is already a client');
     checkArgs();
-    if (this.shutdownCalled) throw new SocketStateError(SocketErrorCode.ShutDown, 'connect() after shutdown()');
+    if (this.view.shutdownAsked) throw new SocketStateError(SocketErrorCode.ShutDown, 'connect() after shutdown()');
     this.modeValue = 'client';
   }
 
@@ -356,7 +351,7 @@ export abstract class SocketBase implements ISocket {
     if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'bind() on a client-mode socket');
     if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.AlreadyBound, 'bind() on a socket that is already bound');
     checkArgs();
-    if (this.shutdownCalled) throw new SocketStateError(SocketErrorCode.ShutDown, 'bind() after shutdown()');
+    if (this.view.shutdownAsked) throw new SocketStateError(SocketErrorCode.ShutDown, 'bind() after shutdown()');
     this.modeValue = 'server';
   }
 
@@ -365,12 +360,12 @@ export abstract class SocketBase implements ISocket {
    * shutdown before it was told of the end, so the end it is told is NORMAL (CONTRACT §10).
    */
   protected shutdownAfterEnd(): void {
-    if (this.state === 'closed' && !this.shutdownDelivered) this.shutdownCalled = true;
+    if (this.state === 'closed' && !this.view.shutdownDelivered) this.view.shutdownAsked = true;
   }
 
   /** Whether a call that shutdown() silences should be ignored now. */
   protected get ignoresCalls(): boolean {
-    return this.shutdownCalled || this.ended;
+    return this.view.shutdownAsked || this.ended;
   }
 
   /**
@@ -379,9 +374,7 @@ export abstract class SocketBase implements ISocket {
    * recv is kept and cancelled just before it.
    */
   protected recvAfterEnd(buffer: Uint8Array): void {
-    if (this.shutdownCalled || this.shutdownDelivered) return;
-    if (this.lateRecv) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
-    this.lateRecv = buffer;
+    this.view.keepLateRecv(buffer);
   }
 
   // ---- methods every transport shares ----------------------------------------------
@@ -417,19 +410,31 @@ export abstract class SocketBase implements ISocket {
     return null;
   }
 
+  // ---- addresses: one value ({@link SocketBase.addresses}) ------------------------------
+
+  get localAddress(): string | undefined {
+    return this.addresses.local?.address;
+  }
+  get localPort(): number | undefined {
+    return this.addresses.local?.port;
+  }
+  get remoteAddress(): string | undefined {
+    return this.addresses.remote?.address;
+  }
+  get remotePort(): number | undefined {
+    return this.addresses.remote?.port;
+  }
+  getLocalAddress(): HostPort | null {
+    return this.addresses.local;
+  }
+
   abstract connect(address: string, serverName?: string): void;
   abstract bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void;
   abstract listen(): void;
   abstract accept(remoteUser: USocket | null): void;
-  abstract shutdown(): void;
   abstract send(data: Uint8Array, len?: number): void;
   abstract recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void;
   abstract recvCancel(): void;
-  abstract getLocalAddress(): { address: string; port: number } | null;
-  abstract readonly localAddress?: string;
-  abstract readonly localPort?: number;
-  abstract readonly remoteAddress?: string;
-  abstract readonly remotePort?: number;
   abstract readonly bytesSent: number;
   abstract readonly bytesReceived: number;
   abstract readonly connectionCount: number;

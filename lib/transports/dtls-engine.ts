@@ -1,8 +1,12 @@
 // The one module that touches werift-dtls, the DTLS 1.2 engine. Its package `main` points at
 // a file that does not exist, so we import its entry directly; a fix upstream changes the
-// paths here and nothing else.
+// paths here and nothing else. werift's internals (fields and modules beyond the engine's
+// events and methods) are gathered in one section at the end, "werift-dtls internals", each
+// with its detection and fallback, like core/node-internals.ts for Node's.
 import { createPrivateKey } from 'node:crypto';
 import type { DtlsClient, DtlsSocket as Engine } from 'werift-dtls/lib/dtls/src/index.js';
+import { LogFlag } from '../api';
+import { getDefaultLog } from '../core/log';
 
 export type { Engine };
 
@@ -71,7 +75,9 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
   };
   // The engine's typings want its own transport class; ours has the same shape.
   const { DtlsClient, DtlsServer } = engines();
-  return options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
+  const engine = options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
+  internalsOnce(engine);
+  return engine;
 }
 
 /** The engine needs the signature algorithm of our key: ECDSA or RSA, with SHA-256. */
@@ -83,24 +89,6 @@ function signatureHashOf(keyPem: string): { hash: 4; signature: 1 | 3 } {
 /** Starts the client's handshake; the promise settles when its first flight is done. */
 export function startClient(engine: Engine): Promise<void> {
   return (engine as DtlsClient).connect();
-}
-
-/** Sends a close_notify alert (the engine's own close() only drops its transport). */
-export async function sendCloseNotify(engine: Engine): Promise<void> {
-  const dtls = engine.dtls;
-  const [record] = builder().createPlaintext(dtls)(
-    [{ type: 21 /* alert */, fragment: Buffer.from([1 /* warning */, 0 /* close_notify */]) }],
-    ++dtls.recordSequenceNumber,
-  );
-  await engine.transport.send(engine.cipher.encryptPacket(record).serialize());
-}
-
-/**
- * Stops the engine's retransmission loop: it ends after its current wait (at most a few
- * seconds) instead of resending an abandoned flight for half a minute.
- */
-export function stopRetransmissions(engine: Engine): void {
-  engine.dtls.flight = Number.MAX_SAFE_INTEGER;
 }
 
 /**
@@ -127,14 +115,163 @@ export function isForgedAfterHandshake(data: Uint8Array): boolean {
   return data[0] === 21 || (data[0] === 22 && data[13] === 1); /* client_hello */
 }
 
+// ==== werift-dtls internals =================================================================
+//
+// What the library reaches inside werift-dtls beyond the engine's events (onConnect, onData,
+// onError, onClose) and methods (connect, send, exportKeyingMaterial, remoteCertificate).
+// Every entry says which werift function it mirrors, how it is detected (once, on the first
+// engine: the fields are made by its constructor) and its fallback. The fast paths are taken
+// only with a werift version the canary spec (spec/core/node-internals.spec.ts) proved: the
+// dependency is pinned to it in package.json. The deep imports of the modules (the `engines`,
+// `builder` and `plaintext` loaders above) are internals too: without the engine module there
+// is no DTLS (the require fails at the first upgrade); `builder`/`plaintext` are detected below.
+
+/** The werift-dtls versions the canary spec proved (package.json pins the dependency to one). */
+export const PROVEN_WERIFT_VERSIONS: readonly string[] = ['0.5.8'];
+
+/** Which of werift's internals this process uses: decided on the first engine. */
+export interface WeriftInternals {
+  /** The version found, and whether it is one of {@link PROVEN_WERIFT_VERSIONS}. */
+  version: string | null;
+  /** {@link sendCloseNotify}'s fast path (werift entry 1). */
+  closeNotify: boolean;
+  /** {@link stopRetransmissions}'s fast path (werift entry 2). */
+  stopRetransmissions: boolean;
+  /** {@link readProtectedAlert}'s fast path (werift entry 3). */
+  protectedAlerts: boolean;
+  /** {@link srtpProfileOf}'s fast path (werift entry 4). */
+  srtpProfile: boolean;
+}
+
+/** The shape of the engine fields the entries read or write. */
+interface EngineInternals {
+  dtls?: { recordSequenceNumber?: unknown; flight?: unknown };
+  cipher?: { encryptPacket?: unknown; decryptPacket?: unknown };
+  transport?: { send?: unknown };
+  srtp?: unknown;
+}
+
+/** The version of the installed werift-dtls, or null if it cannot be read. */
+function weriftVersion(): string | null {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return String((require('werift-dtls/package.json') as { version: unknown }).version);
+  } catch {
+    return null;
+  }
+}
+
+/** `load()`'s result, or undefined if it throws (a module that moved). */
+function tryLoad<T>(load: () => T): T | undefined {
+  try {
+    return load();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * A protected (epoch > 0) alert record, decrypted: `{ level, description }`, or null when it is
- * not one or does not decrypt (a forgery). We read these ourselves: the engine first parses the
- * ciphertext as a plaintext alert and, when a byte happens to look like a known alert, drops the
- * record undecrypted — so a peer's close_notify was sometimes never seen.
+ * The detection of every werift entry on one engine (or a stub of one): each fast path needs a
+ * proven version and the fields and functions it uses, with the shapes it expects.
+ */
+export function detectWeriftInternals(engine: unknown, version: string | null, modules: { builder?: unknown; plaintext?: unknown } = {}): WeriftInternals {
+  const e = (engine ?? {}) as EngineInternals;
+  const proven = version !== null && PROVEN_WERIFT_VERSIONS.includes(version);
+  const createPlaintext = (modules.builder as { createPlaintext?: unknown } | undefined)?.createPlaintext;
+  const deSerialize = (modules.plaintext as { DtlsPlaintext?: { deSerialize?: unknown } } | undefined)?.DtlsPlaintext?.deSerialize;
+  return {
+    version,
+    closeNotify:
+      proven &&
+      typeof e.dtls?.recordSequenceNumber === 'number' &&
+      typeof e.cipher?.encryptPacket === 'function' &&
+      typeof e.transport?.send === 'function' &&
+      typeof createPlaintext === 'function',
+    stopRetransmissions: proven && typeof e.dtls?.flight === 'number',
+    protectedAlerts: proven && typeof e.cipher?.decryptPacket === 'function' && typeof deSerialize === 'function',
+    srtpProfile: proven && typeof e.srtp === 'object' && e.srtp !== null,
+  };
+}
+
+let internals: WeriftInternals | undefined;
+
+/** Detects on the first engine, logs which paths are taken, and keeps the result. */
+function internalsOnce(engine: unknown): WeriftInternals {
+  if (internals) return internals;
+  internals = detectWeriftInternals(engine, weriftVersion(), { builder: tryLoad(builder), plaintext: tryLoad(plaintext) });
+  const log = getDefaultLog();
+  if (log.isEnabled(LogFlag.Tls)) {
+    const { version, ...paths } = internals;
+    const list = Object.entries(paths).map(([name, fast]) => `${name} ${fast ? 'fast path' : 'fallback'}`);
+    log.log(LogFlag.Tls, `werift-dtls ${version ?? '(version unknown)'} internals: ${list.join(', ')}`);
+  }
+  return internals;
+}
+
+/** Which werift internals this process uses (null before the first engine). */
+export function weriftInternals(): WeriftInternals | null {
+  return internals ?? null;
+}
+
+/**
+ * Test use only: replaces what was detected (`undefined`: detect again on the next engine).
+ * @internal
+ */
+export function overrideWeriftInternals(value: WeriftInternals | undefined): void {
+  internals = value;
+}
+
+/**
+ * **werift entry 1: a close_notify alert.** The engine's own `close()` only drops its
+ * transport, so we build the alert the way it builds its records.
+ *
+ * - Mirrors: `record/builder.js` `createPlaintext(dtls)(fragments, ++dtls.recordSequenceNumber)`
+ *   as `flight/flight.js` `Flight.createPacket` uses it, then `CipherContext.encryptPacket`
+ *   (the record's epoch and sequence number from `DtlsContext`).
+ * - Detected: `dtls.recordSequenceNumber` a number, `cipher.encryptPacket`,
+ *   `transport.send` and `createPlaintext` functions, a proven version.
+ * - Fallback: no alert is sent (the promise rejects, and the caller logs "close_notify not
+ *   sent"); the peer learns of the end by its own time-out or its next send.
+ */
+export async function sendCloseNotify(engine: Engine): Promise<void> {
+  if (!internalsOnce(engine).closeNotify) throw new Error('werift-dtls internals for the alert not found (recordSequenceNumber, encryptPacket)');
+  const dtls = engine.dtls;
+  const [record] = builder().createPlaintext(dtls)(
+    [{ type: 21 /* alert */, fragment: Buffer.from([1 /* warning */, 0 /* close_notify */]) }],
+    ++dtls.recordSequenceNumber,
+  );
+  await engine.transport.send(engine.cipher.encryptPacket(record).serialize());
+}
+
+/**
+ * **werift entry 2: stop the retransmission loop.** It ends after its current wait (at most a
+ * few seconds) instead of resending an abandoned flight for half a minute.
+ *
+ * - Mirrors: `flight/flight.js` `Flight.transmit`, which stops once
+ *   `dtls.flight >= this.nextFlight` after each wait (0.5 s, 1 s, … up to `RetransmitCount` 10).
+ * - Detected: `dtls.flight` a number, a proven version.
+ * - Fallback: nothing is changed: the loop runs out on its own (about 30 s, holding a timer);
+ *   the session drops every record it sends meanwhile (`DtlsSession.sendRecord` once stopped).
+ */
+export function stopRetransmissions(engine: Engine): void {
+  if (internalsOnce(engine).stopRetransmissions) engine.dtls.flight = Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * **werift entry 3: a protected (epoch > 0) alert record, decrypted:** `{ level, description }`,
+ * or null when it is not one or does not decrypt (a forgery). We read these ourselves: the
+ * engine first parses the ciphertext as a plaintext alert and, when a byte happens to look like
+ * a known alert, drops the record undecrypted — so a peer's close_notify was sometimes never seen.
+ *
+ * - Mirrors: `record/message/plaintext.js` `DtlsPlaintext.deSerialize` and
+ *   `context/cipher.js` `CipherContext.decryptPacket`, as `record/receive.js` parses a record.
+ * - Detected: both functions, a proven version.
+ * - Fallback: null: the record goes to the engine as any other, which sees most close_notify
+ *   alerts; one it misses ends the session by its time-out instead.
  */
 export function readProtectedAlert(engine: Engine, data: Buffer): { level: number; description: number } | null {
   if (data[0] !== 21 || (data[3] === 0 && data[4] === 0)) return null;
+  if (!internalsOnce(engine).protectedAlerts) return null;
   try {
     const record = plaintext().DtlsPlaintext.deSerialize(data);
     const body = engine.cipher.decryptPacket(record);
@@ -144,8 +281,16 @@ export function readProtectedAlert(engine: Engine, data: Buffer): { level: numbe
   }
 }
 
-/** The negotiated SRTP profile's name and keying-material length, if any. */
+/**
+ * **werift entry 4: the negotiated SRTP profile's name and keying-material length**, if any.
+ *
+ * - Mirrors: `context/srtp.js` `SrtpContext.srtpProfile`, set by the handshake's `use_srtp`
+ *   extension (werift has no method that returns it).
+ * - Detected: `engine.srtp` an object, a proven version.
+ * - Fallback: null: `getSrtpKeyingMaterial()` returns null (no profile known).
+ */
 export function srtpProfileOf(engine: Engine): { name: string; keyingLength: number } | null {
+  if (!internalsOnce(engine).srtpProfile) return null;
   const id = engine.srtp?.srtpProfile;
   return SRTP_PROFILES.find((p) => p.id === id) ?? null;
 }

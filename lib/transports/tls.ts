@@ -3,6 +3,7 @@ import { checkServerIdentity, ConnectionOptions, connect as tlsConnect, PeerCert
 import { LogFlag, SocketOptions } from '../api';
 import { ClientTlsSettings, ServerTlsSettings, SocketContext } from '../context';
 import type { DirectRead } from '../core/direct-read';
+import { learnTlsParent, tlsParentOf, tlsParentUsable, tlsWritesThrough } from '../core/node-internals';
 import { ResolvedEndpoint, SecureRole, SecureSession, StreamDialer, StreamSecurer, StreamTransport } from '../core/stream/transport';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { tcpDialer, tcpServer } from './tcp';
@@ -98,10 +99,12 @@ export const tlsSecurer: StreamSecurer = {
    * A TLS socket with nothing queued hands the bytes straight to OpenSSL, which encrypts them
    * (or copies what it cannot take yet) before `write()` returns — Node's TLS layer never keeps
    * a pointer to them. (A plain socket's write may keep pointing at the bytes until the kernel
-   * took them all, so plain sockets always copy.)
+   * took them all, so plain sockets always copy.) No public API promises this: it is taken only
+   * where core/node-internals.ts (entry 3, `tlsWritesThrough`) allows it; elsewhere every TLS
+   * send is copied.
    */
   writesThrough(sock: Socket): boolean {
-    return sock instanceof TLSSocket && sock.writableLength === 0 && sock.writableCorked === 0 && !sock.destroyed;
+    return sock instanceof TLSSocket && sock.writableLength === 0 && sock.writableCorked === 0 && !sock.destroyed && tlsWritesThrough();
   },
 };
 
@@ -149,29 +152,36 @@ const inFlight = new WeakMap<Socket, Done>();
 const servers = new WeakMap<ServerTlsSettings, TlsServer>();
 
 function secureServerSide(raw: Socket, settings: ServerTlsSettings, done: Done): void {
-  let server = servers.get(settings);
-  if (!server) {
-    server = makeServer(settings);
-    servers.set(settings, server);
-  }
   inFlight.set(raw, done);
   // The TLSSocket inherits allowHalfOpen from the raw socket. Half-open during the handshake
   // would keep a socket whose client gave up open (no 'close', so no 'tlsClientError'); it is
   // turned back on once the handshake is done (BY_PEER waits for the app's reads).
   raw.allowHalfOpen = false;
   // The documented way to run a server handshake on an existing socket: hand it to a
-  // tls.Server that never listens (NODE-PITFALLS: a bare TLSSocket skips client checks).
+  // tls.Server that never listens (NODE-PITFALLS: a bare TLSSocket skips client checks). The
+  // server emits only the TLSSocket; one shared server per context version finds the plain
+  // socket under it by Node's private `_parent` (core/node-internals.ts, entry 2). Until that
+  // is known to hold (the first handshake tells), and where it does not, each handshake gets a
+  // server of its own, which knows its socket.
+  let server: TlsServer;
+  if (tlsParentUsable()) {
+    server = servers.get(settings) ?? makeServer(settings, null);
+    servers.set(settings, server);
+  } else {
+    server = makeServer(settings, raw);
+  }
   server.emit('connection', raw);
 }
 
-/** The plain socket under a server-side TLSSocket. */
-function rawOf(tlsSocket: TLSSocket): Socket | undefined {
-  // Node keeps the wrapped socket as `_parent`; spec/tls.spec.ts checks this still holds.
-  return (tlsSocket as unknown as { _parent?: Socket })._parent;
+/** The plain socket under a server-side TLSSocket: `own` for a server of one handshake, else by `_parent`. */
+function rawOf(tlsSocket: TLSSocket, own: Socket | null): Socket | undefined {
+  if (own === null) return tlsParentOf(tlsSocket);
+  learnTlsParent(tlsSocket, own);
+  return own;
 }
 
-function settleServer(tlsSocket: TLSSocket, err: NodeJS.ErrnoException | null): void {
-  const raw = rawOf(tlsSocket);
+function settleServer(tlsSocket: TLSSocket, own: Socket | null, err: NodeJS.ErrnoException | null): void {
+  const raw = rawOf(tlsSocket, own);
   const done = raw && inFlight.get(raw);
   if (!raw || !done) {
     tlsSocket.destroy(); // its owner gave up (time-out, shutdown) meanwhile
@@ -187,7 +197,8 @@ function settleServer(tlsSocket: TLSSocket, err: NodeJS.ErrnoException | null): 
   }
 }
 
-function makeServer(settings: ServerTlsSettings): TlsServer {
+/** A never-listening `tls.Server` for `settings`: shared (`own` null), or for the handshake of `own` only. */
+function makeServer(settings: ServerTlsSettings, own: Socket | null): TlsServer {
   const alpn = settings.alpn;
   const server = new TlsServer({
     ...settings.serverOptions,
@@ -200,11 +211,11 @@ function makeServer(settings: ServerTlsSettings): TlsServer {
   server.on('secureConnection', (tlsSocket: TLSSocket) => {
     if (settings.requireClient && !tlsSocket.authorized) {
       const why = tlsSocket.authorizationError ? String(tlsSocket.authorizationError) : 'no client certificate';
-      settleServer(tlsSocket, Object.assign(new Error(`client certificate refused: ${why}`), { code: 'ERR_TLS_CLIENT_CERT_REFUSED' }));
+      settleServer(tlsSocket, own, Object.assign(new Error(`client certificate refused: ${why}`), { code: 'ERR_TLS_CLIENT_CERT_REFUSED' }));
       return;
     }
-    settleServer(tlsSocket, null);
+    settleServer(tlsSocket, own, null);
   });
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => settleServer(tlsSocket, err));
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, tlsSocket: TLSSocket) => settleServer(tlsSocket, own, err));
   return server;
 }

@@ -1,9 +1,9 @@
 // The dgram adapter: a DatagramHandle over one Node dgram socket. The UDP socket's state machine
 // is core/datagram-socket.ts; this file opens, binds, connects, sends and closes the handle,
-// and keeps dgram's per-datagram name lookup out of the way of a sendTo to an IP literal.
+// and keeps dgram's per-datagram name lookup out of the way of a sendTo to an IP literal
+// (core/node-internals.ts, entry 4: a public option, with assumptions checked at run time).
 import { createSocket, RemoteInfo, Socket as DgramSocket } from 'node:dgram';
-import { LookupOneOptions, lookup as dnsLookup } from 'node:dns';
-import { isIPv6 } from 'node:net';
+import { DgramLookup } from '../core/node-internals';
 import { DatagramHandle, DatagramSink, DatagramTransport, GroupOptions, HandleSettings, HostPort, SendDone } from '../core/datagram-path';
 
 /** Opens Node dgram sockets for the UDP provider. */
@@ -14,6 +14,8 @@ export const udpTransport: DatagramTransport = {
 class UdpHandle implements DatagramHandle {
   private readonly dgram: DgramSocket;
   private sink: DatagramSink | null;
+  /** Answers dgram's lookup of a checked IP literal at once, where that fast path is on. */
+  private readonly lookup = new DgramLookup();
   /** The bind completed: dgram sends at once (to a checked IP literal, see `lookup`). */
   private bound = false;
   /** Sends to an address made before the bind completed and not done yet: dgram sends those itself once bound. */
@@ -21,7 +23,7 @@ class UdpHandle implements DatagramHandle {
 
   constructor(settings: HandleSettings, sink: DatagramSink) {
     const { ipv6, reuseAddr, recvBufferSize, sendBufferSize } = settings;
-    this.dgram = createSocket({ type: ipv6 ? 'udp6' : 'udp4', reuseAddr, recvBufferSize, sendBufferSize, lookup });
+    this.dgram = createSocket({ type: ipv6 ? 'udp6' : 'udp4', reuseAddr, recvBufferSize, sendBufferSize, lookup: this.lookup.option });
     this.sink = sink;
     this.dgram.on('message', this.onMessage);
     this.dgram.on('error', this.onError);
@@ -55,8 +57,9 @@ class UdpHandle implements DatagramHandle {
     // The address is an IP literal the socket checked: resolved at once (see `lookup`), so dgram
     // hands the datagram to the OS inside this call instead of a tick later. Not while sends made
     // before the bind completed are still on their way: dgram sends those itself once bound,
-    // each a lookup tick later, and this one must not overtake them.
-    if (!this.bound || this.deferred > 0) {
+    // each a lookup tick later, and this one must not overtake them. Nor where the fast path is
+    // off: every send then takes dgram's own lookup, in call order.
+    if (!this.bound || this.deferred > 0 || !this.lookup.arm()) {
       this.deferred++;
       d.send(data, port, address, (err) => {
         this.deferred--;
@@ -64,11 +67,12 @@ class UdpHandle implements DatagramHandle {
       });
       return;
     }
-    sendingNow = true;
+    let sent = false;
     try {
       d.send(data, port, address, done);
+      sent = true;
     } finally {
-      sendingNow = false;
+      this.lookup.disarm(sent);
     }
   }
 
@@ -110,19 +114,4 @@ class UdpHandle implements DatagramHandle {
       // not running yet (a bind that failed), or closed already: nothing to close
     }
   }
-}
-
-/** Set while a {@link UdpHandle} hands dgram a datagram for an address the socket already checked. */
-let sendingNow = false;
-
-/**
- * dgram's `lookup`: dgram runs it for every datagram sent to an address, and `dns.lookup`
- * answers even an IP literal a tick later, through a closure. A `sendTo` destination is an IP
- * literal the socket checked, so it is answered at once; everything else (bind, connect) goes
- * to `dns.lookup` as before.
- */
-function lookup(host: string, options: LookupOneOptions | number, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  // dgram passes the family as a number (4 or 6), though Node's types say an options object.
-  if (sendingNow) cb(null, host, typeof options === 'number' ? options : isIPv6(host) ? 6 : 4);
-  else dnsLookup(host, options as LookupOneOptions, cb);
 }

@@ -3,11 +3,12 @@ import { ShutdownReason, USocket } from '../../api';
 import { SocketErrorCode, SocketStateError } from '../../errors';
 import { clearDeadline, Deadline, setDeadline } from '../deadlines';
 import { enterApi, leaveApi } from '../dispatcher';
-import { Fifo } from '../fifo';
 import { reasonForError } from '../os-errors';
 import { RecvRequest, ReceiveBuffer } from '../recv-buffer';
 import { sendPool } from '../send-pool';
+import { SendQueue, SendQueueOwner } from '../send-queue';
 import { armTimeout, disarmTimeout } from '../timeout';
+import type { HostPort, LocalAddressSource } from '../addresses';
 import { ClientRole, Completion, StreamHost, StreamLimits } from './host';
 import { addressOf, detach, NodeSocketOwner } from './node-socket';
 import type { ConnectionTicket } from './ticket';
@@ -21,8 +22,8 @@ const LINGER_MS = 2_000;
  * pair) knew, and what the app did before the connection was up.
  */
 export interface ConnectionSeed {
-  /** Sends made before the connection was up, in order. */
-  readonly pendingSends: Buffer[] | null;
+  /** The connector's send queue, holding the sends made before the connection was up (null: none was made). */
+  readonly sends: SendQueue | null;
   /** The recv made before the connection was up. */
   readonly waiting: RecvRequest | null;
   /** Bytes that reached the connector before the connection took over (copies). */
@@ -61,15 +62,15 @@ export interface HandedOver {
  * write's completion posts one `socketSendResult`. Received bytes go through one
  * {@link ReceiveBuffer} with pause/resume at its bound.
  */
-export class Connection implements ClientRole, NodeSocketOwner {
+export class Connection implements ClientRole, NodeSocketOwner, LocalAddressSource, SendQueueOwner {
   private node: Socket | null;
   private readonly recvBuffer: ReceiveBuffer;
-  /** Sends made before the connection was up, written by {@link Connection.start}. */
-  private pendingSends: Buffer[] | null;
-  /** Copies handed to Node whose write has not completed, oldest first. */
-  private readonly inFlight = new Fifo<Buffer>();
-  /** Bytes handed to Node and not yet written (the in-flight copies). */
-  private inFlightBytes = 0;
+  /**
+   * Sends from `send()` to `socketSendResult`: those made before the connection was up are held
+   * until {@link Connection.start} opens the queue; then each is one Node write, in flight until
+   * Node's write callback completes it.
+   */
+  private readonly sends: SendQueue;
   /** Until the completion callback ran, data is read ahead but no recv completes (it must not overtake it). */
   private completing = false;
   private secureSession: SecureSession | null = null;
@@ -82,10 +83,6 @@ export class Connection implements ClientRole, NodeSocketOwner {
   private paused = false;
   private sent = 0;
   private received = 0;
-  private local: Address | null = null;
-  /** Connected, and the local address not read from Node yet (see localAddress). */
-  private localUnread = false;
-  private readonly peer: Address | null;
   private readonly standInLocal: Address | null;
   private readonly standInRemote: Address | null;
   private readonly hostAsWritten: string | undefined;
@@ -102,13 +99,13 @@ export class Connection implements ClientRole, NodeSocketOwner {
     this.node = sock;
     this.recvBuffer = new ReceiveBuffer(limits.readAheadBytes);
     this.shutdownTimeoutMs = limits.shutdownTimeoutMs;
-    this.pendingSends = seed.pendingSends;
+    this.sends = seed.sends ?? new SendQueue();
     this.standInLocal = seed.standInLocal;
     this.standInRemote = seed.standInRemote;
     this.hostAsWritten = seed.hostAsWritten;
     this.ticket = seed.ticket;
     // Local sockets have no IP addresses: the path stands in, with port 0 (contract §3).
-    this.peer = seed.target ?? addressOf(sock.remoteAddress, sock.remotePort) ?? seed.standInRemote;
+    host.addresses.remote = seed.target ?? addressOf(sock.remoteAddress, sock.remotePort) ?? seed.standInRemote;
     const waiting = seed.waiting;
     if (waiting) this.recvBuffer.wait(waiting.buffer, waiting.len, waiting.partial); // served once the connection is reported
     if (seed.early) {
@@ -127,9 +124,6 @@ export class Connection implements ClientRole, NodeSocketOwner {
   get bytesReceived(): number {
     return this.received;
   }
-  get remote(): Address | null {
-    return this.peer;
-  }
   get session(): SecureSession | null {
     return this.secureSession;
   }
@@ -140,21 +134,17 @@ export class Connection implements ClientRole, NodeSocketOwner {
     return this.eof;
   }
 
-  /** Read when first asked for (a getsockname per connection otherwise). */
-  localAddress(): Address | null {
-    if (this.localUnread) {
-      // Node keeps what it read; after the socket closed (or was handed over), an address never read is gone.
-      const sock = this.node;
-      this.local = (sock && addressOf(sock.localAddress, sock.localPort)) ?? this.standInLocal;
-      this.localUnread = false;
-    }
-    return this.local;
+  /**
+   * The socket's local address, read from Node when first asked for (`Addresses.readLocalLater`).
+   * Node keeps what it read; after the socket closed (or was handed over), an address never read is gone.
+   */
+  readLocalAddress(): HostPort | null {
+    const sock = this.node;
+    return (sock && addressOf(sock.localAddress, sock.localPort)) ?? this.standInLocal;
   }
 
   queuedSendBytes(): number {
-    let queued = this.inFlightBytes;
-    if (this.pendingSends) for (const chunk of this.pendingSends) queued += chunk.byteLength;
-    return queued;
+    return this.sends.queuedBytes;
   }
 
   readAheadBytes(): number {
@@ -177,7 +167,8 @@ export class Connection implements ClientRole, NodeSocketOwner {
     const host = this.host;
     const sock = this.node!;
     host.markHandshakeDone();
-    this.localUnread = true;
+    const addresses = host.addresses;
+    addresses.readLocalLater(this);
     const securer = this.transport.securer;
     if (securer) {
       const session = securer.establish(sock, host.logging);
@@ -185,8 +176,8 @@ export class Connection implements ClientRole, NodeSocketOwner {
       if (session.summary !== null) host.trace(session.summary);
     }
     if (host.logging) {
-      const local = this.localAddress();
-      host.setState('connected', `${local?.address}:${local?.port} -> ${this.peer?.address}:${this.peer?.port}`);
+      const { local, remote } = addresses;
+      host.setState('connected', `${local?.address}:${local?.port} -> ${remote?.address}:${remote?.port}`);
     } else {
       host.setState('connected');
     }
@@ -194,7 +185,7 @@ export class Connection implements ClientRole, NodeSocketOwner {
     this.completing = true;
     // Sends queued while connecting go first: with `fromEvent` the completion below may run at
     // once, and what it sends must follow them.
-    this.flushPendingSends();
+    this.openSends(sock);
     if (host.shutdownRequested) this.closeGracefully();
     // Posted without a closure (one per connection otherwise); ended sockets post nothing.
     if (host.ended) return;
@@ -239,38 +230,39 @@ export class Connection implements ClientRole, NodeSocketOwner {
     enterApi();
     try {
       const securer = this.transport.securer;
-      this.write(securer !== undefined && securer.writesThrough(this.node!) ? viewOf(data, len) : sendPool.copy(data, len));
+      this.sends.push(securer !== undefined && securer.writesThrough(this.node!) ? viewOf(data, len) : sendPool.copy(data, len));
     } finally {
       leaveApi();
     }
   }
 
   /**
-   * Hands one copy to Node. Node completes writes in order, so one shared callback and a FIFO
-   * of what is in flight replace a closure per send.
+   * @internal One send of the queue as one Node write (SendQueueOwner). Node completes writes in
+   * order, so one shared callback and the queue's FIFO of what is in flight replace a closure per send.
    */
-  private write(chunk: Buffer): void {
-    this.inFlight.push(chunk);
-    this.inFlightBytes += chunk.byteLength;
+  transmit(chunk: Buffer): void {
     this.node!.write(chunk, this.onWritten);
   }
 
-  private readonly onWritten = (err?: Error | null): void => {
-    const chunk = this.inFlight.shift();
-    if (chunk !== undefined) this.inFlightBytes -= chunk.byteLength;
-    if (err || chunk === undefined) return; // the socket's 'error' reports it; Node may still read a failed write's memory
+  private readonly onWritten = (err?: Error | null): void => this.sends.complete(err ?? null);
+
+  /** @internal Node's write of the oldest send in flight completed (SendQueueOwner). */
+  sendFinished(chunk: Buffer, err: Error | null): void {
+    if (err) return; // the socket's 'error' reports it; Node may still read a failed write's memory
     this.sent += chunk.byteLength;
     sendPool.release(chunk);
     this.host.sendCompleted();
-  };
+  }
 
-  private flushPendingSends(): void {
-    const queued = this.pendingSends;
-    this.pendingSends = null;
-    if (queued === null || queued.length === 0) return;
-    const sock = this.node!;
+  /** The connection is up: the queue opens, and the sends held while connecting go out in order, in one corked batch. */
+  private openSends(sock: Socket): void {
+    const sends = this.sends;
+    if (sends.heldCount === 0) {
+      sends.open(this);
+      return;
+    }
     sock.cork();
-    for (const chunk of queued) this.write(chunk);
+    sends.open(this);
     sock.uncork();
   }
 
@@ -462,7 +454,7 @@ export class Connection implements ClientRole, NodeSocketOwner {
   onEnded(): void {
     this.clearTimer();
     this.recvBuffer.clear();
-    this.pendingSends = null;
+    this.sends.discard();
     this.ticket?.ended();
     this.ticket = null;
     const sock = this.node;
@@ -500,7 +492,8 @@ export class Connection implements ClientRole, NodeSocketOwner {
     const ticket = this.ticket;
     this.ticket = null;
     // A peer addressed by a path (local sockets) has no name to verify or send as SNI.
-    const hostAsWritten = this.hostAsWritten ?? (this.peer !== this.standInRemote ? this.peer?.address : undefined);
+    const peer = this.host.addresses.remote;
+    const hostAsWritten = this.hostAsWritten ?? (peer !== this.standInRemote ? peer?.address : undefined);
     return { sock, readAhead, eof: this.eof, hostAsWritten, ticket };
   }
 

@@ -6,6 +6,7 @@ import { readDirectly } from '../direct-read';
 import { reasonForError } from '../os-errors';
 import { isDetached, RecvRequest } from '../recv-buffer';
 import { sendPool } from '../send-pool';
+import { SendQueue } from '../send-queue';
 import { armTimeout, Deadline, disarmTimeout } from '../timeout';
 import { Connection, HandedOver } from './connection';
 import { ClientRole, Completion, StreamHost, StreamLimits } from './host';
@@ -32,7 +33,8 @@ export class Connector implements ClientRole, NodeSocketOwner {
   private handshakeAfterConnect = false;
   private eof = false;
   // What the connection starts from (see ConnectionSeed).
-  private pendingSends: Buffer[] = [];
+  /** Sends made meanwhile: held (the queue is not open) until the connection takes the queue over and opens it. */
+  private readonly sends = new SendQueue();
   private waiting: RecvRequest | null = null;
   private early: Uint8Array[] | null = null;
   private target: Address | null = null;
@@ -55,9 +57,6 @@ export class Connector implements ClientRole, NodeSocketOwner {
   get bytesReceived(): number {
     return 0;
   }
-  get remote(): Address | null {
-    return null;
-  }
   get session(): SecureSession | null {
     return null;
   }
@@ -67,13 +66,8 @@ export class Connector implements ClientRole, NodeSocketOwner {
   get peerEnded(): boolean {
     return this.eof;
   }
-  localAddress(): Address | null {
-    return null;
-  }
   queuedSendBytes(): number {
-    let queued = 0;
-    for (const chunk of this.pendingSends) queued += chunk.byteLength;
-    return queued;
+    return this.sends.queuedBytes;
   }
   readAheadBytes(): number {
     let held = 0;
@@ -107,7 +101,7 @@ export class Connector implements ClientRole, NodeSocketOwner {
         this.fail(ShutdownReason.ConnectFailed);
         return;
       }
-      if (host.shutdownRequested && this.pendingSends.length === 0) {
+      if (host.shutdownRequested && this.sends.heldCount === 0) {
         this.fail(ShutdownReason.Normal);
         return;
       }
@@ -231,7 +225,7 @@ export class Connector implements ClientRole, NodeSocketOwner {
     if (host.state !== 'connecting' && host.state !== 'handshaking') return;
     this.clearTimer();
     const connection = new Connection(host, this.transport, sock, this.limits, {
-      pendingSends: this.pendingSends,
+      sends: this.sends,
       waiting: this.waiting,
       early: this.early,
       target: this.target,
@@ -252,7 +246,7 @@ export class Connector implements ClientRole, NodeSocketOwner {
 
   /** Queued (a copy: the caller may reuse `data` at once), sent in order once connected. */
   send(data: Uint8Array, len: number): void {
-    this.pendingSends.push(sendPool.copy(data, len));
+    this.sends.push(sendPool.copy(data, len)); // held: the queue opens when the connection is up
   }
 
   /** Kept, and served once the connection is reported. */
@@ -275,7 +269,7 @@ export class Connector implements ClientRole, NodeSocketOwner {
    * up (bounded by the time-outs); with nothing queued there is nothing to wait for.
    */
   shutdown(): void {
-    if (this.pendingSends.length === 0) this.fail(ShutdownReason.Normal);
+    if (this.sends.heldCount === 0) this.fail(ShutdownReason.Normal);
     else this.host.trace('shutdown() while connecting: queued sends go out once connected');
   }
 
@@ -358,7 +352,7 @@ export class Connector implements ClientRole, NodeSocketOwner {
 
   onEnded(): void {
     this.clearTimer();
-    this.pendingSends = [];
+    this.sends.discard();
     this.waiting = null;
     this.early = null;
     this.ticket?.ended();

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import { ISocket, ShutdownReason, SocketOptions, USocket } from '../../api';
 import { DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_READ_AHEAD, DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../defaults';
+import type { Addresses } from '../addresses';
 import type { IoMux } from '../iomux';
 import type { RecvRequest } from '../recv-buffer';
-import type { SocketState } from '../socket-base';
+import type { SocketState } from '../socket-state';
 import { checkCount, checkTimeout } from '../validate';
-import type { Address, SecureSession } from './transport';
+import type { SecureSession } from './transport';
 
 /**
  * The stream socket as its roles see it. The socket (`stream-socket.ts`) is a façade: it keeps
@@ -19,6 +20,8 @@ export interface StreamHost extends ISocket {
   readonly options: SocketOptions;
   readonly ipv6: boolean;
   readonly iomux: IoMux;
+  /** The socket's addresses: a listener sets the bound one, a connection its ends. */
+  readonly addresses: Addresses;
   /** The user now (callbacks go to the user current at delivery). */
   readonly user: USocket;
   /** The user called `shutdown()` (or the IoMux was terminated): the end will be NORMAL. */
@@ -62,13 +65,11 @@ export interface StreamRole {
 export interface ClientRole extends StreamRole {
   readonly bytesSent: number;
   readonly bytesReceived: number;
-  readonly remote: Address | null;
   readonly session: SecureSession | null;
   /** The Node socket the role listens to, if any (for diagnostics and tests). */
   readonly nodeSocket: Socket | null;
   /** The peer finished sending (Node's 'end'). */
   readonly peerEnded: boolean;
-  localAddress(): Address | null;
   queuedSendBytes(): number;
   readAheadBytes(): number;
   /** `len` checked; the socket is in client mode and not shut down. */

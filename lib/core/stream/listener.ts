@@ -40,7 +40,6 @@ export class Listener implements StreamRole {
   private closed = false;
   private readonly live = new Set<ConnectionTicket>();
   private readonly totals: ListenerStats = { accepted: 0, denied: 0, refused: 0, live: 0, bytesSent: 0, bytesReceived: 0 };
-  private address: Address | null = null;
   /** What stands in for the addresses of accepted connections (local sockets), known once bound. */
   private ends: { local: Address; remote: Address } | null = null;
   private readonly connectionEnded = (ticket: ConnectionTicket): void => {
@@ -62,10 +61,6 @@ export class Listener implements StreamRole {
 
   get connectionCount(): number {
     return this.live.size;
-  }
-
-  get localAddress(): Address | null {
-    return this.address;
   }
 
   /** What stands in for an accepted connection's addresses where Node has none (local sockets). */
@@ -130,7 +125,7 @@ export class Listener implements StreamRole {
     server.on('connection', (sock: Socket) => this.onConnection(sock));
     server.once('error', (err: NodeJS.ErrnoException) => {
       if (this.closed) return;
-      const phase = this.address ? 'listen' : 'bind';
+      const phase = this.host.addresses.local ? 'listen' : 'bind';
       this.close();
       this.failed(`${phase}: ${errorCode(err)} ${err.message}`, reasonForError(err, phase));
     });
@@ -150,7 +145,7 @@ export class Listener implements StreamRole {
         typeof info === 'object' && info !== null
           ? { address: info.address, port: info.port }
           : { address: 'path' in endpoint ? endpoint.path : String(info), port: 0 };
-      this.address = address;
+      this.host.addresses.local = address;
       this.ends = this.transport.acceptedAddresses?.(address) ?? null;
       this.bound(address);
     });

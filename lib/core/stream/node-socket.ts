@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { directRead } from '../direct-read';
+import { readPathStats } from '../node-internals';
 import type { Address } from './transport';
 
 /**
@@ -17,7 +18,10 @@ export interface NodeSocketOwner {
   handleClose(): void;
 }
 
-/** Where a Node socket keeps its owner. */
+/**
+ * Where a Node socket keeps its owner: our own symbol on Node's object (it cannot clash with
+ * Node's properties), not a Node internal.
+ */
 const OWNER = Symbol('socket-provider.connection');
 type Owned = Socket & { [OWNER]?: NodeSocketOwner };
 
@@ -52,6 +56,7 @@ export function detach(sock: Socket): void {
 
 // Node calls event listeners and the onread callback with the Node socket as `this`.
 function onNodeData(this: Socket, chunk: Buffer): void {
+  readPathStats.data++;
   (this as Owned)[OWNER]?.handleData(chunk);
 }
 function onNodeEnd(this: Socket): void {
@@ -69,6 +74,7 @@ function onNodeClose(this: Socket): void {
  * owner (a socket with no owner is between owners and paused: nothing to read).
  */
 export const DIRECT_READ = directRead(function (this: Socket, n: number, scratch: Uint8Array): boolean {
+  readPathStats.onread++;
   const owner = (this as Owned)[OWNER];
   return owner ? owner.handleRead(n, scratch) : true;
 });

@@ -1,11 +1,13 @@
 import type { Socket } from 'node:net';
-import { ListenerStats, LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../../api';
+import { ISocket, ListenerStats, LogFlag, PeerCertificate, ShutdownReason, SocketOptions, USocket } from '../../api';
 import { SocketErrorCode, SocketStateError } from '../../errors';
 import { readDirectly } from '../direct-read';
 import { enterApi, leaveApi } from '../dispatcher';
 import type { IoMux } from '../iomux';
 import type { RecvRequest } from '../recv-buffer';
-import { SocketBase, SocketState } from '../socket-base';
+import { SocketBase } from '../socket-base';
+import { SocketState, STREAM_TRANSITIONS, TransitionTable } from '../socket-state';
+import { kUpgradeTo, UpgradeOffer } from '../upgrade';
 import { checkBuffer, checkPort, checkString } from '../validate';
 import { Connection, ConnectionSeed, HandedOver } from './connection';
 import { Connector } from './connector';
@@ -56,20 +58,12 @@ export class StreamSocket extends SocketBase implements StreamHost {
     this.register();
   }
 
-  // ---- read-only facts -------------------------------------------------------------
+  protected get transitions(): TransitionTable {
+    return STREAM_TRANSITIONS;
+  }
 
-  get localAddress(): string | undefined {
-    return this.getLocalAddress()?.address;
-  }
-  get localPort(): number | undefined {
-    return this.getLocalAddress()?.port;
-  }
-  get remoteAddress(): string | undefined {
-    return this.client?.remote?.address;
-  }
-  get remotePort(): number | undefined {
-    return this.client?.remote?.port;
-  }
+  // ---- read-only facts (the addresses: SocketBase.addresses) -----------------------
+
   get bytesSent(): number {
     return this.client?.bytesSent ?? 0;
   }
@@ -91,11 +85,6 @@ export class StreamSocket extends SocketBase implements StreamHost {
   /** @internal The peer finished sending (diagnostics and tests: no public fact tells it). */
   get eof(): boolean {
     return this.client?.peerEnded ?? false;
-  }
-
-  getLocalAddress(): Address | null {
-    const listener = this.listener;
-    return listener ? listener.localAddress : (this.client?.localAddress() ?? null);
   }
 
   override get alpnProtocol(): string | null {
@@ -145,7 +134,7 @@ export class StreamSocket extends SocketBase implements StreamHost {
     const n = checkBuffer('recv', buffer, len);
     this.throwIfRecvUndelivered();
     if (this.ended) return this.recvAfterEnd(buffer);
-    if (this.shutdownCalled) return;
+    if (this.view.shutdownAsked) return;
     this.throwIfNotConnected('recv');
     this.client?.recv(buffer, n, recvPartial === true);
   }
@@ -196,7 +185,7 @@ export class StreamSocket extends SocketBase implements StreamHost {
   /** The listener's factory: a new socket for an accepted connection, with this socket's transport, options, log, IoMux and limits. */
   private acceptConnection(user: USocket, sock: Socket, ticket: ConnectionTicket): void {
     // One options object for every accepted connection (not a copy per connection: memory per idle connection).
-    this.acceptedOptions ??= this.successorOptions();
+    this.acceptedOptions ??= this.handOverOptions;
     const socket = new StreamSocket(this.transport, user, this.acceptedOptions, this.limits); // may throw: nothing started
     socket.startAccepted(sock, ticket, this.listener!.acceptedEnds);
   }
@@ -246,11 +235,27 @@ export class StreamSocket extends SocketBase implements StreamHost {
   // ---- STARTTLS --------------------------------------------------------------------------
 
   /**
-   * Gives this connected socket's Node socket to a successor (`upgradeToTls`): this socket
-   * falls silent, its undelivered read-ahead goes along (for the TLS layer, never the app).
-   * @throws SocketStateError when it is not a connected plain stream socket with no recv pending.
+   * `upgradeToTls` (STARTTLS): a socket of the offered secure transport takes over this
+   * connected plain socket and runs the handshake as client or server. Throws, changing
+   * nothing, when this socket cannot be taken over or the options are malformed.
+   * @internal
    */
-  handOver(): HandedOver {
+  [kUpgradeTo](offer: UpgradeOffer): ISocket {
+    this.checkHandOver(); // a TLS socket throws here: it is already secure
+    const transport = offer.streamTransport;
+    const options: SocketOptions = { ...this.handOverOptions, ...offer.options };
+    if (offer.serverSide) transport.securer?.checkServerOptions(options);
+    const next = new StreamSocket(transport, offer.user, options); // may throw on bad options: nothing changed yet
+    const handed = this.handOver();
+    next.startUpgrade(handed, { server: offer.serverSide, serverName: offer.options.serverName, hostAsWritten: handed.hostAsWritten });
+    return next;
+  }
+
+  /**
+   * Gives this connected socket's Node socket to its successor: this socket falls silent, its
+   * undelivered read-ahead goes along (for the TLS layer, never the app).
+   */
+  private handOver(): HandedOver {
     this.checkHandOver();
     const handed = (this.client as Connection).release();
     this.fallSilent('upgradeToTls');
@@ -258,7 +263,7 @@ export class StreamSocket extends SocketBase implements StreamHost {
   }
 
   /** Throws, changing nothing, unless {@link StreamSocket.handOver} can proceed. */
-  checkHandOver(): void {
+  private checkHandOver(): void {
     if (this.transport.securer) throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: the socket is already a TLS socket');
     this.throwIfTakenOver('upgradeToTls');
     if (this.modeValue === 'server')
@@ -270,17 +275,12 @@ export class StreamSocket extends SocketBase implements StreamHost {
     if (this.state !== 'connected' || !(client instanceof Connection)) {
       throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: the socket is not connected yet');
     }
-    if (client.recvPending || this.recvUndelivered)
+    if (client.recvPending || this.view.recvUndelivered)
       throw new SocketStateError(SocketErrorCode.RecvPending, 'upgradeToTls: a recv is pending (or its result not delivered yet); cancel it first');
   }
 
-  /** The options a successor inherits (IoMux, log, limits), before its own override them. */
-  get handOverOptions(): SocketOptions {
-    return this.successorOptions();
-  }
-
   /** This new socket (of a secure transport) takes over `handed` and runs the TLS handshake as client or server. */
-  startUpgrade(handed: HandedOver, role: SecureRole): void {
+  private startUpgrade(handed: HandedOver, role: SecureRole): void {
     this.modeValue = 'client';
     handed.ticket?.heldBy(this);
     const connector = new Connector(this, this.transport, this.limits);
@@ -288,11 +288,7 @@ export class StreamSocket extends SocketBase implements StreamHost {
     connector.upgrade(handed, role);
   }
 
-  // ---- closing -----------------------------------------------------------------------
-
-  shutdown(): void {
-    this.shutdownByUser();
-  }
+  // ---- closing (shutdown() itself: SocketBase) ------------------------------------------
 
   protected override beginClose(): void {
     const listener = this.listener;
@@ -320,7 +316,7 @@ export class StreamSocket extends SocketBase implements StreamHost {
   // ---- what the roles may do (StreamHost) ------------------------------------------------
 
   get shutdownRequested(): boolean {
-    return this.shutdownCalled;
+    return this.view.shutdownAsked;
   }
 
   override get ended(): boolean {
@@ -398,5 +394,5 @@ export class StreamSocket extends SocketBase implements StreamHost {
 
 /** Where a connection starts that had no connector: accepted plainly, or one end of a socket pair. */
 function seedOf(ticket: ConnectionTicket | null, standInLocal: Address | null, standInRemote: Address | null): ConnectionSeed {
-  return { pendingSends: null, waiting: null, early: null, target: null, standInLocal, standInRemote, hostAsWritten: undefined, ticket };
+  return { sends: null, waiting: null, early: null, target: null, standInLocal, standInRemote, hostAsWritten: undefined, ticket };
 }

@@ -1,13 +1,11 @@
 import type { Server, Socket } from 'node:net';
 import { LogFlag, PeerCertificate, SocketOptions } from '../../api';
 import { ParseResult, resolveHost } from '../address';
+import type { HostPort } from '../addresses';
 import type { DirectRead } from '../direct-read';
 
 /** An address and port as the API reports them (local sockets: a path, port 0). */
-export interface Address {
-  address: string;
-  port: number;
-}
+export type Address = HostPort;
 
 /** Who a secure handshake is with: our role, and for a client the name to send and verify. */
 export interface SecureRole {
