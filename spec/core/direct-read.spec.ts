@@ -1,7 +1,9 @@
 /**
  * The Node internals that reading with `onread` relies on for accepted connections
  * (lib/core/direct-read.ts): if a Node version changes them, this fails rather than the
- * framework silently falling back to the slower 'data' path.
+ * framework silently falling back to the slower 'data' path. It runs on every line of the
+ * Node matrix (README, "Supported Node versions"); the fallback itself is proven by
+ * spec/core/direct-read-fallback.spec.ts.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -17,6 +19,27 @@ function readsWithOnread(sock: object): boolean {
   const sym = Object.getOwnPropertySymbols(sock).find((x) => x.description === 'kBufferCb');
   return sym !== undefined && typeof (sock as Record<symbol, unknown>)[sym] === 'function';
 }
+
+describe(`the onread fast path's internals on this Node (${process.version})`, () => {
+  it('a Node socket has the kBuffer and kBufferCb symbols, and its handle useUserBuffer: the fast path is taken (where not, readDirectly returns false and the data path serves: direct-read-fallback.spec.ts)', async () => {
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const sock = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    try {
+      await withTimeout(new Promise((r) => sock.once('connect', r)), 10_000, 'the connect');
+      const names = Object.getOwnPropertySymbols(sock).map((x) => x.description);
+      const handle = (sock as unknown as { _handle?: { useUserBuffer?: unknown } })._handle;
+      expect({ kBuffer: names.includes('kBuffer'), kBufferCb: names.includes('kBufferCb'), useUserBuffer: typeof handle?.useUserBuffer }).toEqual({
+        kBuffer: true,
+        kBufferCb: true,
+        useUserBuffer: 'function',
+      });
+    } finally {
+      sock.destroy();
+      server.close();
+    }
+  });
+});
 
 describe('readDirectly', () => {
   it('switches an accepted, still paused connection to onread: every byte reaches the callback, none the stream', async () => {
@@ -56,7 +79,12 @@ describe('readDirectly', () => {
 
   it('leaves a socket that already reads alone', () => {
     const sock = new net.Socket();
-    expect(readDirectly(sock, directRead(() => true))).toBe(false); // no handle yet
+    expect(
+      readDirectly(
+        sock,
+        directRead(() => true),
+      ),
+    ).toBe(false); // no handle yet
   });
 });
 
@@ -85,7 +113,9 @@ describe('readDirectly on TLS sockets', () => {
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: pki.ca, servername: 'localhost' }, () => client.end(payload));
+    const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', ca: pki.ca, servername: 'localhost' }, () =>
+      client.end(payload),
+    );
     try {
       await withTimeout(ended, 10_000, 'the TLS connection to end');
     } finally {
