@@ -20,9 +20,12 @@ FULL_LINES=" machine 24 "
 # a private Node or werift internal (its canary among them), and the specs of the OpenSSL
 # error codes and TLS behaviour that differ between the lines' OpenSSL builds.
 LINE_SPECS=(
-  spec/conformance/ # the conformance suites (stream, listener, client, datagram: every transport)
+  spec/conformance/ # the datagram conformance suites (connected and bound UDP, both DTLS ends)
+  spec/tcp.spec.ts # these three and tls/starttls below run the stream conformance suites
+  spec/local.spec.ts # (connected stream, listener, client) over their transport
+  spec/socket-pair.spec.ts
   spec/reliability/fuzz- # the four fuzz specs, FUZZ_RUNS=0.25
-  spec/core/direct-read.spec.ts # onread for accepted sockets: kBuffer/kBufferCb, _handle.useUserBuffer
+  spec/core/direct-read # onread for accepted sockets: kBuffer/kBufferCb, _handle.useUserBuffer; its fallback
   spec/tls.spec.ts # the server handshake found by TLSSocket._parent (its canaries), TLS behaviour
   spec/starttls.spec.ts # _parent and readDirectly(whileReading) on upgraded sockets
   spec/udp.spec.ts # dgram's lookup option answered synchronously for checked IP literals
