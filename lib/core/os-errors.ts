@@ -10,6 +10,13 @@ const ADDRESS_INVALID = new Set(['ERR_INVALID_ADDRESS', 'ERR_INVALID_IP_ADDRESS'
 /** The fatal `no_application_protocol` alert, seen from either side. */
 const NO_ALPN = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_SSL_NO_APPLICATION_PROTOCOL']);
 
+/**
+ * Every code this module maps by name, for spec/core/os-errors-node.spec.ts: each one is
+ * provoked for real (or looked up in Node's errno table) on every tested Node line, so a name
+ * that a Node or OpenSSL upgrade changed fails there instead of mapping nothing here.
+ */
+export const MAPPED_CODES: readonly string[] = [...OPEN_FAILED, ...CONNECT_REJECTED, ...BIND_IN_USE, ...ADDRESS_INVALID, ...NO_ALPN];
+
 /** The OS (or Node) error code carried by `err`, or `'UNKNOWN'`. */
 export function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;

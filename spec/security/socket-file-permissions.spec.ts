@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as nodePath from 'node:path';
 import { createLocalSocketProvider, ISocket, ISocketProvider, SocketOptions } from '../../lib';
 import { tempPath, withTimeout } from '../helpers/net-helpers';
 import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
@@ -32,6 +33,42 @@ function nobody(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/** Whether a user who is neither owner nor in the group may run `file` (o+x on it and on every folder above it). */
+function runnableByOthers(file: string): boolean {
+  for (let p = file; ; p = nodePath.dirname(p)) {
+    if ((fs.statSync(p).mode & 0o001) === 0) return false;
+    if (p === nodePath.dirname(p)) return true;
+  }
+}
+
+let otherUsersNode: { bin: string; tempDir: string | null } | null = null;
+
+/**
+ * A Node binary that `nobody` can run: this process's own, or, where that lies under a folder
+ * closed to other users (the CI matrix runs Node 22, 24 and 26 from a cache under root's home,
+ * mode 0700: scripts/ci/node-line.sh), a copy of it in a fresh temp folder. Same Node either way.
+ */
+function nodeForOtherUsers(): string {
+  if (!otherUsersNode) {
+    const own = fs.realpathSync(process.execPath);
+    if (runnableByOthers(own)) {
+      otherUsersNode = { bin: own, tempDir: null };
+    } else {
+      const tempDir = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'sp-node-'));
+      fs.chmodSync(tempDir, 0o755);
+      const bin = nodePath.join(tempDir, 'node');
+      fs.copyFileSync(own, bin);
+      fs.chmodSync(bin, 0o755);
+      otherUsersNode = { bin, tempDir };
+    }
+  }
+  return otherUsersNode.bin;
+}
+
+afterAll(() => {
+  if (otherUsersNode?.tempDir) fs.rmSync(otherUsersNode.tempDir, { recursive: true, force: true });
+});
+
 /**
  * What a plain Node client running as `uid`/`gid` gets when it connects to `path` and sends
  * "hello": `echo:hello` when it was served, else `error:<code>`.
@@ -42,7 +79,7 @@ function connectAs(path: string, uid: number, gid: number): Promise<string> {
     s.on('connect', () => s.write('hello'));
     s.on('data', (d) => { process.stdout.write('echo:' + d); s.destroy(); });
     s.on('error', (e) => process.stdout.write('error:' + e.code));`;
-  const child = spawn(process.execPath, ['-e', script, path], { uid, gid, cwd: os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(nodeForOtherUsers(), ['-e', script, path], { uid, gid, cwd: os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
