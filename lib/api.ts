@@ -170,9 +170,10 @@ export interface PeerCertificate {
  * ```ts
  * import { createTcpSocketProvider, ShutdownReason } from 'socket-provider';
  *
+ * let endedWith: ShutdownReason | undefined;
  * const socket = createTcpSocketProvider().createSocket({
  *   socketConnectComplete(s) { s.send(Buffer.from('hello')); s.shutdown(); },
- *   socketShutdown(s, reason: ShutdownReason) { console.log(`ended: ${reason}`); },
+ *   socketShutdown(s, reason) { endedWith = reason; },
  * });
  * socket.connect('127.0.0.1:7');
  * ```
