@@ -103,7 +103,7 @@ export interface Connection extends ConnectionFacts, AsyncIterable<Buffer> {
    * STARTTLS (a TCP or local connection) or DTLS (a connected UDP one, with a context that has
    * `enableDtls()`): waits until every write was sent, then upgrades. Resolves with the secure
    * connection once its handshake is done; this object is then spent (its `closed` resolves
-   * when the new one's does). No read may be pending.
+   * when the new one's does, its `end()` ends the new one). No read may be pending.
    */
   startTls(tlsProvider: ISocketProvider, options?: StartTlsOptions): Promise<Connection>;
   /** The chunks as they arrive (`readSome()` until `null`); breaking out of the loop leaves the connection open. */

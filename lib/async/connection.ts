@@ -79,8 +79,9 @@ export class AsyncSocket implements Connection, DatagramSocket {
   private readonly sends = new Fifo<Waiter<void>>();
   private endReason: ShutdownReason | null = null;
   private endCalled = false;
-  /** Upgraded by startTls / wrapped by toMessages: this object is spent. */
+  /** Upgraded by startTls / wrapped by toMessages: this object is spent, and `end()` ends its successor. */
   private spent = false;
+  private successor: { end(): void } | null = null;
   private read_: PendingRead | null = null;
   /** The read whose recv is out on the socket (may no longer be `read_`: orphaned by an abort). */
   private recvOwner: PendingRead | null = null;
@@ -327,7 +328,8 @@ export class AsyncSocket implements Connection, DatagramSocket {
   // ---- the end --------------------------------------------------------------------------
 
   end(): void {
-    if (this.spent || this.endCalled) return;
+    if (this.spent) return this.successor?.end();
+    if (this.endCalled) return;
     this.endCalled = true;
     this.sock?.shutdown();
   }
@@ -351,14 +353,15 @@ export class AsyncSocket implements Connection, DatagramSocket {
   // ---- upgrades -------------------------------------------------------------------------
 
   /** Hands the socket to a new owner (an upgrade or a message socket): this object is spent. */
-  takeOver(what: string, next: Promise<ShutdownReason>): ISocket {
+  takeOver(what: string, next: { end(): void; readonly closed: Promise<ShutdownReason> }): ISocket {
     this.checkUsable(what);
     if (this.read_ || this.recvOwner) throw new SocketStateError(SocketErrorCode.RecvPending, `${what}: a read is pending`);
     if (this.stash) throw new SocketStateError(SocketErrorCode.RecvPending, `${what}: bytes of an aborted read are still waiting to be read`);
     if (this.sends.length > 0) throw new SocketStateError(SocketErrorCode.RecvPending, `${what}: writes are still pending; await them first`);
     if (this.endReason !== null || this.endCalled) throw this.closedError(what);
     this.spent = true;
-    void next.then((reason) => this.resolveClosed(reason));
+    this.successor = next;
+    void next.closed.then((reason) => this.resolveClosed(reason));
     return this.socket;
   }
 
@@ -368,6 +371,6 @@ export class AsyncSocket implements Connection, DatagramSocket {
     if (signal?.aborted) throw new AbortError('startTls', signal.reason);
     const next = new AsyncSocket(this.kind === 'stream' ? 'stream' : 'datagram', options.acceptAlpn ?? null);
     const { signal: _s, acceptAlpn: _a, ...upgrade } = options;
-    return next.open('startTls', signal, () => tlsProvider.upgradeToTls(this.takeOver('startTls', next.closed), next.bridge, upgrade));
+    return next.open('startTls', signal, () => tlsProvider.upgradeToTls(this.takeOver('startTls', next), next.bridge, upgrade));
   }
 }

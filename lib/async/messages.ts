@@ -23,7 +23,7 @@ import { AbortError, checkSignal, cleanEnd, Fifo, SocketClosedError, toBytes, wa
 export function toMessages(conn: Connection, options: MessageSocketOptions = {}): MessageConnection {
   if (!(conn instanceof AsyncSocket)) throw new TypeError('toMessages: expected a Connection made by connect(), listen() or startTls()');
   const mc = new AsyncMessageConnection();
-  const socket = conn.takeOver('toMessages', mc.closed);
+  const socket = conn.takeOver('toMessages', mc);
   mc.ms = createMessageSocket(socket, mc.user, options);
   return mc;
 }
