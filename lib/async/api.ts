@@ -11,8 +11,35 @@ export interface AbortOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A socket context described as Node's `tls` options describe one; the async layer makes the
+ * `ISocketContext` (used when no `context` is given). For anything else, make a context yourself.
+ */
+export interface TlsContextOptions {
+  /** PEM text with our certificate (chain) and its private key: the server's, or with `role: 'client'` the client's. */
+  certificate?: string | Uint8Array;
+  /** Whose certificate `certificate` is. Default: `'client'` for connect, `'server'` for listen and a server-side startTls. */
+  role?: 'client' | 'server';
+  /** Whom to trust (PEM). Default: Node's root store. */
+  ca?: string | Uint8Array;
+  /** ALPN protocols in order of preference. */
+  alpn?: readonly string[];
+  /** Server: require and verify a client certificate. */
+  requireClientCertificate?: boolean;
+  /** False: the explicit, logged opt-out of peer verification. Default true. */
+  verifyPeer?: boolean;
+  /** DTLS (upgrades of UDP sockets); `'srtp'` negotiates DTLS-SRTP. */
+  dtls?: boolean | 'srtp';
+}
+
+/** The `tls` option of connect, listen and startTls. */
+export interface TlsOption {
+  /** The context as Node's tls options (used when `context` is not given). */
+  tls?: TlsContextOptions;
+}
+
 /** Options of {@link connect}: the socket's options, plus the call's own. */
-export interface ConnectOptions extends SocketOptions, AbortOptions {
+export interface ConnectOptions extends SocketOptions, AbortOptions, TlsOption {
   /** TLS: the SNI name and the name the server's certificate must carry (default: the host in the address). */
   serverName?: string;
   /** TLS: approves the ALPN protocol the server chose; false ends the connect with `SOCKET_ALPN_SELECTION_FAILED`. Default: accept. */
@@ -20,7 +47,7 @@ export interface ConnectOptions extends SocketOptions, AbortOptions {
 }
 
 /** Options of {@link listen}: the listening socket's options (they apply to the accepted connections too), plus the listener's own. */
-export interface ListenOptions extends SocketOptions, AbortOptions {
+export interface ListenOptions extends SocketOptions, AbortOptions, TlsOption {
   /**
    * Connections accepted and not yet taken by `accept()` or the iterator: beyond this many,
    * new ones are denied (counted in `stats().listener.denied`). Default 128.
@@ -37,7 +64,7 @@ export interface BindOptions extends SocketOptions, AbortOptions {
 }
 
 /** Options of `startTls()`: the upgrade's options (`serverSide`, `serverName`, `context`…), plus the call's own. */
-export interface StartTlsOptions extends UpgradeOptions, AbortOptions {
+export interface StartTlsOptions extends UpgradeOptions, AbortOptions, TlsOption {
   /** Approves the ALPN protocol chosen; false ends the upgrade with `SOCKET_ALPN_SELECTION_FAILED`. Default: accept. */
   acceptAlpn?: (protocol: string) => boolean;
 }

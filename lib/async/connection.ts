@@ -11,6 +11,7 @@
 import { ISocket, ISocketProvider, PeerCertificate, ShutdownReason, SocketStats, USocket } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import type { AbortOptions, Connection, Datagram, DatagramSocket, ReadSomeOptions, StartTlsOptions } from './api';
+import { contextOf } from './context';
 import { AbortError, checkSignal, cleanEnd, Fifo, SocketClosedError, toBytes, waiter, Waiter } from './errors';
 
 /** The default and largest `max` of a `readSome` (and of a datagram). */
@@ -370,7 +371,9 @@ export class AsyncSocket implements Connection, DatagramSocket {
     if (this.sends.length > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
     if (signal?.aborted) throw new AbortError('startTls', signal.reason);
     const next = new AsyncSocket(this.kind === 'stream' ? 'stream' : 'datagram', options.acceptAlpn ?? null);
-    const { signal: _s, acceptAlpn: _a, ...upgrade } = options;
+    const { signal: _s, acceptAlpn: _a, tls, ...rest } = options;
+    const role = rest.serverSide ? 'server' : 'client';
+    const upgrade = { ...rest, context: contextOf(tlsProvider, { context: rest.context, tls: tls && { role, ...tls } }) };
     return next.open('startTls', signal, () => tlsProvider.upgradeToTls(this.takeOver('startTls', next), next.bridge, upgrade));
   }
 }

@@ -29,4 +29,6 @@ export type {
   MessageConnection,
   ReadSomeOptions,
   StartTlsOptions,
+  TlsContextOptions,
+  TlsOption,
 } from './api';

@@ -5,6 +5,7 @@ import { ISocket, ISocketProvider, ShutdownReason, SocketStats, USocket } from '
 import { SocketErrorCode, SocketStateError } from '../errors';
 import type { AbortOptions, BindOptions, Connection, ConnectOptions, DatagramSocket, Listener, ListenOptions } from './api';
 import { AsyncSocket } from './connection';
+import { contextOf } from './context';
 import { checkSignal, Fifo, onAbort, SocketClosedError, waiter, Waiter } from './errors';
 
 /** The default {@link ListenOptions.acceptQueue}. */
@@ -32,8 +33,9 @@ function checkProvider(what: string, provider: ISocketProvider): void {
  */
 export async function connect(provider: ISocketProvider, address: string, options: ConnectOptions = {}): Promise<Connection> {
   checkProvider('connect', provider);
-  const { signal, serverName, acceptAlpn, ...socketOptions } = options;
+  const { signal, serverName, acceptAlpn, tls, ...rest } = options;
   checkSignal('connect', signal);
+  const socketOptions = { ...rest, context: contextOf(provider, { context: rest.context, tls: tls && { role: 'client', ...tls } }) };
   const conn = new AsyncSocket(provider.type === 'udp' ? 'datagram' : 'stream', acceptAlpn ?? null);
   return conn.open('connect', signal, () => {
     const s = provider.createSocket(conn.bridge, socketOptions);
@@ -79,7 +81,8 @@ export async function bind(provider: ISocketProvider, address: string | null, po
 export async function listen(provider: ISocketProvider, address: string | null, port = 0, options: ListenOptions = {}): Promise<Listener> {
   checkProvider('listen', provider);
   if (provider.type === 'udp') throw new SocketStateError(SocketErrorCode.NotSupported, 'listen: UDP has no listener; use bind() or connect()');
-  const { signal, acceptQueue = DEFAULT_ACCEPT_QUEUE, acceptAlpn, ...socketOptions } = options;
+  const { signal, acceptQueue = DEFAULT_ACCEPT_QUEUE, acceptAlpn, tls, ...rest } = options;
+  const socketOptions = { ...rest, context: contextOf(provider, { context: rest.context, tls }) };
   checkSignal('listen', signal);
   if (!Number.isInteger(acceptQueue) || acceptQueue < 1) throw new RangeError(`listen: acceptQueue must be a whole number >= 1, got ${acceptQueue}`);
   const listener = new AsyncListener(acceptQueue, acceptAlpn ?? null);

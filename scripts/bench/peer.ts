@@ -23,6 +23,11 @@ const PEERS: Record<string, { module: string; fw: string; raw: string }> = {
   'idle-client': { module: 'conn', fw: 'idleClient', raw: 'idleClient' },
   'starttls-server': { module: 'conn', fw: 'starttlsServer', raw: 'starttlsServer' },
   'starttls-client': { module: 'conn', fw: 'starttlsClient', raw: 'starttlsClient' },
+  // Issue #18: the framework side through the async layer / toDuplex; the raw side is stream-raw's.
+  'sink-async': { module: 'async', fw: 'sinkServerAsync', raw: 'sinkServer' },
+  'bulk-async': { module: 'async', fw: 'bulkClientAsync', raw: 'bulkClient' },
+  'sink-duplex': { module: 'async', fw: 'sinkServerDuplex', raw: 'sinkServer' },
+  'bulk-duplex': { module: 'async', fw: 'bulkClientDuplex', raw: 'bulkClient' },
 };
 
 function load(name: string, impl: 'fw' | 'raw'): Peer {
@@ -33,13 +38,17 @@ function load(name: string, impl: 'fw' | 'raw'): Peer {
       ? impl === 'fw'
         ? require('./udp-fw')
         : require('./udp-raw')
-      : entry.module === 'conn'
+      : entry.module === 'async'
         ? impl === 'fw'
-          ? require('./conn-fw')
-          : require('./conn-raw')
-        : impl === 'fw'
-          ? require('./stream-fw')
-          : require('./stream-raw');
+          ? require('./async-fw')
+          : require('./stream-raw')
+        : entry.module === 'conn'
+          ? impl === 'fw'
+            ? require('./conn-fw')
+            : require('./conn-raw')
+          : impl === 'fw'
+            ? require('./stream-fw')
+            : require('./stream-raw');
   return mod[entry[impl]];
 }
 
