@@ -1,6 +1,6 @@
 // typescript-eslint's recommended rules, prettier for layout, and the project's import
-// boundaries: the core knows no transport, and the layers above the core (messages, the CLI)
-// use the public API only.
+// boundaries: the core knows no transport, and the layers above the core (messages, the CLI,
+// the async layer) use the public API only.
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
@@ -35,7 +35,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['lib/messages/**/*.ts', 'lib/cli/**/*.ts'],
+    files: ['lib/messages/**/*.ts', 'lib/cli/**/*.ts', 'lib/async/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -43,7 +43,7 @@ export default tseslint.config(
           patterns: [
             {
               group: ['../core', '../core/*', '../transports', '../transports/*', '../context', '../providers'],
-              message: 'messages/ and cli/ use the public API only (lib/public-api.ts, lib/api.ts, lib/errors.ts, lib/index.ts).',
+              message: 'messages/, cli/ and async/ use the public API only (lib/public-api.ts, lib/api.ts, lib/errors.ts, lib/index.ts; async/ also lib/messages).',
             },
           ],
         },

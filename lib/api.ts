@@ -4,7 +4,6 @@
  *
  * @packageDocumentation
  */
-import type { PeerCertificate as NodePeerCertificate } from 'node:tls';
 import type { IoMux } from './core/iomux';
 
 /** Why a socket ended. Reported exactly once per socket through {@link USocket.socketShutdown}. */
@@ -84,8 +83,127 @@ export type SocketType = 'tcp' | 'tls' | 'udp' | 'local';
 /** A socket's mode: decided by its first `connect()` (client) or `bind()` (server), then fixed. */
 export type SocketMode = 'none' | 'client' | 'server';
 
-/** A peer certificate in Node's shape (`subject.CN`, `subject.L`, `issuer`, `fingerprint256`, …). */
-export type PeerCertificate = NodePeerCertificate;
+/**
+ * The subject or issuer of a {@link PeerCertificate}: each attribute of the certificate's
+ * name under its short name (`CN`, `O`, `OU`, `L`, `ST`, `C`, …), as Node's `tls` gives it.
+ *
+ * An attribute the name carries once is a string. One it carries more than once (two `OU`s,
+ * say) is, on a TLS socket, an array of strings in the certificate's order, as Node's `tls`
+ * gives it (a DTLS socket reads the name with `crypto.X509Certificate` and keeps the last
+ * value). X.509 lets any attribute repeat, so Node guarantees no attribute to be a single
+ * string, and the type says `string | string[]`: `cert.subject.CN === 'localhost'` works as it
+ * is, and `[cert.subject.CN ?? []].flat()` gives every value as a list.
+ */
+export interface PeerCertificateName {
+  /** Common name (for a server, often its host name). */
+  CN?: string | string[];
+  /** Organization. */
+  O?: string | string[];
+  /** Organizational unit. */
+  OU?: string | string[];
+  /** Locality (city). */
+  L?: string | string[];
+  /** State or province. */
+  ST?: string | string[];
+  /** Country code. */
+  C?: string | string[];
+  /** Any other attribute, under the short name OpenSSL knows it by (or its OID). */
+  [attribute: string]: string | string[] | undefined;
+}
+
+/**
+ * The peer's certificate, in the shape of Node's `tls.PeerCertificate`. The fields Node always
+ * fills are typed as such (`valid_to`, `fingerprint256` and the rest are plain strings); the
+ * optional ones are there only when the certificate has that extension or key type, or only
+ * for TLS (a DTLS socket reads its peer's certificate with `crypto.X509Certificate` and fills
+ * the always-present fields and `subjectaltname`).
+ */
+export interface PeerCertificate {
+  /** Whom the certificate was issued to. */
+  subject: PeerCertificateName;
+  /** Who signed it. */
+  issuer: PeerCertificateName;
+  /** Start of the validity period, as OpenSSL prints it (`Jan 31 12:34:56 2025 GMT`); `new Date(valid_from)` reads it. */
+  valid_from: string;
+  /** End of the validity period, in the same form as `valid_from`. */
+  valid_to: string;
+  /** The serial number, as upper-case hexadecimal digits. */
+  serialNumber: string;
+  /** SHA-1 of the certificate's DER, as colon-separated upper-case hex. */
+  fingerprint: string;
+  /** SHA-256 of the certificate's DER, as colon-separated upper-case hex (compare it with a pinned fingerprint). */
+  fingerprint256: string;
+  /** SHA-512 of the certificate's DER, as colon-separated upper-case hex. */
+  fingerprint512: string;
+  /** Whether the certificate is a CA's (basicConstraints CA:TRUE). */
+  ca: boolean;
+  /** The certificate's DER bytes (`new crypto.X509Certificate(raw)` reads everything else). */
+  raw: Buffer;
+  /** The subjectAltName entries as one string (`DNS:localhost, IP Address:127.0.0.1`); absent (TLS) or empty (DTLS) without the extension. */
+  subjectaltname?: string;
+  /** TLS: the extended key usage OIDs (`1.3.6.1.5.5.7.3.1` is serverAuth), when the extension is present. */
+  ext_key_usage?: string[];
+  /** TLS: the key size in bits. */
+  bits?: number;
+  /** TLS: the public key, DER-encoded. */
+  pubkey?: Buffer;
+  /** TLS, EC keys: the curve's ASN.1 name (`prime256v1`). */
+  asn1Curve?: string;
+  /** TLS, EC keys: the curve's NIST name (`P-256`). */
+  nistCurve?: string;
+  /** TLS, RSA keys: the public exponent, as hex (`0x10001`). */
+  exponent?: string;
+  /** TLS, RSA keys: the modulus, as hex. */
+  modulus?: string;
+  /** TLS: the AuthorityInfoAccess extension (OCSP and CA issuer URLs), when present. */
+  infoAccess?: Record<string, string[] | undefined>;
+  /** TLS: the certificate that signed this one, as the peer sent it (a self-signed one refers to itself). */
+  issuerCertificate?: PeerCertificate;
+}
+
+/**
+ * What {@link ISocketProvider.createSocket}, {@link ISocket.setUser}, {@link ISocket.accept}
+ * and {@link ISocketProvider.upgradeToTls} take as a user: any object with a `socketShutdown`
+ * method and any of the other {@link USocket} callbacks it cares about. A {@link USocket}
+ * subclass is one; so is a plain object, without a cast:
+ *
+ * ```ts
+ * import { createTcpSocketProvider, ShutdownReason } from 'socket-provider';
+ *
+ * let endedWith: ShutdownReason | undefined;
+ * const socket = createTcpSocketProvider().createSocket({
+ *   socketConnectComplete(s) { s.send(Buffer.from('hello')); s.shutdown(); },
+ *   socketShutdown(s, reason) { endedWith = reason; },
+ * });
+ * socket.connect('127.0.0.1:7');
+ * ```
+ *
+ * A callback it does not have does nothing, as the default methods of `USocket` do.
+ */
+export interface SocketUser {
+  /** Client: the connection is up (see {@link USocket.socketConnectComplete}). */
+  socketConnectComplete?(socket: ISocket): void;
+  /** Server: `bind()` succeeded (see {@link USocket.socketBindResult}). */
+  socketBindResult?(socket: ISocket, localAddr: string, localPort: number): void;
+  /** Server: a connection waits; `accept` it in here or deny it (see {@link USocket.socketListenResult}). */
+  socketListenResult?(socket: ISocket, remoteAddr: string, remotePort: number): void;
+  /** The new socket of an accepted connection (see {@link USocket.socketAcceptComplete}). */
+  socketAcceptComplete?(socket: ISocket): void;
+  /** The socket ended, for `reason`: exactly once per socket, nothing follows (see {@link USocket.socketShutdown}). The one required callback. */
+  socketShutdown(socket: ISocket, reason: ShutdownReason): void;
+  /** One `send`/`sendTo` was handed to the OS (see {@link USocket.socketSendResult}). */
+  socketSendResult?(socket: ISocket): void;
+  /** A stream `recv` completed (see {@link USocket.socketRecvResult}). */
+  socketRecvResult?(socket: ISocket, buffer: Uint8Array, len: number): void;
+  /** A datagram `recv` completed (see {@link USocket.socketRecvFromResult}). */
+  socketRecvFromResult?(socket: ISocket, buffer: Uint8Array, len: number, srcAddr: string, srcPort: number): void;
+  /** The pending `recv` was cancelled (see {@link USocket.socketRecvCanceled}). */
+  socketRecvCanceled?(socket: ISocket, buffer: Uint8Array): void;
+  /** A STARTTLS/DTLS upgrade finished (see {@link USocket.socketUpgradeToTlsComplete}). */
+  socketUpgradeToTlsComplete?(socket: ISocket): void;
+  /** ALPN chose `protocol`; return false to refuse it. Absent: every protocol is accepted (see {@link USocket.socketAcceptSelectedAlpnProtocol}). */
+  socketAcceptSelectedAlpnProtocol?(socket: ISocket, protocol: string): boolean;
+}
 
 /**
  * Options for {@link ISocketProvider.createSocket}. A listening socket's options (and context)
@@ -212,7 +330,7 @@ export interface ISocket {
    * Not calling it denies the connection too.
    * @throws SocketStateError outside `socketListenResult`.
    */
-  accept(remoteUser: USocket | null): void;
+  accept(remoteUser: USocket | SocketUser | null): void;
   /**
    * Sends what is queued, closes, then reports `socketShutdown(SOCKET_SHUTDOWN_NORMAL)`.
    * A pending `recv` is cancelled first. Later calls are ignored.
@@ -258,7 +376,7 @@ export interface ISocket {
    * Sends every later callback to `user`, from this moment (also callbacks already queued).
    * @throws TypeError if `user` has no `socketShutdown` method.
    */
-  setUser(user: USocket): void;
+  setUser(user: USocket | SocketUser): void;
   /** The bound or connected local address; null before there is one. */
   getLocalAddress(): {
     /** The local IP address (or the path of a local socket). */
@@ -368,7 +486,7 @@ export interface ISocketProvider {
    * A new socket in mode `none` whose callbacks go to `user`.
    * @throws TypeError if `user` has no `socketShutdown` method; SocketStateError if the IoMux was terminated.
    */
-  createSocket(user: USocket, options?: SocketOptions): ISocket;
+  createSocket(user: USocket | SocketUser, options?: SocketOptions): ISocket;
   /**
    * TLS provider only: a new TLS socket that takes over a connected (or accepted) socket
    * (STARTTLS), or a DTLS socket over a UDP socket when `options.context` has `enableDtls()`.
@@ -377,12 +495,13 @@ export interface ISocketProvider {
    * @throws SocketStateError on any other provider, for a socket that is not connected, has a
    *   recv pending or is already TLS (`docs/errors.md` lists every case).
    */
-  upgradeToTls(socket: ISocket, user: USocket, options?: UpgradeOptions): ISocket;
+  upgradeToTls(socket: ISocket, user: USocket | SocketUser, options?: UpgradeOptions): ISocket;
 }
 
 /**
  * The application's side of a socket: subclass it and override what you need. A plain
- * object with the same methods works too.
+ * object with `socketShutdown` and whichever other methods it needs works too (its type is
+ * {@link SocketUser}).
  *
  * Rules that always hold: no callback runs inside an `ISocket` or provider method;
  * `socketShutdown` comes exactly once per socket and nothing follows it; a pending `recv`

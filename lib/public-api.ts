@@ -17,6 +17,8 @@ export {
   type SocketType,
   type SocketMode,
   type PeerCertificate,
+  type PeerCertificateName,
+  type SocketUser,
   type SocketStats,
   type ListenerStats,
 } from './api';

@@ -4,8 +4,9 @@
  * Each ```ts block of README.md and docs/*.md that is not a copy of an example (those follow an
  * `<!-- example: … -->` or `<!-- example-part: … -->` marker and are checked against the file by
  * examples.spec.ts and docs.spec.ts) is type-checked as its own module, with `socket-provider`
- * resolved to lib/index.ts and the compiler options of tsconfig.json. All blocks go into one
- * program, one virtual file each, so the library and Node's types are checked once.
+ * resolved to lib/index.ts (a subpath export `socket-provider/x` to lib/x) and the compiler
+ * options of tsconfig.json. All blocks go into one program, one virtual file each, so the
+ * library and Node's types are checked once.
  *
  * A block that is a fragment declares what it relies on (`declare const socket: ISocket;`), so
  * the reader sees it too. A top-level import or declaration a block does not use itself is not
@@ -87,7 +88,8 @@ function snippetOptions(): ts.CompilerOptions {
     // Each block is a module of its own even without an import, so blocks never share names.
     moduleDetection: ts.ModuleDetectionKind.Force,
     baseUrl: root,
-    paths: { 'socket-provider': ['lib/index.ts'] },
+    // The subpath exports too: 'socket-provider/testing' is lib/testing.ts, 'socket-provider/async' lib/async/index.ts.
+    paths: { 'socket-provider': ['lib/index.ts'], 'socket-provider/*': ['lib/*'] },
   };
 }
 

@@ -51,9 +51,9 @@ function runTypedoc(optionsFile: string, args: string[]): Promise<RunResult> {
   });
 }
 
-/** Every name lib/index.ts exports, types included, as the compiler sees them. */
-function exportedNames(): string[] {
-  const index = path.join(root, 'lib', 'index.ts');
+/** Every name an entry point (lib/index.ts, lib/async/index.ts…) exports, types included, as the compiler sees them. */
+function exportedNames(entry = 'lib/index.ts'): string[] {
+  const index = path.join(root, entry);
   const program = ts.createProgram([index], {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.CommonJS,
@@ -67,6 +67,16 @@ function exportedNames(): string[] {
   const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(index)!)!;
   return [...new Set(checker.getExportsOfModule(moduleSymbol).map((s) => s.name))].sort();
 }
+
+/** typedoc.json's entry points (lib/index.ts, and each subpath export's entry). */
+const ENTRY_POINTS = (JSON.parse(readFileSync(PROJECT_OPTIONS, 'utf8')) as { entryPoints: string[] }).entryPoints;
+
+/** The module name TypeDoc gives an entry point when there are several: its path under lib/, without `.ts` and `/index`. */
+const moduleName = (entry: string): string =>
+  path
+    .relative('lib', entry)
+    .replace(/\.ts$/, '')
+    .replace(/\/index$/, '');
 
 let tmp: string;
 
@@ -94,32 +104,42 @@ describe('API reference (TypeDoc)', () => {
   });
 
   it('documents every name lib/index.ts exports (none is hidden by @internal or @hidden)', () => {
-    const reference = JSON.parse(readFileSync(jsonFile(), 'utf8')) as { children?: Array<{ name: string }> };
-    const documented = [...new Set((reference.children ?? []).map((c) => c.name))].sort();
-    expect(documented).toEqual(exportedNames());
+    const reference = JSON.parse(readFileSync(jsonFile(), 'utf8')) as { children?: Array<{ name: string; children?: Array<{ name: string }> }> };
+    // One entry point: its names are the top level. Several (subpath exports): one module each.
+    const names = (entry: string): string[] => {
+      const top = reference.children ?? [];
+      const members = ENTRY_POINTS.length === 1 ? top : (top.find((m) => m.name === moduleName(entry))?.children ?? []);
+      return [...new Set(members.map((c) => c.name))].sort();
+    };
+    expect(names('lib/index.ts')).toEqual(exportedNames());
+    for (const entry of ENTRY_POINTS.filter((e) => e !== 'lib/index.ts')) expect([entry, names(entry)]).toEqual([entry, exportedNames(entry)]);
   });
 
-  it('fails the build for an export without TSDoc (the check can fail)', async () => {
-    // A throw-away project with one documented and one undocumented export, built with options
-    // that extend typedoc.json: if the project's validation were weakened, this build would pass.
-    const project = path.join(tmp, 'undocumented');
-    mkdirSync(project);
-    writeFileSync(
-      path.join(project, 'index.ts'),
-      '/** Has a comment. */\nexport function documented(): void {}\nexport function undocumentedExample(): void {}\n',
-    );
-    writeFileSync(
-      path.join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'commonjs', strict: true, types: [] }, files: ['index.ts'] }),
-    );
-    // Paths in an options file are relative to it; `extends` takes every other setting from ours.
-    const options = path.join(project, 'typedoc.json');
-    writeFileSync(options, JSON.stringify({ extends: [PROJECT_OPTIONS], entryPoints: ['index.ts'], tsconfig: 'tsconfig.json', readme: 'none', out: 'out' }));
-    const result = await runTypedoc(options, []);
-    expect(result.code).not.toBe(0);
-    expect(result.problems.join('\n')).toMatch(/undocumentedExample .*does not have any documentation/);
-    expect(result.problems.join('\n')).not.toMatch(/\bdocumented \(/);
-  }, RUN_TIMEOUT_MS + 5_000);
+  it(
+    'fails the build for an export without TSDoc (the check can fail)',
+    async () => {
+      // A throw-away project with one documented and one undocumented export, built with options
+      // that extend typedoc.json: if the project's validation were weakened, this build would pass.
+      const project = path.join(tmp, 'undocumented');
+      mkdirSync(project);
+      writeFileSync(
+        path.join(project, 'index.ts'),
+        '/** Has a comment. */\nexport function documented(): void {}\nexport function undocumentedExample(): void {}\n',
+      );
+      writeFileSync(
+        path.join(project, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'commonjs', strict: true, types: [] }, files: ['index.ts'] }),
+      );
+      // Paths in an options file are relative to it; `extends` takes every other setting from ours.
+      const options = path.join(project, 'typedoc.json');
+      writeFileSync(options, JSON.stringify({ extends: [PROJECT_OPTIONS], entryPoints: ['index.ts'], tsconfig: 'tsconfig.json', readme: 'none', out: 'out' }));
+      const result = await runTypedoc(options, []);
+      expect(result.code).not.toBe(0);
+      expect(result.problems.join('\n')).toMatch(/undocumentedExample .*does not have any documentation/);
+      expect(result.problems.join('\n')).not.toMatch(/\bdocumented \(/);
+    },
+    RUN_TIMEOUT_MS + 5_000,
+  );
 });
 
 /** Each `<!-- example-part: path -->` in docs/*.md with the fenced block on the lines after it. */

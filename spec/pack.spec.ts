@@ -76,8 +76,74 @@ describe('npm pack', () => {
   });
 
   it('works with ESM import { … }', () => {
-    fs.writeFileSync(path.join(app(), 'esm.mjs'), roundTrip("import { createTcpSocketProvider, ShutdownReason, USocket } from 'socket-provider';\nif (ShutdownReason.Normal !== 'SOCKET_SHUTDOWN_NORMAL' || typeof USocket !== 'function') throw new Error('exports');"));
+    fs.writeFileSync(
+      path.join(app(), 'esm.mjs'),
+      roundTrip(
+        "import { createTcpSocketProvider, ShutdownReason, USocket } from 'socket-provider';\nif (ShutdownReason.Normal !== 'SOCKET_SHUTDOWN_NORMAL' || typeof USocket !== 'function') throw new Error('exports');",
+      ),
+    );
     expect(execFileSync(process.execPath, ['esm.mjs'], { cwd: app(), encoding: 'utf8', timeout: 20000 }).trim()).toBe('ok');
+  });
+
+  it('runs socket-provider/async from require() and from ESM import', () => {
+    const body = `const tcp = createTcpSocketProvider();
+(async () => {
+  const server = await listen(tcp, '127.0.0.1', 0);
+  (async () => { for await (const conn of server) { for await (const chunk of conn) await conn.write(chunk); } })();
+  const client = await connect(tcp, '127.0.0.1:' + server.port);
+  await client.write('ok');
+  console.log(String(await client.read(2)));
+  client.end();
+  server.close();
+})();
+`;
+    fs.writeFileSync(
+      path.join(app(), 'async.js'),
+      `const { createTcpSocketProvider } = require('socket-provider');\nconst { connect, listen } = require('socket-provider/async');\n${body}`,
+    );
+    expect(execFileSync(process.execPath, ['async.js'], { cwd: app(), encoding: 'utf8', timeout: 20000 }).trim()).toBe('ok');
+    fs.writeFileSync(
+      path.join(app(), 'async.mjs'),
+      `import { createTcpSocketProvider } from 'socket-provider';\nimport { connect, listen } from 'socket-provider/async';\n${body}`,
+    );
+    expect(execFileSync(process.execPath, ['async.mjs'], { cwd: app(), encoding: 'utf8', timeout: 20000 }).trim()).toBe('ok');
+  });
+
+  it.each(['node10', 'node16', 'bundler'])('type-checks a consumer of socket-provider/async with moduleResolution %s', (resolution) => {
+    fs.writeFileSync(
+      path.join(app(), `async-consumer-${resolution}.ts`),
+      `import { createTcpSocketProvider, ShutdownReason } from 'socket-provider';
+import { connect, Connection, SocketClosedError, toDuplex } from 'socket-provider/async';
+export async function main(): Promise<ShutdownReason> {
+  const conn: Connection = await connect(createTcpSocketProvider(), '127.0.0.1:1', { noDelay: true, signal: AbortSignal.timeout(1000) });
+  const data: Buffer = await conn.read(2);
+  void data; void toDuplex(conn); void SocketClosedError;
+  return conn.closed;
+}
+`,
+    );
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const module = resolution === 'node16' ? 'node16' : resolution === 'bundler' ? 'esnext' : 'commonjs';
+    execFileSync(
+      process.execPath,
+      [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--module',
+        module,
+        '--moduleResolution',
+        resolution,
+        '--target',
+        'es2022',
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(root, 'node_modules', '@types'),
+        `async-consumer-${resolution}.ts`,
+      ],
+      { cwd: app(), encoding: 'utf8' },
+    );
   });
 
   it('type-checks a TypeScript consumer against the shipped .d.ts', () => {
@@ -94,9 +160,26 @@ void socket; void code;
 `,
     );
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'commonjs', '--moduleResolution', 'node', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'), 'consumer.ts'], {
-      cwd: app(),
-      encoding: 'utf8',
-    });
+    execFileSync(
+      process.execPath,
+      [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--module',
+        'commonjs',
+        '--moduleResolution',
+        'node',
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(root, 'node_modules', '@types'),
+        'consumer.ts',
+      ],
+      {
+        cwd: app(),
+        encoding: 'utf8',
+      },
+    );
   });
 });

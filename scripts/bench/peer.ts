@@ -23,6 +23,11 @@ const PEERS: Record<string, { module: string; fw: string; raw: string }> = {
   'idle-client': { module: 'conn', fw: 'idleClient', raw: 'idleClient' },
   'starttls-server': { module: 'conn', fw: 'starttlsServer', raw: 'starttlsServer' },
   'starttls-client': { module: 'conn', fw: 'starttlsClient', raw: 'starttlsClient' },
+  // Issue #18: the framework side through the async layer / toDuplex; the raw side is stream-raw's.
+  'sink-async': { module: 'async', fw: 'sinkServerAsync', raw: 'sinkServer' },
+  'bulk-async': { module: 'async', fw: 'bulkClientAsync', raw: 'bulkClient' },
+  'sink-duplex': { module: 'async', fw: 'sinkServerDuplex', raw: 'sinkServer' },
+  'bulk-duplex': { module: 'async', fw: 'bulkClientDuplex', raw: 'bulkClient' },
 };
 
 /** The modules of the peers, loaded on demand. */
@@ -30,6 +35,7 @@ const MODULES: Record<string, Record<'fw' | 'raw', () => Promise<object>>> = {
   stream: { fw: () => import('./stream-fw'), raw: () => import('./stream-raw') },
   udp: { fw: () => import('./udp-fw'), raw: () => import('./udp-raw') },
   conn: { fw: () => import('./conn-fw'), raw: () => import('./conn-raw') },
+  async: { fw: () => import('./async-fw'), raw: () => import('./stream-raw') },
 };
 
 async function load(name: string, impl: 'fw' | 'raw'): Promise<Peer> {

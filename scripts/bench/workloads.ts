@@ -183,5 +183,20 @@ export function workloads(quick: boolean): Workload[] {
       pairs: 1,
       timeoutMs,
     },
+    // Issue #18: tcp-bulk again, the framework side written with the async layer (await write,
+    // readSome) and with toDuplex (stream.pipeline, pipe), against the same raw Node: the cost of
+    // each layer is its ratio beside tcp-bulk's in the same run.
+    {
+      ...bulk('tcp-bulk-async', 'TCP bulk, async layer', 'tcp', bulkBytes, 0.9),
+      server: 'sink-async',
+      client: 'bulk-async',
+      sizeText: `${sizeOf(bulkBytes)}: await write() of 64 KiB, readSome() of 64 KiB (socket-provider/async)`,
+    },
+    {
+      ...bulk('tcp-bulk-duplex', 'TCP bulk, toDuplex', 'tcp', bulkBytes, 0.8),
+      server: 'sink-duplex',
+      client: 'bulk-duplex',
+      sizeText: `${sizeOf(bulkBytes)}: pipeline() of 64 KiB chunks into toDuplex, pipe() out of it`,
+    },
   ];
 }
