@@ -87,6 +87,9 @@ function snippetOptions(): ts.CompilerOptions {
     types: ['node'],
     // Each block is a module of its own even without an import, so blocks never share names.
     moduleDetection: ts.ModuleDetectionKind.Force,
+    // As an ES module project compiles them: the async examples use top-level await.
+    module: ts.ModuleKind.ES2022,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
     baseUrl: root,
     // The subpath exports too: 'socket-provider/testing' is lib/testing.ts, 'socket-provider/async' lib/async/index.ts.
     paths: { 'socket-provider': ['lib/index.ts'], 'socket-provider/*': ['lib/*'] },

@@ -4,9 +4,10 @@
  * - Every `scripts/examples/*.ts` file is run as a child process: it must exit 0 by itself,
  *   print exactly its expected output (`NAME.expected.txt` beside it) and nothing on stderr.
  * - Every `<!-- example: path -->` marker in README.md and docs/*.md must be followed by a
- *   fenced code block equal to that file, apart from the library import: the docs write
- *   `from 'socket-provider'` where the file has `from '../../lib'`. Other imports (such as
- *   `../certs` for the test certificates) are shown as they are.
+ *   fenced code block equal to that file, apart from the library imports: the docs write
+ *   `from 'socket-provider'` where the file has `from '../../lib'`, and `from
+ *   'socket-provider/testing'` (any subpath export) where it has `from '../../lib/testing'`.
+ *   Other imports are shown as they are.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -27,8 +28,8 @@ function expectedOutputs(): Record<string, string> {
 const EXPECTED_OUTPUT = expectedOutputs();
 
 const MARKER = /<!-- example: (\S+) -->/g;
-const PACKAGE_IMPORT = / from 'socket-provider';$/gm;
-const REPO_IMPORT = / from '\.\.\/\.\.\/lib';$/gm;
+const PACKAGE_IMPORT = / from 'socket-provider(\/[a-z-]+)?';$/gm;
+const REPO_IMPORT = / from '\.\.\/\.\.\/lib(\/[a-z-]+)?';$/gm;
 
 interface RunResult {
   code: number | null;
@@ -121,6 +122,6 @@ describe('examples', () => {
     expect(shown.block).toMatch(PACKAGE_IMPORT);
     expect(shown.block).not.toMatch(REPO_IMPORT);
     expect(source).toMatch(REPO_IMPORT);
-    expect(shown.block.replace(PACKAGE_IMPORT, " from '../../lib';")).toBe(source);
+    expect(shown.block.replace(PACKAGE_IMPORT, (_m, subpath: string | undefined) => ` from '../../lib${subpath ?? ''}';`)).toBe(source);
   });
 });

@@ -1,5 +1,5 @@
 import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketContext, ShutdownReason, USocket } from '../../lib';
-import { makeTestPki } from '../certs';
+import { makeTestPki } from '../../lib/testing';
 
 const udp = createUdpSocketProvider();
 const tls = createTlsSocketProvider(); // DTLS is an upgrade of a UDP socket, made by the TLS provider

@@ -1,5 +1,5 @@
 import { createTcpSocketProvider, createTlsSocketProvider, ISocket, ISocketContext, ShutdownReason, USocket } from '../../lib';
-import { makeTestPki } from '../certs';
+import { makeTestPki } from '../../lib/testing';
 
 const tcp = createTcpSocketProvider();
 const tls = createTlsSocketProvider();

@@ -1,5 +1,5 @@
 import { createTlsSocketProvider, ISocket, ShutdownReason, USocket } from '../../lib';
-import { makeTestPki } from '../certs';
+import { makeTestPki } from '../../lib/testing';
 
 const tls = createTlsSocketProvider();
 
