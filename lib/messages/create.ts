@@ -66,7 +66,9 @@ function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSoc
   if (typeof autoReceive !== 'boolean') throw new TypeError(`autoReceive: expected a boolean, got ${typeof autoReceive}`);
   const unreadWarningMs = options.unreadWarningMs ?? DEFAULT_UNREAD_WARNING_MS;
   if (typeof unreadWarningMs !== 'number' || !Number.isInteger(unreadWarningMs) || unreadWarningMs < 0) {
-    throw new RangeError(`unreadWarningMs: expected a whole number >= 0, got ${unreadWarningMs === null ? 'null' : `${typeof unreadWarningMs} ${String(unreadWarningMs)}`}`);
+    throw new RangeError(
+      `unreadWarningMs: expected a whole number >= 0, got ${unreadWarningMs === null ? 'null' : `${typeof unreadWarningMs} ${String(unreadWarningMs)}`}`,
+    );
   }
   const common = { maxMessageSize: max, log, iomux, autoReceive, unreadWarningMs };
   const framing = options.framing ?? 'u32';
