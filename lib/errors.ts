@@ -33,6 +33,12 @@ export const SocketErrorCode = {
   NotSupported: 'ERR_SOCKET_NOT_SUPPORTED',
   /** The socket was taken over by `upgradeToTls`; use the new socket. */
   TakenOver: 'ERR_SOCKET_TAKEN_OVER',
+  /**
+   * The socket is owned by a layer built on it (`createMessageSocket`, or any `claimSocket`):
+   * a direct `send`/`sendTo`/`recv`/`recvCancel`/`setUser`, or a second claim (a second
+   * `createMessageSocket` on it). Call the layer instead.
+   */
+  Owned: 'ERR_SOCKET_OWNED',
   /** The IoMux was terminated; it makes no more sockets. */
   IoMuxTerminated: 'ERR_IOMUX_TERMINATED',
   /** `IoMux.poll()` on an IoMux made without `{ dispatch: 'manual' }`. */

@@ -24,5 +24,6 @@ export {
 } from './api';
 export { SocketStateError, SocketErrorCode, ContextErrorCode } from './errors';
 export { IoMux, getDefaultIoMux, type IoMuxOptions } from './core/iomux';
+export { claimSocket, type OwnedSocket } from './core/claim';
 export { LOG_ENV, getDefaultLog } from './core/log';
 export { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, createLocalSocketProvider, createSocketPair } from './providers';

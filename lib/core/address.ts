@@ -66,11 +66,11 @@ function parse(address: string, ipv6: boolean): ParseResult<HostPort> {
     if (close < 0) return { error: `unclosed '[' in ${JSON.stringify(address)}` };
     host = address.slice(1, close);
     if (!isIPv6(host)) return { error: `malformed IPv6 address ${JSON.stringify(host)}` };
-    if (address[close + 1] !== ':') return { error: `missing port in ${JSON.stringify(address)}` };
+    if (address[close + 1] !== ':') return { error: missingPort(address) };
     portText = address.slice(close + 2);
   } else {
     const colon = address.lastIndexOf(':');
-    if (colon < 0) return { error: `missing port in ${JSON.stringify(address)}` };
+    if (colon < 0) return { error: missingPort(address) };
     host = address.slice(0, colon);
     if (host.includes(':')) return { error: `IPv6 address with a port must be bracketed: ${JSON.stringify(address)}` };
     portText = address.slice(colon + 1);
@@ -81,6 +81,12 @@ function parse(address: string, ipv6: boolean): ParseResult<HostPort> {
   const checked = checkHost(host, ipv6);
   if (isAddressError(checked)) return checked;
   return { host: checked.host, port, kind: checked.kind };
+}
+
+/** A connect address without a port: say how to write one (`connect('localhost')` → `"localhost:PORT"`). */
+function missingPort(address: string): string {
+  const host = address.startsWith('[') || !address.includes(':') ? address : `[${address}]`;
+  return `missing port in ${JSON.stringify(address)}: connect() takes one string "host:port"; write ${JSON.stringify(`${host}:PORT`)}`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { DatagramPath, DatagramSink } from './datagram-path';
 import { DatagramReceiver, DatagramResult } from './datagram-receiver';
+import { RECV_FROM, RECV_PLAIN } from './recv-route';
 import { DEFAULT_DATAGRAM_QUEUE, DEFAULT_SHUTDOWN_TIMEOUT_MS } from './defaults';
 import { SendQueue, SendQueueOwner } from './send-queue';
 import { SocketBase } from './socket-base';
@@ -188,7 +189,14 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
 
   private deliverRecvFrom(r: DatagramResult): void {
     this.view.recvDelivered();
-    if (this.state !== 'takenOver') this.user.socketRecvFromResult?.(this, r.buffer, r.len, r.address, r.port);
+    if (this.state === 'takenOver') return;
+    // The callback the user implements (core/recv-route.ts): a user with only socketRecvResult gets the datagram there.
+    if ((this.recvCallbacks & RECV_FROM) !== 0) this.user.socketRecvFromResult?.(this, r.buffer, r.len, r.address, r.port);
+    else if ((this.recvCallbacks & RECV_PLAIN) !== 0) this.user.socketRecvResult?.(this, r.buffer, r.len);
+    else {
+      this.warnUnhandledRecv(r.len, true);
+      this.user.socketRecvFromResult?.(this, r.buffer, r.len, r.address, r.port); // USocket's no-op, as before
+    }
   }
 }
 

@@ -19,12 +19,17 @@ import { IoMux, getDefaultIoMux } from './iomux';
 import { getDefaultLog } from './log';
 import { isAllowed, refuseTransition, SocketState, TransitionTable } from './socket-state';
 import { kUpgradeTo, Upgradable, UpgradeOffer } from './upgrade';
+import { Claimable, kClaim, OWNED_METHODS, OwnedSocket, ownedError } from './claim';
+import { RECV_FROM, RECV_PLAIN, recvCallbacksOf, unhandledRecvText, warnUnhandledRecvOnce } from './recv-route';
 import { UserView } from './user-view';
 import { checkUser } from './validate';
 
 export type { SocketState } from './socket-state';
 
 let nextSocketId = 1;
+
+/** `stats().lastErrorCode` of a socket that ended with `SOCKET_ADDRESS_INVALID` without an OS error: Node's code for a bad address. */
+export const INVALID_ADDRESS_CODE = 'ERR_INVALID_ADDRESS';
 
 const QOS_VALUES = new Set<string>(Object.values(QosTrafficType));
 
@@ -37,7 +42,7 @@ const QOS_VALUES = new Set<string>(Object.values(QosTrafficType));
  * nothing else is; a pending recv is cancelled before it; a socket taken over by
  * `upgradeToTls` delivers nothing more, not even what it had already queued.
  */
-export abstract class SocketBase implements ISocket, Upgradable {
+export abstract class SocketBase implements ISocket, Upgradable, Claimable {
   abstract readonly type: SocketType;
   /** The log channel of this transport. */
   protected abstract readonly flag: LogFlag;
@@ -50,6 +55,12 @@ export abstract class SocketBase implements ISocket, Upgradable {
   protected readonly iomux: IoMux;
   protected readonly ipv6: boolean;
   protected user: USocket;
+  /** The recv callbacks the current user implements (`RECV_PLAIN | RECV_FROM`, core/recv-route.ts): set with the user, read at delivery. */
+  protected recvCallbacks: number;
+  /** A recv result went to no callback and was warned about (once per socket). */
+  private warnedUnhandledRecv = false;
+  /** Who claimed this socket (`claimSocket`, core/claim.ts), or null. */
+  private owner: string | null = null;
   protected modeValue: SocketMode = 'none';
   /** The wire state: what the connection (or the bind) is doing. Written only by {@link SocketBase.setState}. */
   protected state: SocketState = 'idle';
@@ -72,6 +83,7 @@ export abstract class SocketBase implements ISocket, Upgradable {
   ) {
     checkUser('createSocket', user);
     this.user = user;
+    this.recvCallbacks = recvCallbacksOf(user);
     this.iomux = options.iomux ?? getDefaultIoMux();
     if (this.iomux.isTerminated) {
       throw new SocketStateError(SocketErrorCode.IoMuxTerminated, 'createSocket: the IoMux was terminated');
@@ -179,7 +191,28 @@ export abstract class SocketBase implements ISocket, Upgradable {
   protected deliverRecvResult(req: { buffer: Uint8Array; filled: number }): void {
     this.view.recvDelivered();
     this.messagesReceived++;
-    if (this.state !== 'takenOver') this.user.socketRecvResult?.(this, req.buffer, req.filled);
+    if (this.state === 'takenOver') return;
+    if ((this.recvCallbacks & RECV_PLAIN) !== 0) this.user.socketRecvResult?.(this, req.buffer, req.filled);
+    else if ((this.recvCallbacks & RECV_FROM) !== 0) {
+      // A stream user that implements only socketRecvFromResult: the source is the peer.
+      this.user.socketRecvFromResult?.(this, req.buffer, req.filled, this.remoteAddress ?? '', this.remotePort ?? 0);
+    } else {
+      this.warnUnhandledRecv(req.filled, false);
+      this.user.socketRecvResult?.(this, req.buffer, req.filled); // USocket's no-op, as before
+    }
+  }
+
+  /**
+   * A recv completed and the user implements neither recv callback: the bytes stay in the recv's
+   * buffer, and it is never silent — one log line per socket, one process warning per process
+   * (the log is off by default).
+   */
+  protected warnUnhandledRecv(len: number, datagram: boolean): void {
+    if (this.warnedUnhandledRecv) return;
+    this.warnedUnhandledRecv = true;
+    const text = unhandledRecvText(this.user, len, datagram);
+    this.trace(text);
+    warnUnhandledRecvOnce(text);
   }
 
   /**
@@ -189,6 +222,8 @@ export abstract class SocketBase implements ISocket, Upgradable {
   protected reportShutdown(reason: ShutdownReason, fromEvent = false): void {
     if (this.ended) return;
     const final = this.view.reasonSeen(reason);
+    // A refused address has no OS error; stats().lastErrorCode still tells why (the log line says how).
+    if (reason === ShutdownReason.AddressInvalid && this.lastErrorCode === null) this.lastErrorCode = INVALID_ADDRESS_CODE;
     this.cancelPendingRecv();
     this.setState('closed', final);
     this.iomux.unregister(this);
@@ -383,6 +418,36 @@ export abstract class SocketBase implements ISocket, Upgradable {
     this.throwIfTakenOver('setUser');
     checkUser('setUser', user);
     this.user = user;
+    this.recvCallbacks = recvCallbacksOf(user);
+  }
+
+  /**
+   * `claimSocket(this, owner)` (core/claim.ts): the guarded methods become own properties that
+   * throw `ERR_SOCKET_OWNED`, so an unclaimed socket's calls cost nothing more; the owner calls
+   * the class's methods through the returned object.
+   */
+  [kClaim](owner: string): OwnedSocket {
+    this.throwIfTakenOver('claimSocket');
+    if (this.owner !== null) throw ownedError('claimSocket', this.owner);
+    const send = this.send;
+    const recv = this.recv;
+    const recvCancel = this.recvCancel;
+    const setUser = this.setUser;
+    const shutdown = this.shutdown;
+    for (const name of OWNED_METHODS) {
+      const guard = (): never => {
+        throw ownedError(`${name}()`, owner);
+      };
+      Object.defineProperty(this, name, { value: guard, configurable: true, writable: true, enumerable: false });
+    }
+    this.owner = owner;
+    return {
+      send: (data, len) => send.call(this, data, len),
+      recv: (buffer, len, recvPartial) => recv.call(this, buffer, len, recvPartial),
+      recvCancel: () => recvCancel.call(this),
+      setUser: (user) => setUser.call(this, user),
+      shutdown: () => shutdown.call(this),
+    };
   }
 
   setQoS(type: QosTrafficType): void {

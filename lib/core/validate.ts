@@ -35,6 +35,22 @@ export function checkString(what: string, value: unknown, optional = false): voi
   if (typeof value !== 'string') throw new TypeError(`${what}: expected a string, got ${describe(value)}`);
 }
 
+/**
+ * `connect(address, serverName)`'s arguments: two strings (`serverName` optional). A `net`-style
+ * call, `connect('127.0.0.1', 80)`, is told that the address is one string `"host:port"`.
+ */
+export function checkConnectArgs(address: unknown, serverName: unknown): void {
+  const hint = connectHint(address, serverName);
+  if (typeof address !== 'string') throw new TypeError(`connect(address, serverName): address must be a string, got ${describe(address)}; ${hint}`);
+  if (serverName === undefined || serverName === null || typeof serverName === 'string') return;
+  throw new TypeError(`connect(address, serverName): serverName must be a string (the TLS name), got ${describe(serverName)}; ${hint}`);
+}
+
+function connectHint(address: unknown, port: unknown): string {
+  const example = typeof address === 'string' && typeof port === 'number' ? `${address.includes(':') ? `[${address}]` : address}:${port}` : '127.0.0.1:80';
+  return `the address is one string "host:port", e.g. connect(${JSON.stringify(example)})`;
+}
+
 /** A user object: anything with a `socketShutdown` method. */
 export function checkUser(what: string, user: unknown): void {
   if (typeof user !== 'object' || user === null || typeof (user as { socketShutdown?: unknown }).socketShutdown !== 'function') {

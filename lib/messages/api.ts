@@ -42,6 +42,24 @@ export interface MessageSocketOptions {
    * process-wide IoMux, which is also the sockets' default.
    */
   iomux?: IoMux;
+  /**
+   * Deliver each message as it arrives, without `receiveNext()`: the message socket asks for the
+   * next message itself once `messageReceived` returned (or threw). A message already buffered is
+   * posted, so other sockets get their turn between two; otherwise the socket's `recv` is made.
+   * The read-ahead bound holds: while a handler runs nothing more is read, so a peer faster than
+   * the app is held back by the socket's read-ahead and TCP flow control, as with `receiveNext()`.
+   * (A handler that hands the message to asynchronous work returns at once: to hold the peer back
+   * until that work is done, leave this off and call `receiveNext()` when ready.) With it on,
+   * `receiveNext()` does nothing. Default false.
+   */
+  autoReceive?: boolean;
+  /**
+   * When data has waited for the app this long (in ms) with no `receiveNext()` pending, log a
+   * warning on the socket's log (once per message socket) and emit a process warning (once per
+   * process, code `SOCKET_PROVIDER_UNREAD_MESSAGE`) saying how to fix it. Default 10 000; 0
+   * disables it. Not used with `autoReceive`.
+   */
+  unreadWarningMs?: number;
 }
 
 /**
@@ -69,8 +87,10 @@ export type MessageErrorCode = (typeof MessageErrorCode)[keyof typeof MessageErr
 export type MessageFramingKind = 'u32' | 'varint' | 'delimiter' | 'datagram';
 
 /**
- * A socket that sends and receives whole messages. It owns the socket it wraps: do not call
- * that socket's methods yourself once it is wrapped (its facts may be read through `socket`).
+ * A socket that sends and receives whole messages. It owns the socket it wraps: once wrapped,
+ * that socket's `send`, `sendTo`, `recv`, `recvCancel` and `setUser` throw `SocketStateError`
+ * `ERR_SOCKET_OWNED`, and so does a second `createMessageSocket` on it (its facts may be read
+ * through `socket`; its `shutdown()` ends this message socket too).
  * No method calls the user back synchronously.
  */
 export interface IMessageSocket {
@@ -98,7 +118,8 @@ export interface IMessageSocket {
   /**
    * Asks for the next message: one `messageReceived` follows when it is complete (or the
    * socket ends first). Nothing is read from the socket while no `receiveNext` is pending.
-   * Ignored after `shutdown()`, after a framing error, or once the socket ended.
+   * Ignored after `shutdown()`, after a framing error, once the socket ended, and with the
+   * `autoReceive` option (which asks for every message itself).
    * @throws SocketStateError (`ERR_SOCKET_RECV_PENDING`) if one is already pending.
    */
   receiveNext(): void;

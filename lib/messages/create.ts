@@ -1,5 +1,5 @@
 import { ISocket } from '../api';
-import { getDefaultIoMux, getDefaultLog, IoMux } from '../public-api';
+import { claimSocket, getDefaultIoMux, getDefaultLog, IoMux } from '../public-api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { IMessageSocket, MessageFraming, MessageSocketOptions, UMessageSocket } from './api';
 import { DelimiterFraming, Framing, MAX_MESSAGE_SIZE_LIMIT, U32Framing, VarintFraming } from './framing';
@@ -8,6 +8,12 @@ import { READ_CHUNK } from './stream-reader';
 
 /** The default `maxMessageSize`: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+/** The default `unreadWarningMs`: 10 s. */
+export const DEFAULT_UNREAD_WARNING_MS = 10_000;
+
+/** Who owns a wrapped socket, as its methods' `ERR_SOCKET_OWNED` errors say. */
+const OWNER = 'a message socket (createMessageSocket)';
 
 const SOCKET_METHODS = ['send', 'recv', 'shutdown', 'setUser'] as const;
 
@@ -21,7 +27,9 @@ const SOCKET_METHODS = ['send', 'recv', 'shutdown', 'setUser'] as const;
  * @throws TypeError for a non-socket, a user without `messageSocketShutdown`, a bad framing or `iomux`;
  * RangeError for a bad `maxMessageSize` or an empty delimiter; SocketStateError if the socket is
  * not connected (`ERR_SOCKET_NOT_CONNECTED`), is a listener or bound UDP socket
- * (`ERR_SOCKET_WRONG_MODE`), or was taken over by `upgradeToTls` (`ERR_SOCKET_TAKEN_OVER`).
+ * (`ERR_SOCKET_WRONG_MODE`), was taken over by `upgradeToTls` (`ERR_SOCKET_TAKEN_OVER`), or is
+ * wrapped already (`ERR_SOCKET_OWNED`). Once wrapped, the socket's own `send`, `sendTo`, `recv`,
+ * `recvCancel` and `setUser` throw `ERR_SOCKET_OWNED` (its `shutdown()` and facts stay usable).
  */
 export function createMessageSocket(socket: ISocket, user: UMessageSocket, options: MessageSocketOptions = {}): IMessageSocket {
   if (typeof socket !== 'object' || socket === null || SOCKET_METHODS.some((m) => typeof socket[m] !== 'function')) {
@@ -39,7 +47,9 @@ export function createMessageSocket(socket: ISocket, user: UMessageSocket, optio
       'createMessageSocket: a listening or bound socket carries no messages; wrap a connected or accepted socket',
     );
   }
-  return new MessageSocket(socket, user, settings);
+  // Last, once everything was checked: a create that throws leaves the socket as it was.
+  const io = claimSocket(socket, OWNER);
+  return new MessageSocket(socket, io, user, settings);
 }
 
 function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSocketSettings {
@@ -52,15 +62,24 @@ function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSoc
   if (options.iomux !== undefined && !(options.iomux instanceof IoMux)) throw new TypeError('createMessageSocket: options.iomux must be an IoMux');
   // The wrapped socket's own IoMux by default, so that on a manual IoMux every message callback runs inside poll().
   const iomux = options.iomux ?? ioMuxOf(socket) ?? getDefaultIoMux();
+  const autoReceive = options.autoReceive ?? false;
+  if (typeof autoReceive !== 'boolean') throw new TypeError(`autoReceive: expected a boolean, got ${typeof autoReceive}`);
+  const unreadWarningMs = options.unreadWarningMs ?? DEFAULT_UNREAD_WARNING_MS;
+  if (typeof unreadWarningMs !== 'number' || !Number.isInteger(unreadWarningMs) || unreadWarningMs < 0) {
+    throw new RangeError(
+      `unreadWarningMs: expected a whole number >= 0, got ${unreadWarningMs === null ? 'null' : `${typeof unreadWarningMs} ${String(unreadWarningMs)}`}`,
+    );
+  }
+  const common = { maxMessageSize: max, log, iomux, autoReceive, unreadWarningMs };
   const framing = options.framing ?? 'u32';
   // Checked for datagram sockets too, which ignore it: a bad option is a mistake anywhere.
   const delimiter = checkFraming(framing);
-  if (socket.type === 'udp') return { kind: 'datagram', framing: null, growLimit: 0, maxMessageSize: max, log, iomux };
+  if (socket.type === 'udp') return { kind: 'datagram', framing: null, growLimit: 0, ...common };
   let made: Framing;
   if (delimiter) made = new DelimiterFraming(delimiter, max);
   else made = framing === 'varint' ? new VarintFraming(max) : new U32Framing(max);
   const growLimit = Math.max(READ_CHUNK, max + (delimiter?.byteLength ?? 0));
-  return { kind: delimiter ? 'delimiter' : (framing as 'u32' | 'varint'), framing: made, growLimit, maxMessageSize: max, log, iomux };
+  return { kind: delimiter ? 'delimiter' : (framing as 'u32' | 'varint'), framing: made, growLimit, ...common };
 }
 
 /** Checks the framing option; returns the delimiter's bytes for a delimited framing. */

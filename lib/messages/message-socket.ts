@@ -1,11 +1,12 @@
 import { IInstanceLog, ISocket, LogFlag, ShutdownReason, USocket } from '../api';
-import type { IoMux } from '../public-api';
+import type { IoMux, OwnedSocket } from '../public-api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { IMessageSocket, MessageErrorCode, MessageFramingKind, UMessageSocket } from './api';
 import { CallbackQueue } from './callback-queue';
 import { Framing } from './framing';
 import { Queue, SendQueue } from './send-queue';
 import { StreamReader } from './stream-reader';
+import { UnreadWatch, watchUnread } from './unread-watch';
 
 /** What `createMessageSocket` checked and settled. */
 export interface MessageSocketSettings {
@@ -18,6 +19,10 @@ export interface MessageSocketSettings {
   readonly log: IInstanceLog;
   /** Where the callbacks the message socket schedules itself are posted: the wrapped socket's IoMux. */
   readonly iomux: IoMux;
+  /** Ask for each message after the handler of the one before returned (`autoReceive`). */
+  readonly autoReceive: boolean;
+  /** Warn when data waits and no `receiveNext()` was pending for this long; 0: never. */
+  readonly unreadWarningMs: number;
 }
 
 /**
@@ -60,6 +65,10 @@ export class MessageSocket implements IMessageSocket {
   private readonly inFlight = new Queue<number>();
   /** Stream sockets: frames waiting while {@link MAX_SENDS_IN_FLIGHT} sends are in flight. */
   private readonly queue = new SendQueue();
+  /** `autoReceive`: the message socket asks for each message itself. */
+  private readonly autoReceive: boolean;
+  /** Watches for data left unread (unread-watch.ts); null with `autoReceive` or `unreadWarningMs: 0`. */
+  private readonly unread: UnreadWatch | null;
 
   /** A `receiveNext()` waits for its message. */
   private wanted = false;
@@ -75,8 +84,13 @@ export class MessageSocket implements IMessageSocket {
   private receivedCount = 0;
   private errorCode: MessageErrorCode | null = null;
 
+  /**
+   * @param socket the wrapped socket, for its facts
+   * @param io the calls on it: the claim `createMessageSocket` made (`claimSocket`), which makes the socket's own `send`/`recv`/`setUser` throw
+   */
   constructor(
     readonly socket: ISocket,
+    private readonly io: OwnedSocket,
     user: UMessageSocket,
     settings: MessageSocketSettings,
   ) {
@@ -89,7 +103,13 @@ export class MessageSocket implements IMessageSocket {
     this.framer = settings.framing;
     this.reader = settings.framing ? new StreamReader(settings.framing, settings.growLimit) : null;
     this.datagramBuffer = settings.framing ? null : new Uint8Array(Math.min(settings.maxMessageSize + 1, DATAGRAM_BUFFER_LIMIT));
-    socket.setUser(new SocketSide(this));
+    this.autoReceive = settings.autoReceive;
+    io.setUser(new SocketSide(this));
+    this.unread = this.autoReceive || settings.unreadWarningMs === 0 ? null : watchUnread(this, settings.unreadWarningMs);
+    if (this.autoReceive) {
+      this.wanted = true;
+      this.pump(false);
+    }
   }
 
   get messagesSent(): number {
@@ -115,7 +135,7 @@ export class MessageSocket implements IMessageSocket {
     if (!this.framer || (this.queue.isEmpty && this.inFlight.length < MAX_SENDS_IN_FLIGHT)) {
       this.sentCount++;
       this.inFlight.push(1);
-      this.socket.send(frame);
+      this.io.send(frame);
       return;
     }
     // Memory for it may be refused (RangeError, as for any allocation in the caller's call):
@@ -130,14 +150,15 @@ export class MessageSocket implements IMessageSocket {
       const piece = this.queue.take();
       if (piece === null) return;
       this.inFlight.push(this.queue.takenEnds);
-      this.socket.send(piece);
+      this.io.send(piece);
       this.queue.recycle(piece); // send() copied it
     }
   }
 
   receiveNext(): void {
     // After a framing error too: the connection is closing and no message will come.
-    if (this.stopped) return;
+    // With autoReceive the message socket asks for each message itself.
+    if (this.stopped || this.autoReceive) return;
     if (this.wanted) throw new SocketStateError(SocketErrorCode.RecvPending, 'receiveNext() while an earlier receiveNext() is still pending');
     this.wanted = true;
     this.pump(false);
@@ -153,7 +174,7 @@ export class MessageSocket implements IMessageSocket {
     else {
       // The socket sends what it was given before it closes: give it all.
       this.flushQueue(true);
-      this.socket.shutdown();
+      this.io.shutdown();
     }
   }
 
@@ -239,18 +260,61 @@ export class MessageSocket implements IMessageSocket {
     if (this.socketEnd !== null) return this.endOfStream(now);
     this.recvPending = true;
     const space = this.reader.space();
-    this.socket.recv(space, space.byteLength, true);
+    this.io.recv(space, space.byteLength, true);
   }
 
   private recvDatagram(): void {
     this.recvPending = true;
-    this.socket.recv(this.datagramBuffer!);
+    this.io.recv(this.datagramBuffer!);
   }
 
   private deliver(message: Uint8Array, now: boolean): void {
     this.wanted = false;
     this.receivedCount++;
-    this.calls.run(() => this.user.messageReceived?.(this, message), now);
+    this.unread?.idle();
+    if (this.autoReceive) this.calls.run(() => this.receivedThenNext(message), now);
+    else this.calls.run(() => this.user.messageReceived?.(this, message), now);
+  }
+
+  /**
+   * `autoReceive`: the next message is asked for once the handler returned (or threw), as a
+   * `receiveNext()` from it would: one already buffered is posted (other sockets get their turn
+   * between two messages), else the socket's `recv` is made. A handler that is slower than the
+   * peer therefore reads nothing more meanwhile: the read-ahead bound holds.
+   */
+  private receivedThenNext(message: Uint8Array): void {
+    try {
+      this.user.messageReceived?.(this, message);
+    } finally {
+      if (!this.stopped && !this.wanted) {
+        this.wanted = true;
+        this.pump(false);
+      }
+    }
+  }
+
+  /**
+   * For the unread watch: whether data waits for the app while no `receiveNext()` is pending
+   * (bytes in the message socket's buffer, or in the socket's read-ahead).
+   */
+  get unreadWaiting(): boolean {
+    if (this.wanted || this.stopped || this.socketEnd !== null) return false;
+    if (this.reader?.hasPartial) return true;
+    const stats = (this.socket as Partial<Pick<ISocket, 'stats'>>).stats;
+    try {
+      return typeof stats === 'function' && stats.call(this.socket).readAheadBytes > 0;
+    } catch {
+      return false; // an ISocket of the app's own whose stats() throws: nothing known
+    }
+  }
+
+  /** The unread watch found data waiting too long: one log line (this socket), one process warning (per process). */
+  warnUnread(ms: number, processWarning: (text: string) => void): void {
+    const text =
+      `data has waited unread for more than ${ms} ms and no receiveNext() is pending: nothing is read until the app asks. ` +
+      'Call ms.receiveNext() from messageReceived (or when ready for the next message), or create the message socket with { autoReceive: true }';
+    this.trace(text);
+    processWarning(`socket-provider: message socket (${this.framing}): ${text}`);
   }
 
   /** The peer closed and no whole message is left: BY_PEER, or LOST if it stopped inside one. */
@@ -271,12 +335,13 @@ export class MessageSocket implements IMessageSocket {
     this.trace(`${detail} (${code}); closing the connection`);
     // Messages the app sent before this still go out first, as they would have without the queue.
     this.flushQueue(true);
-    this.socket.shutdown();
+    this.io.shutdown();
   }
 
   private finish(reason: ShutdownReason, now: boolean): void {
     if (this.ended) return;
     this.ended = true;
+    this.unread?.stop();
     this.wanted = false;
     this.calls.run(() => this.user.messageSocketShutdown(this, reason), now);
   }

@@ -8,7 +8,7 @@ import type { RecvRequest } from '../recv-buffer';
 import { SocketBase } from '../socket-base';
 import { SocketState, STREAM_TRANSITIONS, TransitionTable } from '../socket-state';
 import { kUpgradeTo, UpgradeOffer } from '../upgrade';
-import { checkBuffer, checkPort, checkString } from '../validate';
+import { checkBuffer, checkConnectArgs, checkPort, checkString } from '../validate';
 import { Connection, ConnectionSeed, HandedOver } from './connection';
 import { Connector } from './connector';
 import { ClientRole, readLimits, StreamHost, StreamLimits } from './host';
@@ -112,8 +112,7 @@ export class StreamSocket extends SocketBase implements StreamHost {
   connect(address: string, serverName?: string): void {
     const dialer = this.transport.dialer;
     this.enterClientMode(() => {
-      checkString('connect: address', address);
-      checkString('connect: serverName', serverName, true);
+      checkConnectArgs(address, serverName);
       if (!dialer) throw new SocketStateError(SocketErrorCode.NotSupported, `connect(): this ${this.type} socket cannot connect`);
     });
     const connector = new Connector(this, this.transport, this.limits);
