@@ -103,7 +103,7 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
     throw new SocketStateError(SocketErrorCode.NotSupported, 'listen() on a UDP or DTLS socket: datagrams have no connections to accept');
   }
 
-  accept(): void {
+  accept(_remoteUser?: USocket | null): void {
     this.throwIfTakenOver('accept');
     throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() on a UDP or DTLS socket: there is no socketListenResult for datagrams');
   }
