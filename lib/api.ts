@@ -226,8 +226,16 @@ export interface SocketOptions {
   connectTimeoutMs?: number;
   /** Listen backlog; also the most connections held between `bind()` and `listen()`. Default 511. */
   backlog?: number;
-  /** Listening socket: most connections at once, live accepted plus offered and undecided; further ones are refused and logged. Default unlimited. */
+  /**
+   * Listening socket: most connections at once, live accepted plus offered and undecided; further ones are refused and logged. Default unlimited.
+   * A datagram listener (`listen()` on a bound UDP socket) counts peers: a datagram from one more peer is dropped and counted (`stats().listener.refusedDatagrams`).
+   */
   maxConnections?: number;
+  /**
+   * Datagram listener (UDP and DTLS), inherited by its accepted sockets: an accepted peer that sends nothing for this
+   * long ends with `SOCKET_LOST`, and a denied peer may be offered again after it. In ms; default 60 000; 0 disables.
+   */
+  idleTimeoutMs?: number;
   /** Bytes read ahead while no `recv` is pending before the socket stops reading. Default 256 KiB. */
   readAheadBytes?: number;
   /** How long `shutdown()` may take to hand queued data to the OS before closing anyway, in ms. Default 30 000. */
@@ -472,6 +480,16 @@ export interface ListenerStats {
   bytesSent: number;
   /** Bytes received over all accepted connections, open and ended. */
   bytesReceived: number;
+  /** Datagram listener: datagrams of denied peers, dropped. */
+  deniedDatagrams?: number;
+  /** Datagram listener: datagrams of peers that were not offered (`maxConnections`, the listener shut down, DTLS: handshakes at their bound), dropped. */
+  refusedDatagrams?: number;
+  /** Datagram listener: datagrams of an offered peer beyond `datagramQueueLength` while the app decided, dropped. */
+  overflowDatagrams?: number;
+  /** DTLS listener: datagrams that are no DTLS record, or ClientHellos without a valid cookie answered statelessly, or records of no handshake. */
+  garbageDatagrams?: number;
+  /** DTLS listener: handshakes in progress now. */
+  handshaking?: number;
 }
 
 /**

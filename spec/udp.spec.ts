@@ -81,8 +81,8 @@ function spawnChild(cmd: string, args: string[]): Child {
         };
         waits.add(w);
       });
-      return withTimeout(p, ms, `${JSON.stringify(text)} on ${cmd}'s stdout (stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)})`).finally(
-        () => waits.delete(w),
+      return withTimeout(p, ms, `${JSON.stringify(text)} on ${cmd}'s stdout (stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)})`).finally(() =>
+        waits.delete(w),
       );
     },
   };
@@ -469,14 +469,13 @@ describe('udp', () => {
   });
 
   describe('mode and argument rules', () => {
-    it('listen() throws ERR_SOCKET_NOT_SUPPORTED and accept() ERR_SOCKET_ACCEPT_OUTSIDE_LISTEN_RESULT, in any mode', async () => {
+    it('listen() before bind() throws ERR_SOCKET_NOT_BOUND (a bound socket becomes a datagram listener: spec/datagram-listener); accept() outside socketListenResult ERR_SOCKET_ACCEPT_OUTSIDE_LISTEN_RESULT', async () => {
       const u = new RecordingUser('fresh');
       const s = provider.createSocket(u);
-      expect(thrown(() => s.listen())).toBe(stateError(SocketErrorCode.NotSupported));
+      expect(thrown(() => s.listen())).toBe(stateError(SocketErrorCode.NotBound));
       expect(thrown(() => s.accept(null))).toBe(stateError(SocketErrorCode.AcceptOutsideListenResult));
       const bu = new RecordingUser('bound');
       const { s: b } = await bound(bu);
-      expect(thrown(() => b.listen())).toBe(stateError(SocketErrorCode.NotSupported));
       expect(thrown(() => b.accept(new RecordingUser('x')))).toBe(stateError(SocketErrorCode.AcceptOutsideListenResult));
       expect(s.mode).toBe('none');
       await settle(100);
@@ -714,7 +713,12 @@ describe('udp', () => {
       const s3 = provider.createSocket(u3);
       s3.bind('::1', 0);
       expect(await u3.waitForShutdown(s3, WAIT)).toBe(ShutdownReason.AddressInvalid);
-      for (const [u, s] of [[u1, s1], [u2, s2], [u3, s3]] as const) expect(u.names(s)).toEqual(['socketShutdown']);
+      for (const [u, s] of [
+        [u1, s1],
+        [u2, s2],
+        [u3, s3],
+      ] as const)
+        expect(u.names(s)).toEqual(['socketShutdown']);
     });
 
     it.each(MALFORMED_CONNECT_ADDRESSES)('connect(%j) with ipv6=%s → SOCKET_ADDRESS_INVALID', async (address, ipv6) => {

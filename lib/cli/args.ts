@@ -19,6 +19,8 @@ export interface CliOptions {
   insecure: boolean;
   serverName: string | null;
   waitPeer: boolean;
+  /** listen udp: a datagram listener that serves many peers. */
+  peers: boolean;
   verbose: boolean;
 }
 
@@ -50,6 +52,9 @@ Options:
   --server-name NAME  tls connect: SNI, and the name the server's certificate must carry
   --wait-peer         tcp/tls/local: at the end of stdin keep receiving until the peer
                       closes (default: close the connection once stdin is sent)
+  --peers             listen udp: serve many peers on the port (a datagram listener): each
+                      peer's datagrams go to stdout ([ADDR:PORT] first with --verbose), stdin
+                      to every peer
   -v, --verbose       every socket event (all log flags) and the tool's progress on stderr
   -h, --help          this text
 
@@ -69,6 +74,7 @@ const OPTIONS = {
   insecure: { type: 'boolean' },
   'server-name': { type: 'string' },
   'wait-peer': { type: 'boolean' },
+  peers: { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -96,6 +102,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     insecure: values.insecure === true,
     serverName: values['server-name'] ?? null,
     waitPeer: values['wait-peer'] === true,
+    peers: values.peers === true,
     verbose: values.verbose === true,
   };
   checkCombinations(options);
@@ -149,5 +156,6 @@ function checkCombinations(o: CliOptions): void {
     if (o.transport === 'tls' && o.certFile === null) throw new UsageError('listen tls needs --cert FILE (a PEM file with the certificate and its key)');
   }
   if (o.insecure && o.caFile !== null) throw new UsageError('--insecure and --ca contradict each other');
+  if (o.peers && (o.command !== 'listen' || o.transport !== 'udp')) throw new UsageError('--peers is for listen udp (a datagram listener serving many peers)');
   if (o.waitPeer && o.transport === 'udp') throw new UsageError('--wait-peer needs a stream type (udp has no end from the peer)');
 }

@@ -13,6 +13,7 @@ import {
 import { formatAddress, isIpv6ConnectAddress, localSocketAddress, parseListenAddress } from './address';
 import type { CliOptions } from './args';
 import { DatagramSession } from './datagram-session';
+import { PeersListener } from './peers-session';
 import { Ending, ExitCode } from './exit';
 import { SessionEnv } from './pipe-session';
 import { Reporter } from './report';
@@ -80,11 +81,12 @@ function listen(o: CliOptions, env: SessionEnv, plan: Plan, options: SocketOptio
     env.ending.exit(ExitCode.AddressInvalid, `invalid address: ${where} (${ShutdownReason.AddressInvalid})`);
     return;
   }
-  // A UDP socket is its own session; a stream listener hands its one connection to the session.
-  const user = plan.user instanceof DatagramSession ? plan.user : new Listener(env, plan.user, local);
+  // A UDP socket is its own session (or, with --peers, a datagram listener); a stream listener hands its one connection to the session.
+  const user = o.peers ? new PeersListener(env) : plan.user instanceof DatagramSession ? plan.user : new Listener(env, plan.user, local);
   const socket = plan.provider.createSocket(user, { ...options, ipv6: where.ipv6 });
   env.ending.setCloser(() => socket.shutdown());
   socket.bind(where.host, where.port);
+  if (o.peers) socket.listen(); // listens once bound
 }
 
 /**

@@ -1,4 +1,4 @@
-import { LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
+import { LogFlag, ShutdownReason, SocketOptions, SocketUser, USocket } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { DatagramPath, DatagramSink } from './datagram-path';
 import { DatagramReceiver, DatagramResult } from './datagram-receiver';
@@ -104,7 +104,7 @@ export abstract class DatagramBase<P extends DatagramPath = DatagramPath> extend
     throw new SocketStateError(SocketErrorCode.NotSupported, 'listen() on a UDP or DTLS socket: datagrams have no connections to accept');
   }
 
-  accept(): void {
+  accept(_remoteUser?: USocket | SocketUser | null): void {
     this.throwIfTakenOver('accept');
     throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() on a UDP or DTLS socket: there is no socketListenResult for datagrams');
   }

@@ -22,6 +22,8 @@ export interface DatagramSink {
   datagramArrived(data: Buffer, address: string, port: number): void;
   /** An error of the handle: of a bind or connect on its way, or of one datagram (an ICMP refusal). */
   pathError(err: NodeJS.ErrnoException): void;
+  /** A listener's peer went silent for the idle time-out: its socket ends `SOCKET_LOST`. */
+  pathLost?(): void;
 }
 
 /** What a datagram socket sends through once it has a handle. */

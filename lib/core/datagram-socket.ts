@@ -1,17 +1,19 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { ISocket, LogFlag, ShutdownReason, SocketOptions, USocket } from '../api';
+import { ISocket, ListenerStats, LogFlag, ShutdownReason, SocketOptions, SocketUser, USocket } from '../api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from './address';
 import { DatagramBase } from './datagram-base';
 import { SecureDatagramSocket } from './datagram-secure';
-import { DatagramHandle, DatagramTransport, HandedDatagram, HostPort } from './datagram-path';
-import { DEFAULT_UDP_BUFFER } from './defaults';
+import { DatagramListener, PeerPath } from './datagram-listener';
+import { DatagramHandle, DatagramSink, DatagramTransport, HandedDatagram, HostPort } from './datagram-path';
+import { Datagram } from './datagram-queue';
+import { DEFAULT_DATAGRAM_QUEUE, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_UDP_BUFFER } from './defaults';
 import { Fifo } from './fifo';
 import { reasonForError } from './os-errors';
 import { sendPool } from './send-pool';
 import { TransitionTable, UDP_TRANSITIONS } from './socket-state';
 import { kUpgradeTo, UpgradeOffer } from './upgrade';
-import { checkBuffer, checkCount, checkPort, checkString } from './validate';
+import { checkBuffer, checkCount, checkPort, checkString, checkTimeout } from './validate';
 
 /**
  * A UDP socket: the state machine over a {@link DatagramHandle} that a {@link DatagramTransport}
@@ -29,6 +31,10 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
   private hostAsWritten: string | undefined;
   private readonly recvBufferSize: number;
   private readonly sendBufferSize: number;
+  /** `listen()` made this bound socket a datagram listener (it owns the handle from then on). */
+  private listener: DatagramListener | null = null;
+  /** `listen()` was called while the bind was on its way: the listener starts once bound. */
+  private listenAsked = false;
 
   constructor(
     private readonly transport: DatagramTransport,
@@ -41,6 +47,8 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
     if (options.multicastGroups !== undefined && !Array.isArray(options.multicastGroups)) {
       throw new TypeError('multicastGroups: expected an array of group addresses');
     }
+    checkCount('maxConnections', options.maxConnections, Infinity);
+    checkTimeout('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS);
     this.register();
   }
 
@@ -138,6 +146,7 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
       this.setState('bound', `${local.address}:${local.port}${report ? '' : ' (implicit, for sendTo)'}`);
       const { address: a, port: p } = local;
       if (report) this.emit((user) => user.socketBindResult?.(this, a, p));
+      if (this.listenAsked) this.startListening();
     });
     // sendTo datagrams held while bind() resolved its name go first; the handle queues them
     // behind its bind (a send before bind() would make dgram bind a port of its own).
@@ -159,6 +168,7 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
   override sendTo(data: Uint8Array, len: number | undefined, dstAddress: string, dstPort: number): void {
     this.throwIfTakenOver('sendTo');
     if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'sendTo() on a connected UDP socket: use send()');
+    this.throwIfListening('sendTo');
     const n = checkBuffer('sendTo', data, len);
     // A server answers the same few peers over and over: the last good address skips the parse.
     if (typeof dstAddress !== 'string' || dstAddress !== this.lastGoodDst) {
@@ -247,6 +257,105 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
     this.receiver.arrive(msg, address, port, true);
   }
 
+  override recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void {
+    this.throwIfTakenOver('recv');
+    this.throwIfListening('recv');
+    super.recv(buffer, len, recvPartial);
+  }
+
+  // ---- the datagram listener ---------------------------------------------------------------
+
+  /**
+   * `listen()` on a bound socket (or one whose `bind()` is on its way): it becomes a datagram
+   * listener (`core/datagram-listener.ts`) that offers each new peer in `socketListenResult`.
+   * Throws on a socket that is not bound (`ERR_SOCKET_NOT_BOUND`), a connected one
+   * (`ERR_SOCKET_WRONG_MODE`), a second time, or with a recv pending.
+   */
+  override listen(): void {
+    this.throwIfTakenOver('listen');
+    if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'listen() on a connected UDP socket: bind() a socket to listen');
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotBound, 'listen() on a UDP socket that is not bound: bind() it first');
+    if (this.listener || this.listenAsked) throw new SocketStateError(SocketErrorCode.AlreadyListening, 'listen() twice');
+    if (this.ignoresCalls) return;
+    if (this.receiver.hasPending || this.view.recvUndelivered)
+      throw new SocketStateError(SocketErrorCode.RecvPending, 'listen(): a recv is pending (or its result not delivered yet); cancel it first');
+    this.listenAsked = true;
+    if (this.state === 'bound') this.startListening(); // else once bound (startBind)
+  }
+
+  override accept(remoteUser: USocket | SocketUser | null): void {
+    this.throwIfTakenOver('accept');
+    if (!this.listener) throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() outside socketListenResult');
+    this.listener.accept(remoteUser);
+  }
+
+  override get connectionCount(): number {
+    return this.listener?.live ?? 0;
+  }
+
+  protected override listenerStats(): ListenerStats | null {
+    return this.listener?.stats() ?? null;
+  }
+
+  private throwIfListening(method: string): void {
+    if (this.listener || this.listenAsked) {
+      throw new SocketStateError(SocketErrorCode.WrongMode, `${method}() on a listening UDP socket: each peer talks through its accepted socket`);
+    }
+  }
+
+  /** The handle goes to the listener; datagrams that came before `listen()` go to it first, as if they arrived now. */
+  private startListening(): void {
+    const handle = this.path!;
+    this.path = null;
+    const queued = this.receiver.drain();
+    const o = this.options;
+    this.listener = new DatagramListener(
+      handle,
+      {
+        socket: this,
+        post: (call) => this.emit(call),
+        trace: (m) => this.trace(m),
+        makeAccepted: (user, path, held) => this.makeAccepted(user, path, held),
+      },
+      {
+        maxConnections: o.maxConnections ?? Infinity,
+        queueLength: o.datagramQueueLength ?? DEFAULT_DATAGRAM_QUEUE,
+        idleTimeoutMs: o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      },
+    );
+    const local = this.addresses.local!;
+    this.setState('listening', `datagram listener on ${local.address}:${local.port}`);
+    for (const d of queued) this.listener.datagramArrived(d.data as Buffer, d.address, d.port);
+  }
+
+  /** The per-peer socket of an accepted peer: a connected UDP socket over the listener's `path`, with this socket's options. */
+  private makeAccepted(user: USocket, path: PeerPath, held: Datagram[]): DatagramSink {
+    const socket = new DatagramSocket(this.transport, user, this.handOverOptions);
+    socket.adoptPeer(path, held);
+    return socket;
+  }
+
+  /** @internal Starts as an accepted per-peer socket: connected, mode client; `socketAcceptComplete`. */
+  adoptPeer(path: PeerPath, held: Datagram[]): void {
+    this.modeValue = 'client';
+    this.path = path;
+    const local = (this.addresses.local = path.localAddress());
+    const peer = (this.addresses.remote = path.remoteAddress());
+    this.setState('connected', `accepted: ${local.address}:${local.port} <- ${peer.address}:${peer.port}`);
+    this.emit((u) => {
+      if (!this.view.shutdownAsked) u.socketAcceptComplete?.(this);
+    });
+    for (const d of held) this.datagramArrived(d.data as Buffer, d.address, d.port);
+    this.sends.open();
+  }
+
+  /** @internal The listener's idle time-out: the peer went silent. */
+  pathLost(): void {
+    if (this.ignoresCalls) return;
+    this.noteError('ERR_SOCKET_IDLE_TIMEOUT');
+    this.reportShutdown(ShutdownReason.Lost);
+  }
+
   // ---- errors and closing ------------------------------------------------------------------
 
   /** @internal */
@@ -266,11 +375,21 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
   /** While a connect is on its way, sends held for it still go out: it completes, they go, then the close (onConnected). */
   protected override beginClose(): void {
     this.receiver.clear();
+    if (this.listener) {
+      this.reportShutdown(ShutdownReason.Normal); // a listener: stops offering (onEnded); accepted sockets live on
+      return;
+    }
     if (this.state === 'resolving' || this.state === 'connecting') {
       if (this.sends.heldCount === 0) this.reportShutdown(ShutdownReason.Normal);
       return;
     }
     this.closeWhenFlushed();
+  }
+
+  /** A listener stops offering; the handle closes once its last accepted socket ended. */
+  protected override onEnded(): void {
+    this.listener?.close();
+    super.onEnded();
   }
 
   // ---- DTLS hand-over ------------------------------------------------------------------------

@@ -29,3 +29,9 @@ export const DEFAULT_FILE_MODE = 0o666;
 export const DEFAULT_DATAGRAM_QUEUE = 1024;
 /** SO_RCVBUF / SO_SNDBUF: Node's 208 KiB default lost ~23 % of a 512-byte burst here (NODE-PITFALLS). */
 export const DEFAULT_UDP_BUFFER = 1024 * 1024;
+
+/**
+ * A datagram listener: an accepted peer silent this long ends `SOCKET_LOST`, and a denied peer is
+ * offered again after it (option `idleTimeoutMs`; 0: never).
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;

@@ -48,17 +48,19 @@ export const STREAM_TRANSITIONS: TransitionTable = {
 /**
  * UDP sockets. `idle -> binding` also for the implicit bind of a first `sendTo`. A connected or
  * bound socket may be taken over by a DTLS upgrade. No `closing`: the end is posted once the
- * datagrams in flight were handed to the OS.
+ * datagrams in flight were handed to the OS. `bound -> listening`: `listen()` made it a datagram
+ * listener;
+ * `idle -> connected`: a per-peer socket made by a listener's `accept()`.
  */
 export const UDP_TRANSITIONS: TransitionTable = {
-  idle: ['resolving', 'binding', 'closed'],
+  idle: ['resolving', 'binding', 'connected', 'closed'],
   resolving: ['connecting', 'closed'],
   connecting: ['connected', 'closed'],
   handshaking: [],
   connected: ['closed', 'takenOver'],
   binding: ['bound', 'closed'],
-  bound: ['closed', 'takenOver'],
-  listening: [],
+  bound: ['listening', 'closed', 'takenOver'],
+  listening: ['closed'],
   closing: [],
   closed: [],
   takenOver: [],

@@ -10,10 +10,10 @@
  * Loopback only, port 0; every wait bounded.
  */
 import * as dgram from 'node:dgram';
-import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketContext, SocketOptions } from '../../lib';
+import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketContext, SocketOptions, USocket } from '../../lib';
 import type { TestPki } from '../../scripts/certs';
-import { withTimeout } from '../helpers/net-helpers';
-import { CallbackName, guardProvider, RecordingUser } from '../helpers/recording-user';
+import { pollUntil, withTimeout } from '../helpers/net-helpers';
+import { CallbackName, guard, guardProvider, RecordingUser } from '../helpers/recording-user';
 import { closePlainSockets, plainUdp, PlainUdp } from '../helpers/udp-peers';
 import { E, stateError } from './common';
 
@@ -38,6 +38,8 @@ export interface DatagramEnd {
   peer: DatagramPeer;
   /** Sends one datagram from the end to its peer: send() on a connected end, sendTo(peer) on a bound one. */
   sendToPeer(data: Uint8Array): void;
+  /** Empty datagrams the end received before the test got it (an accepted socket: the one that made the offer). Default 0. */
+  receivedBefore?: number;
 }
 
 /** The calls the mode lock refuses on an end, with the code each throws. */
@@ -165,7 +167,7 @@ export function connectedUdpFixture(): DatagramFixture {
       connect: stateError(E.AlreadyConnected),
       bind: stateError(E.WrongMode),
       sendTo: stateError(E.WrongMode),
-      listen: stateError(E.NotSupported),
+      listen: stateError(E.WrongMode),
       accept: stateError(E.AcceptOutsideListenResult),
     },
     cleanup: udpCleanup,
@@ -202,10 +204,74 @@ export function boundUdpFixture(): DatagramFixture {
       connect: stateError(E.WrongMode),
       bind: stateError(E.AlreadyBound),
       send: stateError(E.WrongMode),
-      listen: stateError(E.NotSupported),
       accept: stateError(E.AcceptOutsideListenResult),
     },
     cleanup: udpCleanup,
+  };
+}
+
+/**
+ * A per-peer socket accepted by a UDP datagram listener (`listen()` on a bound socket); its peer
+ * a plain dgram socket. The peer's first datagram makes the offer: a bootstrap user takes it
+ * (recv) and then hands the socket to the user under test (`setUser`), which therefore sees no
+ * `socketAcceptComplete` (ready = handed over). Strangers are other peers to the listener, which
+ * denies them: they never reach the socket ('filtered by the OS' in the suite's terms: the socket
+ * counts nothing).
+ */
+export function acceptedUdpFixture(): DatagramFixture {
+  const listeners: ISocket[] = [];
+  async function accepted(user: RecordingUser, options: SocketOptions = {}, early?: (s: ISocket) => void): Promise<DatagramEnd> {
+    const plain = await plainUdp();
+    let handed: ISocket | null = null;
+    const bootstrap = new (class extends USocket {
+      override socketAcceptComplete(s: ISocket): void {
+        s.recv(new Uint8Array(64));
+      }
+      override socketRecvFromResult(s: ISocket): void {
+        const g = guard(s);
+        early?.(g); // before the hand-over: the user under test sees only what follows
+        s.setUser(user);
+        handed = g;
+      }
+      socketShutdown(): void {}
+    })();
+    let offers = 0;
+    const lu = new RecordingUser('udp-listener', { accept: () => (offers++ === 0 ? bootstrap : null) });
+    const l = guardProvider(createUdpSocketProvider()).createSocket(lu, options);
+    listeners.push(l);
+    l.bind('127.0.0.1', 0);
+    l.listen();
+    await lu.waitFor('socketBindResult', 1, WAIT, l);
+    const port = localPort(l);
+    await plain.send(Buffer.alloc(0), port); // empty: it adds no bytes to the socket's counts
+    await pollUntil(() => handed !== null, 'the accepted socket to take the first datagram', WAIT);
+    const s = handed as unknown as ISocket;
+    return { socket: s, peer: plainPeer(plain, () => port), sendToPeer: (data) => s.send(data), receivedBefore: 1 };
+  }
+  return {
+    kind: 'connected',
+    readyEvent: 'socketAcceptComplete',
+    open: (user, options) => accepted(user, options),
+    async openSendingEarly(user, sends) {
+      const end = await accepted(user, {}, (s) => {
+        for (const d of sends) s.send(d);
+      });
+      await user.waitFor('socketSendResult', sends.length, WAIT, end.socket);
+      return end;
+    },
+    earlyReadyEvents: [],
+    strangerAfterReady: 'filtered by the OS',
+    locked: {
+      connect: stateError(E.AlreadyConnected),
+      bind: stateError(E.WrongMode),
+      sendTo: stateError(E.WrongMode),
+      listen: stateError(E.WrongMode),
+      accept: stateError(E.AcceptOutsideListenResult),
+    },
+    async cleanup() {
+      for (const l of listeners.splice(0)) if (l.mode === 'server') l.shutdown();
+      await udpCleanup();
+    },
   };
 }
 

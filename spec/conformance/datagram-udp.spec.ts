@@ -1,9 +1,10 @@
 /**
  * The datagram conformance suite over UDP: a connected socket (its peer a plain dgram socket)
- * and a bound one (recv from any source, sendTo). UDP specifics: spec/udp.spec.ts.
+ * a bound one (recv from any source, sendTo), and a per-peer socket accepted by a datagram listener. UDP specifics: spec/udp.spec.ts.
  */
-import { boundUdpFixture, connectedUdpFixture } from './datagram-fixtures';
+import { acceptedUdpFixture, boundUdpFixture, connectedUdpFixture } from './datagram-fixtures';
 import { runDatagramSuite } from './datagram-suite';
 
 runDatagramSuite('connected udp', connectedUdpFixture());
 runDatagramSuite('bound udp', boundUdpFixture());
+runDatagramSuite('accepted udp (datagram listener)', acceptedUdpFixture());

@@ -76,11 +76,23 @@ describe('the transition tables', () => {
     ]);
   });
 
-  it('the datagram tables: no closing; UDP is taken over when connected or bound; DTLS starts in its handshake', () => {
-    expect([...reachable(UDP_TRANSITIONS)].sort()).toEqual(['binding', 'bound', 'closed', 'connected', 'connecting', 'idle', 'resolving', 'takenOver']);
+  it('the datagram tables: no closing; UDP is taken over when connected or bound, listens when bound, starts connected when accepted; DTLS starts in its handshake', () => {
+    expect([...reachable(UDP_TRANSITIONS)].sort()).toEqual([
+      'binding',
+      'bound',
+      'closed',
+      'connected',
+      'connecting',
+      'idle',
+      'listening',
+      'resolving',
+      'takenOver',
+    ]);
     expect([...reachable(DTLS_TRANSITIONS)].sort()).toEqual(['closed', 'connected', 'handshaking', 'idle']);
     expect(UDP_TRANSITIONS.connected).toEqual(['closed', 'takenOver']);
-    expect(UDP_TRANSITIONS.bound).toEqual(['closed', 'takenOver']);
+    expect(UDP_TRANSITIONS.bound).toEqual(['listening', 'closed', 'takenOver']);
+    expect(UDP_TRANSITIONS.listening).toEqual(['closed']);
+    expect(UDP_TRANSITIONS.idle).toContain('connected');
   });
 
   it.each<[string, TransitionTable, SocketState, SocketState]>([
@@ -91,7 +103,7 @@ describe('the transition tables', () => {
     ['stream', STREAM_TRANSITIONS, 'closing', 'connected'],
     ['stream', STREAM_TRANSITIONS, 'bound', 'binding'],
     ['UDP', UDP_TRANSITIONS, 'connected', 'closing'],
-    ['UDP', UDP_TRANSITIONS, 'bound', 'listening'],
+    ['UDP', UDP_TRANSITIONS, 'listening', 'bound'],
     ['UDP', UDP_TRANSITIONS, 'idle', 'handshaking'],
     ['DTLS', DTLS_TRANSITIONS, 'connected', 'takenOver'],
     ['DTLS', DTLS_TRANSITIONS, 'idle', 'binding'],
