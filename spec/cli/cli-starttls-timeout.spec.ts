@@ -74,6 +74,20 @@ describe('--starttls-timeout', () => {
     expect(run.stderr).toMatch(new RegExp(`socket-provider: STARTTLS timed out: no TLS upgrade within ${LIMIT_MS} ms \\(--starttls-timeout\\)\\n$`));
   });
 
+  it('0 disables it: a silent client still holds the listener after a 300 ms sibling timed out', async () => {
+    const sibling = cli.run(['listen', 'tls', '127.0.0.1:0', '--starttls', '--cert', serverPem, '--starttls-timeout', String(LIMIT_MS)]);
+    const unbounded = cli.run(['listen', 'tls', '127.0.0.1:0', '--starttls', '--cert', serverPem, '--starttls-timeout', '0']);
+    const [siblingPort, unboundedPort] = await Promise.all([sibling.listeningPort(), unbounded.listeningPort()]);
+    const start = Date.now();
+    await rawConnect(unboundedPort);
+    await rawConnect(siblingPort);
+    expect(await sibling.exit()).toBe(STARTTLS_TIMED_OUT);
+    const took = Date.now() - start;
+    await new Promise((resolve) => setTimeout(resolve, took / 2)); // 1.5x the sibling's time in all
+    expect(unbounded.exited).toBe(false);
+    unbounded.kill();
+  });
+
   it('the option is checked: a number of milliseconds, only with --starttls; --help lists it', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['listen', 'tls', '127.0.0.1:0', '--cert', 'x.pem', '--starttls', '--starttls-timeout', 'soon'], /--starttls-timeout "soon": expected milliseconds/],
