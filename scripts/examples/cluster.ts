@@ -3,8 +3,8 @@
 // each worker stops accepting, lets its open connections finish, and exits. Each worker runs
 // an ordinary listener: in a worker, bind() shares the primary's handle (the primary accepts
 // and hands connections round-robin), so the workers' bind(…, 0) all get the same port.
-// To show the whole life in one run, the primary here is also the load: it runs clients,
-// kills a worker, runs clients again, then sends itself SIGTERM.
+// To show the life in one run, the primary here is also the load: it runs clients, then sends
+// itself SIGTERM. (Kill a worker with `kill -9` while it runs to see one replaced.)
 import cluster, { Worker } from 'node:cluster';
 import { createTcpSocketProvider, ISocket, USocket } from '../../lib';
 
@@ -59,7 +59,7 @@ function primary() {
       return;
     }
     console.log(`primary: a worker died (${signal ?? code}); starting a new one`);
-    fork(() => load('after the restart', drain));
+    fork(() => console.log('primary: the new worker listens'));
   });
   process.once('SIGTERM', () => {
     draining = true;
@@ -72,20 +72,18 @@ function primary() {
       if (++started < WORKERS) return;
       const ports = new Set(ready.values());
       console.log(`primary: ${WORKERS} workers listening on ${ports.size} port`);
-      load('first round', () => [...ready.keys()][0].process.kill('SIGKILL'));
+      load(() => process.kill(process.pid, 'SIGTERM'));
     });
   }
 }
 
-const drain = () => process.kill(process.pid, 'SIGTERM');
-
 // 20 clients, each sends a line and checks the echo.
-function load(round: string, then: () => void) {
+function load(then: () => void) {
   const port = [...ready.values()][0];
   const result = { left: 20, good: 0 };
   for (let i = 0; i < 20; i++) {
     tcp.createSocket(new Client(Buffer.from(`client ${i} says hello\n`), result, () => {
-      console.log(`primary: ${round}: ${result.good} of 20 clients echoed`);
+      console.log(`primary: ${result.good} of 20 clients echoed`);
       then();
     })).connect(`127.0.0.1:${port}`);
   }
