@@ -256,6 +256,17 @@ export interface SocketOptions {
   fileMode?: number;
   /** TLS: how long a handshake may take before it fails with `SOCKET_TLS_HANDSHAKE_FAILED`, in ms. Default 10 000. 0 disables. */
   handshakeTimeoutMs?: number;
+  /**
+   * TCP, TLS, UDP: `bind()` sets SO_REUSEPORT, so several processes (or sockets) bind the same
+   * address and port and the kernel spreads the load: connections among listeners, and each
+   * peer's datagrams to one socket. The socket then has its own handle in a `cluster` worker too
+   * (not the primary's shared one). Default false. Only where Node and the OS have it (Node
+   * 22.12+ / 23.1+ on Linux, FreeBSD, Solaris, AIX); elsewhere, and on local sockets,
+   * `createSocket` throws `SocketStateError` `ERR_SOCKET_REUSEPORT_UNAVAILABLE` rather than bind a
+   * single process without it. Applies to `bind()` only (not to a UDP socket's `connect()` or the
+   * port a first `sendTo` binds). See `docs/multicore.md`.
+   */
+  reusePort?: boolean;
 }
 
 /** Options for {@link ISocketProvider.upgradeToTls}. */

@@ -47,6 +47,11 @@ export const SocketErrorCode = {
   IoMuxPollReentered: 'ERR_IOMUX_POLL_REENTERED',
   /** A TLS server side (a TLS listener's `bind()`, or `upgradeToTls` with `serverSide`) whose context has no server certificate. */
   NoServerCertificate: 'ERR_TLS_NO_SERVER_CERTIFICATE',
+  /**
+   * `reusePort: true` where it cannot work: a Node.js line without the option (before 22.12 on
+   * the 22 line, 23.0), a platform without load-balanced SO_REUSEPORT, or a local socket.
+   */
+  ReusePortUnavailable: 'ERR_SOCKET_REUSEPORT_UNAVAILABLE',
   /** The provider's transport is not implemented yet in this version. */
   NotImplemented: 'ERR_PROVIDER_NOT_IMPLEMENTED',
 } as const;

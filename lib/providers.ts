@@ -12,7 +12,7 @@ import { getDefaultLog } from './core/log';
 import { StreamSocket } from './core/stream/stream-socket';
 import { StreamTransport } from './core/stream/transport';
 import { isUpgradable, kUpgradeTo, UpgradeOffer } from './core/upgrade';
-import { checkUser } from './core/validate';
+import { checkReusePort, checkUser } from './core/validate';
 import { SocketErrorCode, SocketStateError } from './errors';
 import { createDtlsSession } from './transports/dtls';
 import { localTransport } from './transports/local';
@@ -103,6 +103,7 @@ class StreamSocketProvider implements ISocketProvider {
 
   createSocket(user: USocket, options: SocketOptions = {}): ISocket {
     if (typeof options !== 'object' || options === null) throw new TypeError('createSocket: options must be an object');
+    checkReusePort(this.transport.type, options.reusePort);
     return new StreamSocket(this.transport, user, options);
   }
 
@@ -121,6 +122,7 @@ class DatagramSocketProvider implements ISocketProvider {
 
   createSocket(user: USocket, options: SocketOptions = {}): ISocket {
     if (typeof options !== 'object' || options === null) throw new TypeError('createSocket: options must be an object');
+    checkReusePort('udp', options.reusePort);
     return new DatagramSocket(udpTransport, user, options);
   }
 

@@ -26,7 +26,8 @@ for (const file of walk(path.join(root, 'lib'))) {
   if (lines > 600) problems.push(`${rel}: ${lines} lines (keep library files under 600)`);
   text.split('\n').forEach((line, i) => {
     // A TSDoc example may show console output; the code may not.
-    if (!/^\s*(\*|\/\/)/.test(line) && /\bconsole\.(log|error|warn|info)\(/.test(line)) problems.push(`${rel}:${i + 1}: console output in the library (use the socket log)`);
+    if (!/^\s*(\*|\/\/)/.test(line) && /\bconsole\.(log|error|warn|info)\(/.test(line))
+      problems.push(`${rel}:${i + 1}: console output in the library (use the socket log)`);
   });
 }
 

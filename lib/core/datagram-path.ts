@@ -47,6 +47,10 @@ export interface HandleSettings {
   reuseAddr: boolean;
   recvBufferSize: number;
   sendBufferSize: number;
+  /** The app's `bind()` (not a connect's or a first sendTo's port): in a cluster worker it shares the primary's handle. */
+  shared?: boolean;
+  /** SO_REUSEPORT (a `bind()` with the `reusePort` option): a handle of this process's own in the port's group. */
+  reusePort?: boolean;
 }
 
 /** Broadcast and multicast options, applied when a handle is bound or connected. */

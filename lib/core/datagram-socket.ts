@@ -137,7 +137,7 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
 
   /** Binds the handle; `report` false for the implicit bind of a first `sendTo`. */
   private startBind(address: string, port: number, reuseAddr: boolean, report: boolean): void {
-    const handle = this.open(reuseAddr);
+    const handle = this.open(reuseAddr, report);
     if (handle === null) return;
     handle.bind(address, port, () => {
       if (this.state !== 'binding') return;
@@ -447,10 +447,11 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
 
   // ---- helpers -----------------------------------------------------------------------------
 
-  /** Opens the handle; null (and the socket ended) if the OS refuses one. */
-  private open(reuseAddr: boolean): DatagramHandle | null {
+  /** Opens the handle (`appBind`: for the app's `bind()`); null (and the socket ended) if the OS refuses one. */
+  private open(reuseAddr: boolean, appBind = false): DatagramHandle | null {
     try {
-      const settings = { ipv6: this.ipv6, reuseAddr, recvBufferSize: this.recvBufferSize, sendBufferSize: this.sendBufferSize };
+      const { ipv6, recvBufferSize, sendBufferSize } = this;
+      const settings = { ipv6, reuseAddr, recvBufferSize, sendBufferSize, shared: appBind, reusePort: appBind && this.options.reusePort === true };
       this.path = this.transport.open(settings, this);
       return this.path;
     } catch (err) {

@@ -2,6 +2,7 @@
  * Argument checks shared by every transport. Bad arguments are programming errors: they
  * throw at once, before anything about the socket changes.
  */
+import { SocketErrorCode, SocketStateError } from '../errors';
 
 /** `data` must be a Uint8Array (Buffer included); returns the byte count to use. */
 export function checkBuffer(what: string, data: unknown, len: unknown): number {
@@ -73,6 +74,44 @@ export function checkCount(what: string, value: unknown, fallback: number, min =
  */
 export function checkTimeout(what: string, value: unknown, fallback: number): number {
   return checkCount(what, value, fallback, 0);
+}
+
+/**
+ * Platforms where libuv gives `reusePort` its load-balancing meaning (Linux 3.9+, FreeBSD 12+,
+ * Solaris 11.4, AIX 7.2.5+); elsewhere (Windows, macOS, other BSDs) Node's bind fails with ENOTSUP.
+ */
+const REUSE_PORT_PLATFORMS: readonly string[] = ['linux', 'android', 'freebsd', 'sunos', 'aix'];
+
+/**
+ * Why `reusePort` cannot work in this process, or null when it can. Node added the option to
+ * `net` listen and `dgram.createSocket` in 23.1.0 and 22.12.0; an older Node ignores it without
+ * a word (it validates nothing about an option it does not know, so no synchronous feature test
+ * exists: checked on 20, 22, 24 and 26), which would leave one process serving alone. So the
+ * Node version decides whether the option reaches libuv, and `process.platform` whether libuv can
+ * honour it; an old kernel that still refuses it fails the bind (`SOCKET_BIND_FAILED`, ENOTSUP in
+ * the log). `spec/multicore/` checks this answer against a real double bind on each Node line.
+ */
+export function reusePortUnavailable(nodeVersion: string = process.versions.node, platform: string = process.platform): string | null {
+  const [major, minor] = nodeVersion.split('.').map(Number);
+  const known = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  if (!known) return `Node.js ${nodeVersion} has no reusePort (it came in 22.12.0 and 23.1.0)`;
+  if (!REUSE_PORT_PLATFORMS.includes(platform)) return `${platform} has no load-balancing SO_REUSEPORT that Node can use`;
+  return null;
+}
+
+/**
+ * The `reusePort` option: a boolean; `true` only where it works (see {@link reusePortUnavailable})
+ * and on sockets that have ports. Returns whether it is on.
+ * @throws TypeError if it is not a boolean; SocketStateError `ERR_SOCKET_REUSEPORT_UNAVAILABLE`
+ */
+export function checkReusePort(type: string, value: unknown): boolean {
+  if (value === undefined || value === false) return false;
+  if (value !== true) throw new TypeError(`reusePort: expected a boolean, got ${describe(value)}`);
+  if (type === 'local')
+    throw new SocketStateError(SocketErrorCode.ReusePortUnavailable, 'reusePort: a local socket has no port to share (give each process its own path)');
+  const why = reusePortUnavailable();
+  if (why !== null) throw new SocketStateError(SocketErrorCode.ReusePortUnavailable, `reusePort: ${why}`);
+  return true;
 }
 
 function describe(value: unknown): string {

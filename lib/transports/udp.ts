@@ -20,10 +20,21 @@ class UdpHandle implements DatagramHandle {
   private bound = false;
   /** Sends to an address made before the bind completed and not done yet: dgram sends those itself once bound. */
   private deferred = 0;
+  /** In a cluster worker, bind through the primary's shared handle (the app's bind() without reusePort). */
+  private readonly shared: boolean;
 
   constructor(settings: HandleSettings, sink: DatagramSink) {
     const { ipv6, reuseAddr, recvBufferSize, sendBufferSize } = settings;
-    this.dgram = createSocket({ type: ipv6 ? 'udp6' : 'udp4', reuseAddr, recvBufferSize, sendBufferSize, lookup: this.lookup.option });
+    const reusePort = settings.reusePort === true;
+    this.shared = settings.shared === true && !reusePort;
+    this.dgram = createSocket({
+      type: ipv6 ? 'udp6' : 'udp4',
+      reuseAddr,
+      recvBufferSize,
+      sendBufferSize,
+      lookup: this.lookup.option,
+      ...(reusePort ? { reusePort } : {}),
+    });
     this.sink = sink;
     this.dgram.on('message', this.onMessage);
     this.dgram.on('error', this.onError);
@@ -33,7 +44,9 @@ class UdpHandle implements DatagramHandle {
   private readonly onError = (err: NodeJS.ErrnoException): void => this.sink?.pathError(err);
 
   bind(address: string, port: number, done: () => void): void {
-    this.dgram.bind({ address, port, exclusive: true }, () => {
+    // exclusive only matters in a cluster worker: false binds through the primary, whose one
+    // handle every worker then reads (docs/multicore.md); Node makes a reusePort bind exclusive.
+    this.dgram.bind({ address, port, exclusive: !this.shared }, () => {
       this.bound = true;
       done();
     });

@@ -25,6 +25,8 @@ export interface Target {
   /** Files written by the orchestrator: the CA certificate and the server's certificate+key. */
   caFile: string;
   serverPemFile: string;
+  /** Server: bind with SO_REUSEPORT (the multi-core workloads, multicore.ts). */
+  reusePort?: boolean;
 }
 
 /** Everything a peer is told on its command line (one JSON argument). */
@@ -58,7 +60,17 @@ export class PeerIo {
   private goHandler: ((port: number) => void) | null = null;
   private pendingPort: number | null = null;
 
-  constructor() {
+  /**
+   * `ipc`: a worker of a clustered server (multicore.ts): its lines go to the primary over IPC,
+   * and the primary's `quit` message means quit; stdin is the primary's.
+   */
+  constructor(private readonly channel: 'stdio' | 'ipc' = 'stdio') {
+    if (channel === 'ipc') {
+      process.on('message', (msg) => {
+        if (msg === 'quit') void this.quit();
+      });
+      return;
+    }
     // stdin carries `GO {"port": N}` (clients) and then its end, which means quit.
     let text = '';
     process.stdin.setEncoding('utf8');
@@ -85,8 +97,13 @@ export class PeerIo {
     else this.pendingPort = port;
   }
 
-  private send(kind: string, body: unknown): void {
+  private send(kind: string, body: unknown, then?: () => void): void {
+    if (this.channel === 'ipc') {
+      process.send!({ kind, body }, undefined, undefined, () => then?.());
+      return;
+    }
     process.stdout.write(`${kind} ${JSON.stringify(body)}\n`);
+    then?.();
   }
 
   ready(info: Record<string, unknown> = {}): void {
@@ -126,8 +143,9 @@ export class PeerIo {
       this.error(`quit: ${String(err)}`);
     }
     const cpu = process.cpuUsage(this.cpu0);
-    this.send('FINAL', { ...extra, errors: this.errors, aliveMs: Date.now() - this.started, cpuMs: (cpu.user + cpu.system) / 1000 });
-    process.exit(0);
+    // A clustered server's primary adds its workers' CPU time (`childCpuMs`).
+    const cpuMs = (cpu.user + cpu.system) / 1000 + (typeof extra.childCpuMs === 'number' ? extra.childCpuMs : 0);
+    this.send('FINAL', { ...extra, errors: this.errors, aliveMs: Date.now() - this.started, cpuMs }, () => process.exit(0));
   }
 }
 

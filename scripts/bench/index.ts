@@ -12,7 +12,9 @@
 //   --quick            small sizes (128 MiB bulk, 10k round trips, fewer connections), < 2 min
 //   --pairs=N          A/B pairs per workload (default 3, and 5 for the workloads whose runs take
 //                      a second or two: bulk, fan-in, UDP, accept rate)
-//   --only=a,b         only these workloads (names as in workloads.ts; `dtls` for DTLS)
+//   --only=a,b         only these workloads (names as in workloads.ts; `dtls` for DTLS; `multicore`
+//                      for the multi-core section: accept rate and ping-pong ×100 against 1 and 2
+//                      cluster workers, and 2 with reusePort where Node has it)
 //   --pin=MODE         split (default: server on CPU 0, client on CPU 1), same (both on 0), none
 //   --no-dtls          skip the DTLS figures
 //   --out=DIR          where results.json/.svg go (a full run: docs/bench/; a quick run: nowhere)
@@ -33,7 +35,7 @@ import { benchDtls } from './dtls';
 import { compareHeaps, groupHeap, growth, HeapGroups } from './heapsnapshot';
 import { cpuTable, fmt, makeRow, Row, Runs, svg, table } from './report';
 import { runOnce } from './runner';
-import { Workload, workloads } from './workloads';
+import { multicoreScaling, Workload, workloads } from './workloads';
 
 interface Options {
   quick: boolean;
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
       await heap(opts, build.peer, targetFor);
       return;
     }
-    const list = workloads(opts.quick).filter((w) => !opts.only || opts.only.includes(w.name));
+    const list = workloads(opts.quick).filter((w) => !opts.only || opts.only.includes(w.name) || (w.group !== undefined && opts.only.includes(w.group)));
     const budgetMs = opts.quick ? 110_000 : 540_000; // leave room for DTLS and the report
     const pairsOf = (w: Workload): number => w.pairs ?? (w.shortRuns ? opts.shortPairs : opts.pairs);
     const totalRuns = list.reduce((n, w) => n + 2 * pairsOf(w), 0);
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
             measuredBy: w.measuredBy,
             timeoutMs: w.timeoutMs,
             serverFlags: w.serverFlags,
-            pin: opts.pin,
+            pin: w.unpinned ? null : opts.pin,
           });
           const value = out.result ? w.figure(out.result) : null;
           (impl === 'fw' ? runs.fw : runs.raw).push(value !== null && Number.isFinite(value) ? value : null);
@@ -230,6 +232,11 @@ async function main(): Promise<void> {
       console.log('\nDTLS (framework only: Node has no DTLS to compare with)');
       const width = Math.max(...dtlsRows.map(([k]) => k.length));
       for (const [k, v] of dtlsRows) console.log(`  ${k.padEnd(width)}  ${v}`);
+    }
+    const scaling = multicoreScaling(rows);
+    if (scaling.length > 0) {
+      console.log(`\nmulti-core scaling (median figures; the load generator shares the ${cpus().length} cores with the workers, placement left to the OS):`);
+      for (const line of scaling) console.log(line);
     }
     const problems = rows.filter((r) => r.errors.length > 0 || r.notes.length > 0);
     for (const r of problems) {

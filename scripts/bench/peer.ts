@@ -15,6 +15,7 @@ const PEERS: Record<string, { module: string; fw: string; raw: string }> = {
   bulk: { module: 'stream', fw: 'bulkClient', raw: 'bulkClient' },
   echo64: { module: 'stream', fw: 'echo64Server', raw: 'echo64Server' },
   pingpong: { module: 'stream', fw: 'pingpongClient', raw: 'pingpongClient' },
+  'pingpong-many': { module: 'stream', fw: 'pingpongManyClient', raw: 'pingpongManyClient' },
   'udp-echo': { module: 'udp', fw: 'fwServer', raw: 'rawServer' },
   'udp-pump': { module: 'udp', fw: 'fwClient', raw: 'rawClient' },
   'accept-server': { module: 'conn', fw: 'acceptServer', raw: 'acceptServer' },
@@ -48,9 +49,13 @@ async function load(name: string, impl: 'fw' | 'raw'): Promise<Peer> {
 if (require.main === module) {
   const args = JSON.parse(process.argv[2]) as PeerArgs;
   // A peer that cannot be loaded is an unhandled rejection: the process fails, as with a throw.
-  void load(args.workload, args.impl).then((peer) => {
-    const io = new PeerIo();
-    if (args.role === 'server') peer(args, io);
-    else io.onGo((port) => peer({ ...args, target: { ...args.target, port } }, io));
-  });
+  if (args.role === 'server' && args.size.workers) {
+    // A server of several processes (`cluster`): this process is its primary or one of its workers.
+    void Promise.all([load(args.workload, args.impl), import('./multicore')]).then(([peer, mc]) => mc.serveClustered(args, peer));
+  } else
+    void load(args.workload, args.impl).then((peer) => {
+      const io = new PeerIo();
+      if (args.role === 'server') peer(args, io);
+      else io.onGo((port) => peer({ ...args, target: { ...args.target, port } }, io));
+    });
 }

@@ -32,9 +32,9 @@ export function fwTransport(target: Target): FwTransport {
       clientCtx.setCertificateAuthority(readPem(target.caFile));
       return {
         provider,
-        serverOptions: { context: serverCtx },
+        serverOptions: { context: serverCtx, ...(target.reusePort ? { reusePort: true } : {}) },
         clientOptions: { context: clientCtx },
-        bind: (s) => s.bind('127.0.0.1', 0),
+        bind: (s) => s.bind('127.0.0.1', target.port),
         connect: (s) => s.connect(`127.0.0.1:${target.port}`, 'localhost'),
       };
     }
@@ -49,9 +49,9 @@ export function fwTransport(target: Target): FwTransport {
     default:
       return {
         provider: createTcpSocketProvider(),
-        serverOptions: {},
+        serverOptions: target.reusePort ? { reusePort: true } : {},
         clientOptions: {},
-        bind: (s) => s.bind('127.0.0.1', 0),
+        bind: (s) => s.bind('127.0.0.1', target.port),
         connect: (s) => s.connect(`127.0.0.1:${target.port}`),
       };
   }
@@ -244,6 +244,61 @@ export function pingpongClient(args: PeerArgs, io: PeerIo): void {
   t.connect(t.provider.createSocket(new Pinger(), t.clientOptions));
   io.onQuit(async () => {
     await waitUntil(() => ended, 3000);
+    return {};
+  });
+}
+
+/**
+ * `size.conns` connections; once all are up, each runs `size.rounds` 64-byte round trips, all at
+ * once. Time: from all connected to the last echo; the figure is round trips per second in all.
+ */
+export function pingpongManyClient(args: PeerArgs, io: PeerIo): void {
+  const t = fwTransport(args.target);
+  const { conns, rounds } = args.size;
+  const pingers: Array<{ s: ISocket; u: Pinger }> = [];
+  let connected = 0;
+  let finished = 0;
+  let ended = 0;
+  let start = 0n;
+  class Pinger extends USocket {
+    private readonly buf = new Uint8Array(PING);
+    private readonly out = new Uint8Array(PING);
+    private round = 0;
+    constructor(private readonly id: number) {
+      super();
+    }
+    ping(s: ISocket): void {
+      fillPing(this.out, this.round);
+      s.send(this.out); // send copies
+      s.recv(this.buf, PING);
+    }
+    override socketConnectComplete(): void {
+      if (++connected < conns) return;
+      start = process.hrtime.bigint();
+      for (const p of pingers) p.u.ping(p.s);
+    }
+    override socketRecvResult(s: ISocket, b: Uint8Array, n: number): void {
+      if (n !== PING || !samePing(b, 0, this.out)) io.error(`connection ${this.id} round ${this.round}: wrong echo (${n} bytes)`);
+      if (++this.round < rounds) {
+        this.ping(s);
+        return;
+      }
+      s.shutdown();
+      if (++finished === conns) io.result({ ms: msSince(start), rounds: rounds * conns });
+    }
+    override socketShutdown(_s: ISocket, r: ShutdownReason): void {
+      ended++;
+      checkEnd(io, `connection ${this.id}`, r);
+    }
+  }
+  for (let i = 0; i < conns; i++) {
+    const u = new Pinger(i);
+    const s = t.provider.createSocket(u, t.clientOptions);
+    pingers.push({ s, u });
+    t.connect(s);
+  }
+  io.onQuit(async () => {
+    await waitUntil(() => ended === conns, 3000);
     return {};
   });
 }

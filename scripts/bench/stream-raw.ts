@@ -29,7 +29,8 @@ export function rawListen(io: PeerIo, target: Target, onConn: (sock: net.Socket)
     io.ready({ port: typeof a === 'object' && a ? a.port : 0 });
   };
   if (target.kind === 'local') server.listen(target.path, ready);
-  else server.listen(0, '127.0.0.1', ready);
+  else if (target.reusePort) server.listen({ port: target.port, host: '127.0.0.1', reusePort: true, exclusive: true } as net.ListenOptions, ready);
+  else server.listen(target.port, '127.0.0.1', ready);
   io.onQuit(async () => {
     server.close();
     await waitUntil(() => sockets.size === 0, 3000);
@@ -184,6 +185,56 @@ export function pingpongClient(args: PeerArgs, io: PeerIo): void {
   sock.on('close', () => (closed = true));
   io.onQuit(async () => {
     await waitUntil(() => closed, 3000);
+    return {};
+  });
+}
+
+/**
+ * `size.conns` connections; once all are up, each runs `size.rounds` 64-byte round trips, all at
+ * once. Time: from all connected to the last echo; the figure is round trips per second in all.
+ */
+export function pingpongManyClient(args: PeerArgs, io: PeerIo): void {
+  const { conns, rounds } = args.size;
+  const peers: Array<{ sock: net.Socket; out: Buffer; round: number }> = [];
+  let connected = 0;
+  let finished = 0;
+  let closed = 0;
+  let start = 0n;
+  const ping = (p: { sock: net.Socket; out: Buffer; round: number }): void => {
+    fillPing(p.out, p.round);
+    p.sock.write(p.out);
+  };
+  for (let i = 0; i < conns; i++) {
+    const p = { sock: null as unknown as net.Socket, out: Buffer.alloc(PING), round: 0 };
+    p.sock = rawConnect(args.target, () => {
+      if (++connected < conns) return;
+      start = process.hrtime.bigint();
+      peers.forEach(ping);
+    });
+    peers.push(p);
+    let pending: Buffer | null = null;
+    p.sock.on('data', (chunk: Buffer) => {
+      if (pending !== null) {
+        chunk = Buffer.concat([pending, chunk]);
+        pending = null;
+      }
+      if (chunk.length < PING) {
+        pending = chunk;
+        return;
+      }
+      if (chunk.length !== PING || !samePing(chunk, 0, p.out)) io.error(`connection ${i} round ${p.round}: wrong echo (${chunk.length} bytes)`);
+      if (++p.round < rounds) {
+        ping(p); // the echo came back, so the write of `out` is done: reusing it is safe
+        return;
+      }
+      p.sock.end();
+      if (++finished === conns) io.result({ ms: msSince(start), rounds: rounds * conns });
+    });
+    p.sock.on('error', (err) => io.error(`connection ${i}: ${err.message}`));
+    p.sock.on('close', () => closed++);
+  }
+  io.onQuit(async () => {
+    await waitUntil(() => closed === conns, 3000);
     return {};
   });
 }

@@ -1,5 +1,6 @@
 // The workloads of issue #6: what each side runs, the sizes (full and --quick), the figure,
 // and the target. Both implementations of a workload get exactly the same sizes.
+import { createTcpSocketProvider, SocketErrorCode, USocket } from '../../lib';
 import type { Message } from './runner';
 
 const MiB = 1 << 20;
@@ -34,6 +35,10 @@ export interface Workload {
   shortRuns?: boolean;
   timeoutMs: number;
   serverFlags?: string[];
+  /** A group `--only=` may name instead of each workload (`multicore`). */
+  group?: string;
+  /** Placement left to the OS (the multi-core workloads: a server of 2 workers pinned to one CPU would be pointless). */
+  unpinned?: boolean;
 }
 
 const mibps = (r: Message): number => Number(r.bytes) / MiB / (Number(r.ms) / 1000);
@@ -198,5 +203,99 @@ export function workloads(quick: boolean): Workload[] {
       client: 'bulk-duplex',
       sizeText: `${sizeOf(bulkBytes)}: pipeline() of 64 KiB chunks into toDuplex, pipe() out of it`,
     },
+    ...multicoreWorkloads(quick),
   ];
+}
+
+/** Whether this Node has the reusePort option (asked through the public API: createSocket throws where it has not). */
+export function reusePortAvailable(): boolean {
+  class Quiet extends USocket {
+    socketShutdown(): void {}
+  }
+  try {
+    createTcpSocketProvider().createSocket(new Quiet(), { reusePort: true }).shutdown();
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === SocketErrorCode.ReusePortUnavailable) return false;
+    throw err;
+  }
+}
+
+/**
+ * Issue #17: TCP accept rate and ping-pong over 100 connections against a server of 1 and of 2
+ * `cluster` workers, and of 2 workers with reusePort where the running Node has it. The load
+ * generator (one client process) shares the machine's cores with the workers.
+ */
+export function multicoreWorkloads(quick: boolean): Workload[] {
+  const q = <T>(full: T, short: T): T => (quick ? short : full);
+  const accepts = q(6000, 2000);
+  const rounds = q(300, 100);
+  const modes: Array<[string, string, Record<string, number>]> = [
+    ['1w', '1 worker', { workers: 1 }],
+    ['2w', '2 workers', { workers: 2 }],
+  ];
+  if (reusePortAvailable()) modes.push(['2w-reuseport', '2 workers, reusePort', { workers: 2, reusePort: 1 }]);
+  const out: Workload[] = [];
+  for (const [suffix, text, server] of modes) {
+    out.push({
+      name: `mc-accept-${suffix}`,
+      title: `Multi-core accept rate, ${text}`,
+      transport: 'tcp',
+      server: 'accept-server',
+      client: 'accept-client',
+      measuredBy: 'client',
+      size: { total: accepts, inflight: 100, ...server },
+      sizeText: `${count(accepts)} connect / 1-byte greeting / close, 100 in flight; server: cluster of ${text}`,
+      unit: 'connections/s',
+      higherIsBetter: true,
+      figure: per('connections'),
+      target: { kind: 'correct', text: 'correct (scaling below)' },
+      pairs: 2,
+      timeoutMs: 60_000,
+      group: 'multicore',
+      unpinned: true,
+    });
+    out.push({
+      name: `mc-pingpong-${suffix}`,
+      title: `Multi-core ping-pong ×100, ${text}`,
+      transport: 'tcp',
+      server: 'echo64',
+      client: 'pingpong-many',
+      measuredBy: 'client',
+      size: { conns: 100, rounds, ...server },
+      sizeText: `100 connections × ${rounds} round trips of 64 B, all at once; server: cluster of ${text}`,
+      unit: 'round trips/s',
+      higherIsBetter: true,
+      figure: per('rounds'),
+      target: { kind: 'correct', text: 'correct (scaling below)' },
+      pairs: 2,
+      timeoutMs: 60_000,
+      group: 'multicore',
+      unpinned: true,
+    });
+  }
+  return out;
+}
+
+/** Lines on how the multi-core rows scale: 2 workers / 1 worker, per implementation. */
+export function multicoreScaling(rows: Array<{ name: string; fwMedian: number | null; rawMedian: number | null }>): string[] {
+  const by = new Map(rows.map((r) => [r.name, r]));
+  const lines: string[] = [];
+  for (const [kind, title] of [
+    ['accept', 'accept rate'],
+    ['pingpong', 'ping-pong ×100'],
+  ]) {
+    const one = by.get(`mc-${kind}-1w`);
+    if (!one) continue;
+    for (const [suffix, text] of [
+      ['2w', '2 workers (cluster)'],
+      ['2w-reuseport', '2 workers (reusePort)'],
+    ]) {
+      const two = by.get(`mc-${kind}-${suffix}`);
+      if (!two) continue;
+      const r = (a: number | null, b: number | null): string => (a !== null && b !== null && b > 0 ? (a / b).toFixed(2) : '—');
+      lines.push(`  ${title}, ${text} / 1 worker: framework ${r(two.fwMedian, one.fwMedian)}, raw Node ${r(two.rawMedian, one.rawMedian)}`);
+    }
+  }
+  return lines;
 }

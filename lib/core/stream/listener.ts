@@ -149,9 +149,17 @@ export class Listener implements StreamRole {
       this.ends = this.transport.acceptedAddresses?.(address) ?? null;
       this.bound(address);
     });
-    const common = { backlog: this.limits.backlog, exclusive: true };
-    if ('path' in endpoint) server.listen({ path: endpoint.path, ...common });
-    else server.listen({ host: endpoint.host, port: endpoint.port, ...common });
+    const backlog = this.limits.backlog;
+    if ('path' in endpoint) {
+      // A socket file is this process's own (its stale-file and link steps run here), also in a cluster worker.
+      server.listen({ path: endpoint.path, backlog, exclusive: true });
+      return;
+    }
+    // In a cluster worker, a TCP or TLS listener shares the primary's handle (the primary
+    // accepts and hands connections round-robin) unless it has reusePort: then it has its own
+    // socket in the port's SO_REUSEPORT group and the kernel spreads connections (docs/multicore.md).
+    const reusePort = this.host.options.reusePort === true;
+    server.listen({ host: endpoint.host, port: endpoint.port, backlog, exclusive: reusePort, ...(reusePort ? { reusePort } : {}) });
   }
 
   /** The server is bound: `socketBindResult`; listening at once if the app called `listen()` already. */
