@@ -1,8 +1,11 @@
 /**
- * Every default of the library, in one place: time-outs, queue lengths, buffer sizes, the
- * read-ahead, the backlog. Options documented in `docs/guide.md` override them per socket.
+ * Every default of the core, in one place: time-outs, queue lengths, buffer sizes, the
+ * read-ahead, the backlog. Options documented in `docs/guide.md` override them per socket. The
+ * layers above the core keep their own, since they may not import it: `DEFAULT_MAX_MESSAGE_SIZE`
+ * and `DEFAULT_UNREAD_WARNING_MS` (messages/), `DEFAULT_STARTTLS_TIMEOUT_MS` (cli/).
  *
- * A time-out of 0 always means "no limit" (see `armTimeout` in `core/timeout.ts`).
+ * A time-out of 0 always means "no limit": the core arms its time-outs with `armTimeout`
+ * (`core/timeout.ts`), the datagram listener's idle sweep and the layers' timers check 0 alike.
  */
 
 // ---- time-outs (ms; 0 disables) ---------------------------------------------------------

@@ -123,7 +123,7 @@ export class Listener implements StreamRole {
     const server = this.transport.createServer(this.host.options, endpoint);
     this.server = server;
     server.on('connection', (sock: Socket) => this.onConnection(sock));
-    server.once('error', (err: NodeJS.ErrnoException) => {
+    server.on('error', (err: NodeJS.ErrnoException) => {
       if (this.closed) return;
       const phase = this.host.addresses.local ? 'listen' : 'bind';
       this.close();

@@ -77,16 +77,6 @@ export class StreamSocket extends SocketBase implements StreamHost {
     return this.listener?.connectionCount ?? 0;
   }
 
-  /** @internal The Node socket of this socket's connection (or of the connect under way), for diagnostics and tests. */
-  get node(): Socket | null {
-    return this.client?.nodeSocket ?? null;
-  }
-
-  /** @internal The peer finished sending (diagnostics and tests: no public fact tells it). */
-  get eof(): boolean {
-    return this.client?.peerEnded ?? false;
-  }
-
   override get alpnProtocol(): string | null {
     return this.client?.session?.alpn ?? null;
   }
