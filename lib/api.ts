@@ -256,6 +256,11 @@ export interface SocketOptions {
   fileMode?: number;
   /** TLS: how long a handshake may take before it fails with `SOCKET_TLS_HANDSHAKE_FAILED`, in ms. Default 10 000. 0 disables. */
   handshakeTimeoutMs?: number;
+  /**
+   * DTLS listener (`upgradeToTls` of a listening UDP socket): most handshakes in progress at once; a datagram from one
+   * more new peer is dropped (`stats().listener.refusedDatagrams`) with no state kept. Default 64.
+   */
+  maxHandshakes?: number;
 }
 
 /** Options for {@link ISocketProvider.upgradeToTls}. */
