@@ -145,3 +145,26 @@ it('listener shutdown leaves accepted DTLS sockets working; upgradeToTls order i
   expect(() => single.listen()).toThrow(/call listen\(\) on the bound UDP socket first/);
   single.shutdown();
 }, 60000);
+
+it('bounds: at most maxHandshakes handshakes at once (more new peers dropped, no state), a stuck handshake freed after handshakeTimeoutMs', async () => {
+  const { server, client } = contexts();
+  const peers = echoUser();
+  const lu = new RecordingUser('dtls-listener', { accept: () => peers });
+  const { l, port } = await dtlsListener(lu, server, { maxHandshakes: 2, handshakeTimeoutMs: 300 });
+  // Five silent "peers" that send one datagram each and never finish a handshake.
+  const su = new RecordingUser('stuck');
+  const stuck = Array.from({ length: 5 }, () => udp.createSocket(su));
+  for (const s of stuck) s.sendTo(Buffer.from('not a ClientHello'), undefined, '127.0.0.1', port);
+  await su.waitFor('socketSendResult', 5, WAIT);
+  for (let t = 0; t < 100 && (l.stats().listener?.refusedDatagrams ?? 0) < 3; t++) await new Promise((r) => setTimeout(r, 20));
+  expect(l.stats().listener?.refusedDatagrams).toBe(3);
+  // Once the two stuck handshakes timed out, a real client gets through.
+  await new Promise((r) => setTimeout(r, 500));
+  const cu = new RecordingUser('clients').on('socketUpgradeToTlsComplete', (s) => s.send(Buffer.from('hi')));
+  connectClients(1, port, client, cu);
+  await peers.waitFor('socketRecvFromResult', 1, WAIT);
+  expect(l.connectionCount).toBe(1);
+  cu.eventsOf('socketUpgradeToTlsComplete')[0].socket.shutdown();
+  for (const s of stuck) s.shutdown();
+  l.shutdown();
+}, 30000);
