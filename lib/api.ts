@@ -267,6 +267,11 @@ export interface SocketOptions {
    * port a first `sendTo` binds). See `docs/multicore.md`.
    */
   reusePort?: boolean;
+  /**
+   * DTLS listener (`upgradeToTls` of a listening UDP socket): most handshakes in progress at once; a datagram from one
+   * more new peer is dropped (`stats().listener.refusedDatagrams`) with no state kept. Default 64.
+   */
+  maxHandshakes?: number;
 }
 
 /** Options for {@link ISocketProvider.upgradeToTls}. */

@@ -33,6 +33,11 @@ export interface ListenerHost {
    * terminated): the peer is then denied.
    */
   makeAccepted(user: USocket, path: PeerPath, held: Datagram[]): DatagramSink;
+  /**
+   * Optional gate before any state is kept for a new peer (the DTLS listener's bounds on
+   * handshakes and peers): false drops the datagram, counted in `refusedDatagrams`.
+   */
+  admit?(address: string, port: number): boolean;
 }
 
 /** Admission before an offer: a plain UDP listener offers every peer at once; DTLS runs a handshake first (see `ListenerGate`). */
@@ -94,7 +99,7 @@ export class DatagramListener implements DatagramSink {
 
   constructor(
     private readonly handle: DatagramHandle,
-    private readonly host: ListenerHost,
+    private host: ListenerHost,
     private readonly limits: ListenerLimits,
   ) {
     handle.setSink(this);
@@ -103,6 +108,11 @@ export class DatagramListener implements DatagramSink {
       this.sweepTimer = setInterval(() => this.sweep(), every);
       this.sweepTimer.unref();
     }
+  }
+
+  /** @internal The DTLS listener takes the listener over from the UDP socket that made it (`upgradeToTls` after `listen()`). */
+  setHost(host: ListenerHost): void {
+    this.host = host;
   }
 
   /** Accepted per-peer sockets still open. */
@@ -163,6 +173,10 @@ export class DatagramListener implements DatagramSink {
       const n = ++this.totals.refusedDatagrams;
       if ((n & (n - 1)) === 0)
         this.host.trace(`listener: maxConnections ${this.limits.maxConnections} reached: dropped a datagram from ${address}:${port}; ${n} so far`);
+      return;
+    }
+    if (this.host.admit && !this.host.admit(address, port)) {
+      this.totals.refusedDatagrams++;
       return;
     }
     const peer: Peer = { key, address, port, kind: 'offered', held: [{ data, address, port }], sink: null, at: performance.now(), path: null };

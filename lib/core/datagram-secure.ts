@@ -73,6 +73,22 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
     session.begin();
   }
 
+  /** @internal The DTLS listener's `accept(user)`: this handshaken socket is `user`'s now (`socketAcceptComplete`). */
+  handTo(user: USocket): void {
+    this.setUser(user);
+    this.emit((u) => {
+      if (!this.view.shutdownAsked) u.socketAcceptComplete?.(this);
+    });
+  }
+
+  override listen(): void {
+    this.throwIfTakenOver('listen');
+    throw new SocketStateError(
+      SocketErrorCode.NotSupported,
+      'listen() on a DTLS socket: call listen() on the bound UDP socket first, then upgradeToTls(it, user, { serverSide: true, context }) makes a DTLS listener',
+    );
+  }
+
   private readonly handshakeTimedOut = (): void => {
     this.handshakeTimer = null;
     this.trace(`DTLS handshake not finished within ${this.handshakeTimeoutMs} ms`);

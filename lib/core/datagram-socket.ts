@@ -4,6 +4,7 @@ import { SocketErrorCode, SocketStateError } from '../errors';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from './address';
 import { DatagramBase } from './datagram-base';
 import { SecureDatagramSocket } from './datagram-secure';
+import { SecureDatagramListener } from './datagram-secure-listener';
 import { DatagramListener, PeerPath } from './datagram-listener';
 import { DatagramHandle, DatagramSink, DatagramTransport, HandedDatagram, HostPort } from './datagram-path';
 import { Datagram } from './datagram-queue';
@@ -403,12 +404,30 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
    */
   [kUpgradeTo](offer: UpgradeOffer): ISocket {
     const session = offer.dtlsSession(); // the options first: a context that allows DTLS
+    if (this.listener) return this.upgradeListener(offer);
     if (!offer.serverSide && this.modeValue !== 'client') {
       throw new SocketStateError(SocketErrorCode.NotConnected, 'upgradeToTls: a DTLS client side needs a connected UDP socket');
     }
     this.checkHandOver();
     const next = new SecureDatagramSocket(offer.user, { ...this.handOverOptions, ...offer.options }); // may throw on bad options: nothing changed yet
     next.start(this.handOver(), session, offer.serverSide);
+    return next;
+  }
+
+  /** A listening socket becomes a DTLS listener (server side only): it takes over the datagram listener. */
+  private upgradeListener(offer: UpgradeOffer): ISocket {
+    this.throwIfTakenOver('upgradeToTls');
+    if (!offer.serverSide)
+      throw new SocketStateError(
+        SocketErrorCode.WrongMode,
+        'upgradeToTls of a listening UDP socket: only the server side ({ serverSide: true }) makes a DTLS listener',
+      );
+    if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
+    const listener = this.listener!;
+    const next = new SecureDatagramListener(offer.user, { ...this.handOverOptions, ...offer.options }, listener, () => offer.dtlsSession());
+    this.listener = null;
+    next.start(listener.localAddress());
+    this.fallSilent('upgradeToTls (DTLS listener)');
     return next;
   }
 

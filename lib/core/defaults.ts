@@ -38,3 +38,6 @@ export const DEFAULT_UDP_BUFFER = 1024 * 1024;
  * offered again after it (option `idleTimeoutMs`; 0: never).
  */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+/** DTLS listener: handshakes in progress at once (one more new peer's datagram is dropped, no state kept). */
+export const DEFAULT_MAX_HANDSHAKES = 64;

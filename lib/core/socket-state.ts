@@ -60,22 +60,25 @@ export const UDP_TRANSITIONS: TransitionTable = {
   connected: ['closed', 'takenOver'],
   binding: ['bound', 'closed'],
   bound: ['listening', 'closed', 'takenOver'],
-  listening: ['closed'],
+  listening: ['closed', 'takenOver'],
   closing: [],
   closed: [],
   takenOver: [],
 };
 
-/** DTLS sockets: made by `upgradeToTls` of a UDP socket, they start their handshake at once. */
+/**
+ * DTLS sockets: made by `upgradeToTls` of a UDP socket, they start their handshake at once.
+ * `idle -> listening`: the DTLS listener, made by `upgradeToTls` of a listening UDP socket.
+ */
 export const DTLS_TRANSITIONS: TransitionTable = {
-  idle: ['handshaking', 'closed'],
+  idle: ['handshaking', 'listening', 'closed'],
   resolving: [],
   connecting: [],
   handshaking: ['connected', 'closed'],
   connected: ['closed'],
   binding: [],
   bound: [],
-  listening: [],
+  listening: ['closed'],
   closing: [],
   closed: [],
   takenOver: [],

@@ -88,10 +88,11 @@ describe('the transition tables', () => {
       'resolving',
       'takenOver',
     ]);
-    expect([...reachable(DTLS_TRANSITIONS)].sort()).toEqual(['closed', 'connected', 'handshaking', 'idle']);
+    expect([...reachable(DTLS_TRANSITIONS)].sort()).toEqual(['closed', 'connected', 'handshaking', 'idle', 'listening']);
     expect(UDP_TRANSITIONS.connected).toEqual(['closed', 'takenOver']);
     expect(UDP_TRANSITIONS.bound).toEqual(['listening', 'closed', 'takenOver']);
-    expect(UDP_TRANSITIONS.listening).toEqual(['closed']);
+    expect(UDP_TRANSITIONS.listening).toEqual(['closed', 'takenOver']); // the DTLS listener takes a UDP listener over
+    expect(DTLS_TRANSITIONS.listening).toEqual(['closed']);
     expect(UDP_TRANSITIONS.idle).toContain('connected');
   });
 
