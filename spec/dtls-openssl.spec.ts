@@ -11,14 +11,7 @@
  * openssl's stdin arrives as one datagram. PEM files live in a temp dir; every process is
  * killed after each test; every wait is bounded.
  */
-import {
-  createTlsSocketProvider,
-  createUdpSocketProvider,
-  ISocket,
-  ISocketContext,
-  ISocketProvider,
-  ShutdownReason,
-} from '../lib';
+import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketContext, ISocketProvider, ShutdownReason } from '../lib';
 import { makeTestPki, TestPki } from '../scripts/certs';
 import { closePlainSockets, freeUdpPort, makeRsaPki, RsaPki } from './helpers/dtls';
 import { withTimeout } from './helpers/net-helpers';
@@ -201,7 +194,18 @@ describeOpenssl('DTLS against openssl', () => {
   }
 
   function sClient(port: number, extra: string[]): OpensslProcess {
-    return runOpenssl(['s_client', '-dtls1_2', '-connect', `127.0.0.1:${port}`, '-CAfile', files.ca, '-verify_return_error', '-servername', 'localhost', ...extra]);
+    return runOpenssl([
+      's_client',
+      '-dtls1_2',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-CAfile',
+      files.ca,
+      '-verify_return_error',
+      '-servername',
+      'localhost',
+      ...extra,
+    ]);
   }
 
   /** Data both ways between s_client and our server `srv`. */

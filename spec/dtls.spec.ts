@@ -580,11 +580,7 @@ describe('DTLS (upgradeToTls of a UDP socket)', () => {
       const strangersAtLock = server.stats().strangerDatagrams;
       const after = 500 - during;
       for (let i = 0; i < after; i++) await garbage.send(junk(), s.port);
-      await pollUntil(
-        () => server.stats().strangerDatagrams >= strangersAtLock + after,
-        `${after} datagrams from the stranger to be counted as ignored`,
-        WAIT,
-      );
+      await pollUntil(() => server.stats().strangerDatagrams >= strangersAtLock + after, `${after} datagrams from the stranger to be counted as ignored`, WAIT);
       const side = (socket: ISocket, user: RecordingUser, port: number): Side => ({ socket, user, udp: socket, udpUser: user, port });
       await roundTrip(side(client, cu, c.localPort), side(server, su, s.port), 'still here');
       await roundTrip(side(server, su, s.port), side(client, cu, c.localPort), 'me too');
@@ -647,11 +643,7 @@ describe('DTLS (upgradeToTls of a UDP socket)', () => {
       const stranger = await plainUdp();
       await stranger.send(withheld!, p.server.port);
       await stranger.send(firstHello!.data, p.server.port);
-      await pollUntil(
-        () => p.server.socket.stats().strangerDatagrams >= 2,
-        'two datagrams from the stranger to be counted as ignored',
-        WAIT,
-      );
+      await pollUntil(() => p.server.socket.stats().strangerDatagrams >= 2, 'two datagrams from the stranger to be counted as ignored', WAIT);
       await settle();
       expect(p.server.user.count('socketRecvFromResult', p.server.socket)).toBe(0);
       expect(stranger.messages).toEqual([]);

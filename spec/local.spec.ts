@@ -92,9 +92,11 @@ class ChildRun {
       };
       this.waits.add(w);
     });
-    return withTimeout(p, ms, `${this.name}: ${what} (stdout ${JSON.stringify(this.out)}, stderr ${JSON.stringify(this.err.slice(-500))}, exit ${JSON.stringify(this.exit)})`).finally(() =>
-      this.waits.delete(w),
-    );
+    return withTimeout(
+      p,
+      ms,
+      `${this.name}: ${what} (stdout ${JSON.stringify(this.out)}, stderr ${JSON.stringify(this.err.slice(-500))}, exit ${JSON.stringify(this.exit)})`,
+    ).finally(() => this.waits.delete(w));
   }
 
   /** Waits for the process to end and its output to be complete. */

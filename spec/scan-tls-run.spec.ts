@@ -29,7 +29,13 @@ function runScan(): Promise<RunResult> {
     execFile(
       process.execPath,
       ['-r', 'ts-node/register/transpile-only', 'scripts/scan-tls.ts'],
-      { cwd: root, env: { ...process.env, SCAN_TLS_TIMEOUT_MS: String(SCAN_TIMEOUT_MS) }, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
+      {
+        cwd: root,
+        env: { ...process.env, SCAN_TLS_TIMEOUT_MS: String(SCAN_TIMEOUT_MS) },
+        timeout: RUN_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        maxBuffer: 16 * 1024 * 1024,
+      },
       (err, stdout) => {
         const failure = err as (Error & { code?: unknown; signal?: NodeJS.Signals | null }) | null;
         resolve({ code: failure === null ? 0 : typeof failure.code === 'number' ? failure.code : null, signal: failure?.signal ?? null, stdout });

@@ -11,7 +11,13 @@ import type { Finding } from '../scripts/scan-tls/testssl';
 const DAY_MS = 24 * 3600_000;
 
 const now = new Date('2030-01-01T00:00:00Z');
-const testCert: CertificateFacts = { key: 'EC prime256v1', notAfter: new Date(now.getTime() + 7 * DAY_MS), ocspUri: false, crlDistributionPoint: false, scts: false };
+const testCert: CertificateFacts = {
+  key: 'EC prime256v1',
+  notAfter: new Date(now.getTime() + 7 * DAY_MS),
+  ocspUri: false,
+  crlDistributionPoint: false,
+  scts: false,
+};
 
 /** A scan that reported every required check as OK and one cipher, plus `extra`. */
 function scan(...extra: Finding[]): Finding[] {
@@ -82,12 +88,22 @@ describe('the scan gate', () => {
   });
 
   it('calls a scan incomplete when a required check is missing or could not run, or no cipher was listed', () => {
-    const missing = classify(scan().filter((f) => f.id !== 'ROBOT'), testCert, now);
+    const missing = classify(
+      scan().filter((f) => f.id !== 'ROBOT'),
+      testCert,
+      now,
+    );
     expect([missing.exitCode, missing.missing]).toEqual([2, ['ROBOT']]);
     const warned = classify(scanWith({ id: 'heartbleed', severity: 'WARN', finding: 'test failed' }), testCert, now);
     expect(warned.exitCode).toBe(2);
     expect(classify(scan({ id: 'scanProblem', severity: 'FATAL', finding: 'no TLS service' }), testCert, now).exitCode).toBe(2);
-    expect(classify(scan().filter((f) => !f.id.startsWith('cipher_x')), testCert, now).exitCode).toBe(2);
+    expect(
+      classify(
+        scan().filter((f) => !f.id.startsWith('cipher_x')),
+        testCert,
+        now,
+      ).exitCode,
+    ).toBe(2);
     // a check outside the required list that could not run is listed, not fatal
     const optional = classify(scan({ id: 'sessionresumption_ticket', severity: 'WARN', finding: 'check failed because of connect problem' }), testCert, now);
     expect([optional.exitCode, optional.incomplete.map((f) => f.id)]).toEqual([0, ['sessionresumption_ticket']]);

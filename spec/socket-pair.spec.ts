@@ -3,15 +3,7 @@
  * sockets with the full contract and no network, for testing apps.
  */
 import { createHash } from 'node:crypto';
-import {
-  createSocketPair,
-  createTlsSocketProvider,
-  IoMux,
-  ISocket,
-  ShutdownReason,
-  SocketErrorCode,
-  USocket,
-} from '../lib';
+import { createSocketPair, createTlsSocketProvider, IoMux, ISocket, ShutdownReason, SocketErrorCode, USocket } from '../lib';
 import { pairFixture } from './conformance/connected-fixtures';
 import { runConnectedStreamSuite } from './conformance/connected-stream-suite';
 import { pollUntil } from './helpers/net-helpers';
@@ -174,7 +166,9 @@ describe('createSocketPair', () => {
     const [sa] = createSocketPair(new RecordingUser('x'), new RecordingUser('y'));
     expect(() => sa.connect('127.0.0.1:1')).toThrow(expect.objectContaining({ code: SocketErrorCode.AlreadyConnected }));
     expect(() => sa.bind(null, 0)).toThrow(expect.objectContaining({ code: SocketErrorCode.WrongMode }));
-    expect(() => createSocketPair(new RecordingUser('p'), new RecordingUser('q'), { context: createTlsSocketProvider().createSocketContext() })).toThrow(TypeError);
+    expect(() => createSocketPair(new RecordingUser('p'), new RecordingUser('q'), { context: createTlsSocketProvider().createSocketContext() })).toThrow(
+      TypeError,
+    );
     expect(() => createSocketPair(new RecordingUser('p'), {} as USocket)).toThrow(TypeError);
   });
 

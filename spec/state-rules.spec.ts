@@ -12,7 +12,6 @@ import { cleanupAndCheck, RecordingUser } from './helpers/recording-user';
 import { tcpFixture } from './helpers/tcp-fixture';
 import { StreamHarness, thrown } from './helpers/stream-harness';
 
-
 describe('a call that throws changes nothing', () => {
   let h: StreamHarness;
   beforeEach(() => (h = new StreamHarness(tcpFixture)));
@@ -95,7 +94,7 @@ describe('shutdown() cancels a completion already queued', () => {
     }
   });
 
-  it('a completion delivered at once from Node\'s connect event still comes before what shutdown() then reports', async () => {
+  it("a completion delivered at once from Node's connect event still comes before what shutdown() then reports", async () => {
     const server = net.createServer((c) => c.destroy());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
@@ -214,7 +213,11 @@ describe('a listener that was shut down accepts nothing', () => {
 
   // The raw peer is half-open capable: the server's close shows as its end of stream.
   const closedByServer = (raw: net.Socket): Promise<void> =>
-    withTimeout(new Promise<void>((resolve) => (raw.readableEnded ? resolve() : raw.once('end', () => resolve()))), 10000, 'the server to close the connection');
+    withTimeout(
+      new Promise<void>((resolve) => (raw.readableEnded ? resolve() : raw.once('end', () => resolve()))),
+      10000,
+      'the server to close the connection',
+    );
 
   it('accept() after shutdown() in the same socketListenResult denies the connection', async () => {
     const u = new RecordingUser('would-be');

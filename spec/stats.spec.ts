@@ -6,15 +6,7 @@
 import * as dgram from 'node:dgram';
 import type { Socket } from 'node:net';
 import * as tls from 'node:tls';
-import {
-  createTcpSocketProvider,
-  createTlsSocketProvider,
-  createUdpSocketProvider,
-  ISocket,
-  ShutdownReason,
-  SocketStats,
-  USocket,
-} from '../lib';
+import { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, ISocket, ShutdownReason, SocketStats, USocket } from '../lib';
 import { closeAllRaw, closedPort, pollUntil, rawConnect, rawEchoServer, withTimeout } from './helpers/net-helpers';
 import { clientContext, loadPki, serverContext } from './helpers/tls-fixture';
 

@@ -9,7 +9,6 @@ import { cleanupAndCheck, RecordingUser } from './helpers/recording-user';
 import { tcpFixture } from './helpers/tcp-fixture';
 import { StreamHarness } from './helpers/stream-harness';
 
-
 /**
  * A listener with backlog 0 that never accepts: once its accept queue holds one connection,
  * Linux drops further SYNs, so a connect hangs until its time-out. Node always accepts, so

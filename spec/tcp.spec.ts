@@ -274,9 +274,7 @@ describe('tcp specifics', () => {
       await srv.accepted(1);
       const u3 = new RecordingUser('c3');
       const c3 = h.client(srv, u3);
-      expect([ShutdownReason.ByPeer, ShutdownReason.Lost, ShutdownReason.ConnectRejected]).toContain(
-        await u3.waitForShutdown(c3),
-      );
+      expect([ShutdownReason.ByPeer, ShutdownReason.Lost, ShutdownReason.ConnectRejected]).toContain(await u3.waitForShutdown(c3));
       await settle(100);
       expect(srv.user.count('socketListenResult')).toBe(2);
       expect(srv.socket.connectionCount).toBe(2);

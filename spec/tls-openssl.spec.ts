@@ -9,14 +9,7 @@
  * PEM files live in a temp dir for this file; every process is killed after each test and
  * every wait is bounded.
  */
-import {
-  createTcpSocketProvider,
-  createTlsSocketProvider,
-  ISocket,
-  ISocketContext,
-  ISocketProvider,
-  ShutdownReason,
-} from '../lib';
+import { createTcpSocketProvider, createTlsSocketProvider, ISocket, ISocketContext, ISocketProvider, ShutdownReason } from '../lib';
 import { makeTestPki, TestPki } from '../scripts/certs';
 import { closeAllRaw, withTimeout } from './helpers/net-helpers';
 import { freePort, hasOpenssl, killAllOpenssl, PemDir, runOpenssl } from './helpers/openssl';

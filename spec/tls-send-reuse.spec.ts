@@ -71,7 +71,7 @@ async function run(mode: 'paced' | 'burst'): Promise<void> {
   await pollUntil(() => ended !== null, 'the shutdown');
 }
 
-describe('TLS send: the buffer is the caller\'s again as soon as send() returns', () => {
+describe("TLS send: the buffer is the caller's again as soon as send() returns", () => {
   it('sends paced by socketSendResult (not copied)', () => run('paced'));
   it('a burst of sends (the first not copied, the rest queued as copies)', () => run('burst'));
 });

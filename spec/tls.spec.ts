@@ -379,10 +379,13 @@ describe('tls specifics', () => {
 
     it.each([
       ['no client certificate', (ctx: ISocketContext): void => void ctx],
-      ['disableClientCertificate() after setClientCertificate()', (ctx: ISocketContext): void => {
-        ctx.setClientCertificate(pki.client);
-        ctx.disableClientCertificate();
-      }],
+      [
+        'disableClientCertificate() after setClientCertificate()',
+        (ctx: ISocketContext): void => {
+          ctx.setClientCertificate(pki.client);
+          ctx.disableClientCertificate();
+        },
+      ],
       ['a self-signed client certificate', (ctx: ISocketContext): void => ctx.setClientCertificate(pki.rogue)],
     ])('%s: the accepted user gets TLS_HANDSHAKE_FAILED; the client does not stay open', async (_what, setup) => {
       const cs = conns();
@@ -513,7 +516,10 @@ describe('tls specifics', () => {
       expect(echoA.count('socketShutdown')).toBe(0);
 
       // New connections, on either listener, get the new certificate.
-      for (const [label, srv] of [['A', a], ['B', b]] as const) {
+      for (const [label, srv] of [
+        ['A', a],
+        ['B', b],
+      ] as const) {
         const u = sinkUser(`after ${label}`);
         const s = h.socket(u, { context: cctx });
         s.connect(srv.address, 'other.test');

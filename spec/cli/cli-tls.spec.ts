@@ -44,7 +44,19 @@ afterAll(() => pem?.remove());
 
 /** `openssl s_client` (`extra` options first) to the tool on `port`, verifying it as localhost; resolves once verified. */
 async function verifiedClient(port: number, ...extra: string[]): Promise<OpensslProcess> {
-  const client = runOpenssl(['s_client', ...extra, '-connect', `127.0.0.1:${port}`, '-CAfile', files.ca, '-verify_return_error', '-servername', 'localhost', '-verify_hostname', 'localhost']);
+  const client = runOpenssl([
+    's_client',
+    ...extra,
+    '-connect',
+    `127.0.0.1:${port}`,
+    '-CAfile',
+    files.ca,
+    '-verify_return_error',
+    '-servername',
+    'localhost',
+    '-verify_hostname',
+    'localhost',
+  ]);
   await client.waitForOutput(/Verify return code: \d+/);
   expect(client.stdout).toContain('Verify return code: 0 (ok)');
   return client;
@@ -63,7 +75,19 @@ async function linesBothWays(run: CliProcess, client: OpensslProcess): Promise<v
 describeOpenssl('tls against openssl', () => {
   it('connect to s_server with --ca, --server-name and --alpn: verified, ALPN agreed, lines both ways', async () => {
     const port = await freePort();
-    const server = runOpenssl(['s_server', '-accept', `127.0.0.1:${port}`, '-cert', files.serverPair.cert, '-key', files.serverPair.key, '-alpn', 'h2,http/1.1', '-naccept', '1']);
+    const server = runOpenssl([
+      's_server',
+      '-accept',
+      `127.0.0.1:${port}`,
+      '-cert',
+      files.serverPair.cert,
+      '-key',
+      files.serverPair.key,
+      '-alpn',
+      'h2,http/1.1',
+      '-naccept',
+      '1',
+    ]);
     await server.waitForOutput(/ACCEPT/);
     const run = cli.run(['connect', 'tls', `127.0.0.1:${port}`, '--ca', files.ca, '--server-name', 'localhost', '--alpn', 'http/1.1', '--verbose']);
     await run.stderrMatch(/connected to 127\.0\.0\.1:\d+ \(tls, ALPN http\/1\.1, certificate CN=localhost\)/);
@@ -126,7 +150,9 @@ describeOpenssl('tls against openssl', () => {
     const port = await run.listeningPort();
     const client = await verifiedClient(port, '-starttls', 'smtp');
     await run.stderrMatch(/STARTTLS done with 127\.0\.0\.1:\d+ \(tls/);
-    expect(run.stderr).toMatch(/-> 220 \S+ ESMTP socket-provider\n[\s\S]*<- EHLO [\s\S]*-> 250 STARTTLS\n[\s\S]*<- STARTTLS\n[\s\S]*-> 220 2\.0\.0 Ready to start TLS\n/);
+    expect(run.stderr).toMatch(
+      /-> 220 \S+ ESMTP socket-provider\n[\s\S]*<- EHLO [\s\S]*-> 250 STARTTLS\n[\s\S]*<- STARTTLS\n[\s\S]*-> 220 2\.0\.0 Ready to start TLS\n/,
+    );
     await linesBothWays(run, client);
   });
 });

@@ -26,7 +26,10 @@ function tableRows(): FormRow[] {
     .split('\n')
     .filter((line) => line.startsWith('| `'))
     .map((line) => {
-      const [first, readAs, outcome] = line.split('|').slice(1, 4).map((cell) => cell.trim());
+      const [first, readAs, outcome] = line
+        .split('|')
+        .slice(1, 4)
+        .map((cell) => cell.trim());
       const address = /^`([^`]*)`/.exec(first)?.[1];
       if (address === undefined) throw new Error(`unreadable row ${line}`);
       return { address, ipv6: first.includes('(ipv6)'), readAs, outcome: outcome.replace(/`/g, '') };

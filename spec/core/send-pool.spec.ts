@@ -27,7 +27,7 @@ describe('SendPool', () => {
     expect(c.buffer).not.toBe(a.buffer); // handed out once only
   });
 
-  it('never takes in memory it did not hand out: small copies (Node\'s shared pool) and views', () => {
+  it("never takes in memory it did not hand out: small copies (Node's shared pool) and views", () => {
     const pool = new SendPool();
     const small = pool.acquire(100);
     pool.release(small);

@@ -134,7 +134,11 @@ const exampleScope = {
 const echoServers: Array<[what: string, make: () => USocket, start: 'socketAcceptComplete' | 'socketUpgradeToTlsComplete']> = [
   ['scripts/examples/tcp-echo.ts Echo (the README)', () => new (classFromExample('scripts/examples/tcp-echo.ts', 'Echo'))(), 'socketAcceptComplete'],
   ['scripts/examples/tls-echo.ts Echo', () => new (classFromExample('scripts/examples/tls-echo.ts', 'Echo', exampleScope))(), 'socketAcceptComplete'],
-  ['scripts/examples/starttls.ts SecureServerSide', () => new (classFromExample('scripts/examples/starttls.ts', 'SecureServerSide', exampleScope))(), 'socketUpgradeToTlsComplete'],
+  [
+    'scripts/examples/starttls.ts SecureServerSide',
+    () => new (classFromExample('scripts/examples/starttls.ts', 'SecureServerSide', exampleScope))(),
+    'socketUpgradeToTlsComplete',
+  ],
   ['scripts/examples/socket-pair.ts UpperCaser', () => new (classFromExample('scripts/examples/socket-pair.ts', 'UpperCaser'))(), 'socketAcceptComplete'],
   ['scripts/demo/tcp.ts EchoConnection', () => new EchoConnection(), 'socketAcceptComplete'],
 ];
@@ -219,7 +223,12 @@ function unboundedReplies(where: string, code: string): string[] {
 
 describe('no example reads again before its answer was sent', () => {
   const files = [...tsFilesUnder('scripts/examples'), 'scripts/demo.ts', ...tsFilesUnder('scripts/demo')];
-  const docs = ['README.md', ...readdirSync(path.join(root, 'docs')).filter((n) => n.endsWith('.md')).map((n) => `docs/${n}`)];
+  const docs = [
+    'README.md',
+    ...readdirSync(path.join(root, 'docs'))
+      .filter((n) => n.endsWith('.md'))
+      .map((n) => `docs/${n}`),
+  ];
 
   it('the check finds the old pattern', () => {
     const old = 'class Echo { socketRecvResult(s: any, buf: Uint8Array, n: number) { s.send(buf, n); s.recv(buf, 64, true); } }';

@@ -5,7 +5,6 @@
  */
 import { generate } from 'selfsigned';
 
-
 // ---------------------------------------------------------------------------------------
 // Plain dgram peers
 // ---------------------------------------------------------------------------------------
@@ -13,7 +12,6 @@ import { generate } from 'selfsigned';
 import { plainUdp, PlainUdp } from './udp-peers';
 
 export { closePlainSockets, freeUdpPort, plainUdp, PlainUdp, type PlainMessage } from './udp-peers';
-
 
 // ---------------------------------------------------------------------------------------
 // DTLS records, for assertions on what went over the wire
@@ -91,7 +89,12 @@ export async function makeRsaPki(): Promise<RsaPki> {
         { name: 'extKeyUsage', serverAuth: !clientAuth, clientAuth },
         {
           name: 'subjectAltName',
-          altNames: clientAuth ? [{ type: 2, value: cn }] : [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }],
+          altNames: clientAuth
+            ? [{ type: 2, value: cn }]
+            : [
+                { type: 2, value: 'localhost' },
+                { type: 7, ip: '127.0.0.1' },
+              ],
         },
       ],
     });

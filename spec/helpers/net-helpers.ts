@@ -113,9 +113,7 @@ export class StreamCollector {
       };
       this.waits.add(w);
     });
-    return withTimeout(p, ms, `${what} (raw peer has ${this.length} bytes, ended=${this.ended}, closed=${this.closed})`).finally(
-      () => this.waits.delete(w),
-    );
+    return withTimeout(p, ms, `${what} (raw peer has ${this.length} bytes, ended=${this.ended}, closed=${this.closed})`).finally(() => this.waits.delete(w));
   }
 
   waitForBytes(n: number, ms = 10000): Promise<void> {

@@ -226,7 +226,10 @@ function instrument(target: ISocket): void {
       value: function guarded(...args: unknown[]): unknown {
         inApiDepth++;
         try {
-          const result = (fn as (...a: unknown[]) => unknown).apply(target, args.map((a) => unwrap(a)));
+          const result = (fn as (...a: unknown[]) => unknown).apply(
+            target,
+            args.map((a) => unwrap(a)),
+          );
           accountCall(stateOf(target), method, args);
           return result;
         } finally {
@@ -404,7 +407,12 @@ export class RecordingUser extends USocket {
   /** Resolves when `name` was called `count` times (for `socket`, if given). */
   waitFor(name: CallbackName, count = 1, timeoutMs = 10000, socket?: ISocket): Promise<void> {
     const what = `${this.label}: ${count}× ${name}${socket ? ` on ${socketId(socket)}` : ''}`;
-    return waitUntil(() => this.count(name, socket) >= count, what, timeoutMs, () => this.describe());
+    return waitUntil(
+      () => this.count(name, socket) >= count,
+      what,
+      timeoutMs,
+      () => this.describe(),
+    );
   }
 
   /** Resolves with the reason once `socket` (default: this user's first socket) reported socketShutdown. */
@@ -623,11 +631,7 @@ export async function cleanupAndCheck(timeoutMs = 10000): Promise<string[]> {
     }
   }
   try {
-    await waitUntil(
-      () => watched.every((st) => st.shutdownCount > 0),
-      'every socket of the test to report socketShutdown',
-      timeoutMs,
-    );
+    await waitUntil(() => watched.every((st) => st.shutdownCount > 0), 'every socket of the test to report socketShutdown', timeoutMs);
   } catch {
     for (const st of watched) {
       if (st.shutdownCount === 0) {

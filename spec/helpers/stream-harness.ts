@@ -107,7 +107,12 @@ export class StreamHarness {
       port,
       address,
       async accepted(n = 0, timeoutMs = 10000) {
-        await waitUntil(() => offered.length > n, `listener: connection #${n} offered`, timeoutMs, () => user.describe());
+        await waitUntil(
+          () => offered.length > n,
+          `listener: connection #${n} offered`,
+          timeoutMs,
+          () => user.describe(),
+        );
         const u = offered[n];
         const k = offered.slice(0, n + 1).filter((x) => x === u).length;
         await u.waitFor('socketAcceptComplete', k, timeoutMs);

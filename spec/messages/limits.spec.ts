@@ -59,7 +59,9 @@ describe('a message larger than maxMessageSize', () => {
     expect(first.user.messages().map(String)).toEqual(['fine']);
     const ms = first.user.events[0].socket;
     expect(ms.framingError).toBe(MessageErrorCode.TooLarge);
-    expect(s.log.lines.join('\n')).toMatch(/tcp message socket \(\w+\) with 127\.0\.0\.1:\d+: .*maxMessageSize.*\(ERR_MESSAGE_TOO_LARGE\); closing the connection/);
+    expect(s.log.lines.join('\n')).toMatch(
+      /tcp message socket \(\w+\) with 127\.0\.0\.1:\d+: .*maxMessageSize.*\(ERR_MESSAGE_TOO_LARGE\); closing the connection/,
+    );
     await first.seen.waitForEnd(); // the echo of "fine" came first
     expect(first.seen.data().equals(ok)).toBe(true);
 

@@ -145,22 +145,39 @@ export class MessageRecorder extends UMessageSocket {
   }
 
   describe(): string {
-    const list = this.events.slice(-30).map((e) => (e.name === 'messageReceived' ? `msg(${e.message?.length})` : e.name === 'messageSocketShutdown' ? `shutdown(${e.reason})` : 'sent'));
+    const list = this.events
+      .slice(-30)
+      .map((e) => (e.name === 'messageReceived' ? `msg(${e.message?.length})` : e.name === 'messageSocketShutdown' ? `shutdown(${e.reason})` : 'sent'));
     return `  ${this.label}: [${list.join(', ')}]`;
   }
 
   // ---- waits -------------------------------------------------------------------------
 
   waitForMessages(n: number, ms = WAIT): Promise<void> {
-    return until(() => this.count('messageReceived') >= n, `${this.label}: ${n} messages (have ${this.count('messageReceived')})`, ms, () => this.describe());
+    return until(
+      () => this.count('messageReceived') >= n,
+      `${this.label}: ${n} messages (have ${this.count('messageReceived')})`,
+      ms,
+      () => this.describe(),
+    );
   }
 
   waitForSendResults(n: number, ms = WAIT): Promise<void> {
-    return until(() => this.count('messageSendResult') >= n, `${this.label}: ${n} send results`, ms, () => this.describe());
+    return until(
+      () => this.count('messageSendResult') >= n,
+      `${this.label}: ${n} send results`,
+      ms,
+      () => this.describe(),
+    );
   }
 
   async waitForShutdown(ms = WAIT): Promise<ShutdownReason> {
-    await until(() => this.count('messageSocketShutdown') > 0, `${this.label}: messageSocketShutdown`, ms, () => this.describe());
+    await until(
+      () => this.count('messageSocketShutdown') > 0,
+      `${this.label}: messageSocketShutdown`,
+      ms,
+      () => this.describe(),
+    );
     return this.reason() as ShutdownReason;
   }
 

@@ -6,16 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import {
-  createTcpSocketProvider,
-  createTlsSocketProvider,
-  createUdpSocketProvider,
-  IoMux,
-  ISocket,
-  ShutdownReason,
-  SocketErrorCode,
-  USocket,
-} from '../../lib';
+import { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, IoMux, ISocket, ShutdownReason, SocketErrorCode, USocket } from '../../lib';
 import { createMessageSocket, UMessageSocket } from '../../lib/messages';
 import { closeAllRaw, settle } from '../helpers/net-helpers';
 import { thrown } from '../helpers/stream-harness';
@@ -245,8 +236,13 @@ describe('a message user callback that throws', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout.trim().split('\n').sort()).toEqual(
-      ['first got hello first', 'second got hello second', 'uncaught: boom from first', 'first ended SOCKET_SHUTDOWN_NORMAL', 'second ended SOCKET_SHUTDOWN_NORMAL'].sort(),
+      [
+        'first got hello first',
+        'second got hello second',
+        'uncaught: boom from first',
+        'first ended SOCKET_SHUTDOWN_NORMAL',
+        'second ended SOCKET_SHUTDOWN_NORMAL',
+      ].sort(),
     );
   }, 25000);
 });
-

@@ -122,11 +122,14 @@ describe.each(FRAMINGS)('the %s wire format', (_name, framing) => {
             return false;
           }
         }, 'every message on the raw server')
-        .then(() => {
-          got.push(...handParse(framing, collector.data()));
-          sock.write(Buffer.concat([handFrame(framing, Buffer.from('got them')), handFrame(framing, Buffer.from('bye'))]));
-          sock.end();
-        }, () => undefined);
+        .then(
+          () => {
+            got.push(...handParse(framing, collector.data()));
+            sock.write(Buffer.concat([handFrame(framing, Buffer.from('got them')), handFrame(framing, Buffer.from('bye'))]));
+            sock.end();
+          },
+          () => undefined,
+        );
     });
     const client = new MessageRecorder('client', { autoReceive: true });
     const ms = wrap(await connected(createTcpSocketProvider(), `127.0.0.1:${srv.port}`), client, { framing });

@@ -51,7 +51,14 @@ class Ctx {
     readonly pki: TestPki,
     readonly witness: Witness,
   ) {
-    this.raw = kind === 'tcp' ? createTcpSocketProvider() : kind === 'tls' ? createTlsSocketProvider() : kind === 'local' ? createLocalSocketProvider() : createUdpSocketProvider();
+    this.raw =
+      kind === 'tcp'
+        ? createTcpSocketProvider()
+        : kind === 'tls'
+          ? createTlsSocketProvider()
+          : kind === 'local'
+            ? createLocalSocketProvider()
+            : createUdpSocketProvider();
     this.provider = guardProvider(this.raw);
   }
 
@@ -159,10 +166,17 @@ function connectCases(kind: Kind): Case[] {
   });
   if (kind === 'tls') out.push(...MALFORMED_CONNECT_ADDRESSES.map(addressCase));
   if (ipKinds.includes(kind)) out.push(...MORE_MALFORMED_CONNECT_ADDRESSES.map(addressCase));
-  for (const [label, value] of [['42', 42], ['null', null], ['undefined', undefined], ['{}', {}], ['an array', ['127.0.0.1:80']]] as const) {
+  for (const [label, value] of [
+    ['42', 42],
+    ['null', null],
+    ['undefined', undefined],
+    ['{}', {}],
+    ['an array', ['127.0.0.1:80']],
+  ] as const) {
     out.push(onFresh(`connect(${label}) throws`, 'TypeError', (s) => s.connect(anyArg(value))));
   }
-  if (kind !== 'udp') out.push(onFresh('connect(address, 42): a serverName that is not a string throws', 'TypeError', (s, ctx) => s.connect(ctx.witness.address, anyArg(42))));
+  if (kind !== 'udp')
+    out.push(onFresh('connect(address, 42): a serverName that is not a string throws', 'TypeError', (s, ctx) => s.connect(ctx.witness.address, anyArg(42))));
   return out;
 }
 
@@ -173,7 +187,10 @@ function localPathCases(): Case[] {
     run: async (ctx) => {
       const { s, u } = ctx.fresh({}, 'listener');
       s.bind(where(ctx));
-      const reason = await Promise.race([u.waitForShutdown(s, WAIT).then((r) => `shutdown:${r}`), u.waitFor('socketBindResult', 1, WAIT, s).then(() => 'bound')]);
+      const reason = await Promise.race([
+        u.waitForShutdown(s, WAIT).then((r) => `shutdown:${r}`),
+        u.waitFor('socketBindResult', 1, WAIT, s).then(() => 'bound'),
+      ]);
       return reason;
     },
   });
@@ -199,8 +216,12 @@ function localPathCases(): Case[] {
     connectTo('connect of a named pipe on Linux', AI, () => '\\\\.\\pipe\\sp-bad'),
     connectTo('connect("\\0"): an empty abstract name', AI, () => '\0'),
     connectTo('connect of an abstract name of 108 bytes', AI, () => `\0${'a'.repeat(108)}`),
-    connectTo('connect into a directory that does not exist', `shutdown:${ShutdownReason.ConnectFailed}`, () => path.join(os.tmpdir(), `sp-no-dir-${process.pid}`, 'x.sock')),
-    connectTo('connect to a relative path where nothing is', `shutdown:${ShutdownReason.ConnectFailed}`, (ctx) => path.relative(process.cwd(), ctx.path('sp-rel-missing'))),
+    connectTo('connect into a directory that does not exist', `shutdown:${ShutdownReason.ConnectFailed}`, () =>
+      path.join(os.tmpdir(), `sp-no-dir-${process.pid}`, 'x.sock'),
+    ),
+    connectTo('connect to a relative path where nothing is', `shutdown:${ShutdownReason.ConnectFailed}`, (ctx) =>
+      path.relative(process.cwd(), ctx.path('sp-rel-missing')),
+    ),
     connectTo('connect to a regular file', `shutdown:${ShutdownReason.ConnectRejected}`, (ctx) => {
       const p = ctx.path('sp-file');
       fs.writeFileSync(p, 'not a socket');
@@ -211,7 +232,9 @@ function localPathCases(): Case[] {
     bindAt('bind of a named pipe on Linux', AI, () => '\\\\.\\pipe\\sp-bad'),
     bindAt('bind("\\0"): an empty abstract name', AI, () => '\0'),
     bindAt('bind of an abstract name of 108 bytes', AI, () => `\0${'a'.repeat(108)}`),
-    bindAt('bind into a directory that does not exist', `shutdown:${ShutdownReason.BindFailed}`, () => path.join(os.tmpdir(), `sp-no-dir-${process.pid}`, 'x.sock')),
+    bindAt('bind into a directory that does not exist', `shutdown:${ShutdownReason.BindFailed}`, () =>
+      path.join(os.tmpdir(), `sp-no-dir-${process.pid}`, 'x.sock'),
+    ),
     bindAt('bind on an existing directory: never removed', `shutdown:${ShutdownReason.BindFailed}`, (ctx) => {
       const p = ctx.path('sp-dir');
       fs.mkdirSync(p);
@@ -233,7 +256,8 @@ function localPathCases(): Case[] {
         s.bind(rel);
         await u.waitFor('socketBindResult', 1, WAIT, s);
         s.listen();
-        const asWritten = u.eventsOf('socketBindResult', s)[0].args[0] === rel ? 'bound as written' : `bound as ${String(u.eventsOf('socketBindResult', s)[0].args[0])}`;
+        const asWritten =
+          u.eventsOf('socketBindResult', s)[0].args[0] === rel ? 'bound as written' : `bound as ${String(u.eventsOf('socketBindResult', s)[0].args[0])}`;
         const connected: string[] = [];
         for (const where of [rel, abs]) {
           const c = ctx.fresh({}, 'client');
@@ -274,8 +298,13 @@ function bindCases(kind: Kind): Case[] {
       },
     });
   }
-  for (const [label, port, error] of BAD_PORTS) out.push(onFresh(`bind(address, ${label}) throws`, error, (s, ctx) => s.bind(bindArgs(ctx), anyArg(port)), server));
-  for (const [label, value] of [['42', 42], ['{}', {}], ['an array', ['127.0.0.1']]] as const) {
+  for (const [label, port, error] of BAD_PORTS)
+    out.push(onFresh(`bind(address, ${label}) throws`, error, (s, ctx) => s.bind(bindArgs(ctx), anyArg(port)), server));
+  for (const [label, value] of [
+    ['42', 42],
+    ['{}', {}],
+    ['an array', ['127.0.0.1']],
+  ] as const) {
     out.push(onFresh(`bind(${label}, 0) throws`, 'TypeError', (s) => s.bind(anyArg(value), 0), server));
   }
   out.push(onFresh('bind(address, 0, 1): a reuseAddr that is not a boolean throws', 'TypeError', (s, ctx) => s.bind(bindArgs(ctx), 0, anyArg(1)), server));
@@ -351,7 +380,11 @@ function createSocketCases(kind: Kind): Case[] {
     run: async (ctx) => thrown(() => ctx.provider.createSocket(anyArg<USocket>(user), anyArg(options))),
   });
   for (const [label, user] of NOT_USERS) out.push(create(`createSocket(${label}) throws`, 'TypeError', user, undefined));
-  for (const [label, options] of [['null', null], ["'x'", 'x'], ['42', 42]] as const) {
+  for (const [label, options] of [
+    ['null', null],
+    ["'x'", 'x'],
+    ['42', 42],
+  ] as const) {
     out.push(create(`createSocket(user, ${label}) throws`, 'TypeError', new RecordingUser('never'), options));
   }
   const bad: Array<[string, unknown, string]> =
@@ -371,16 +404,25 @@ function createSocketCases(kind: Kind): Case[] {
           ['shutdownTimeoutMs', NaN, 'RangeError'],
           ['handshakeTimeoutMs', 1.5, 'RangeError'],
           ['maxConnections', -1, 'RangeError'],
-          ...(kind === 'local' ? ([['fileMode', 0o1000, 'RangeError'], ['fileMode', -1, 'RangeError']] as Array<[string, unknown, string]>) : []),
+          ...(kind === 'local'
+            ? ([
+                ['fileMode', 0o1000, 'RangeError'],
+                ['fileMode', -1, 'RangeError'],
+              ] as Array<[string, unknown, string]>)
+            : []),
           ...(kind === 'tls' ? ([['context', {}, 'TypeError']] as Array<[string, unknown, string]>) : []),
         ];
-  for (const [option, value, error] of bad) out.push(create(`createSocket(user, { ${option}: ${JSON.stringify(value) ?? String(value)} }) throws`, error, new RecordingUser('never'), { [option]: value }));
+  for (const [option, value, error] of bad)
+    out.push(
+      create(`createSocket(user, { ${option}: ${JSON.stringify(value) ?? String(value)} }) throws`, error, new RecordingUser('never'), { [option]: value }),
+    );
   return out;
 }
 
 function misuseCases(kind: Kind): Case[] {
   const out: Case[] = [];
-  for (const [label, user] of NOT_USERS) out.push(onVictim(`setUser(${label}) throws; callbacks still go to the old user`, 'TypeError', (s) => s.setUser(anyArg(user))));
+  for (const [label, user] of NOT_USERS)
+    out.push(onVictim(`setUser(${label}) throws; callbacks still go to the old user`, 'TypeError', (s) => s.setUser(anyArg(user))));
   out.push(onVictim("setQoS('QOS_NONSENSE') throws", 'TypeError', (s) => s.setQoS(anyArg<QosTrafficType>('QOS_NONSENSE'))));
   out.push(onVictim('setQoS(undefined) throws', 'TypeError', (s) => s.setQoS(anyArg(undefined))));
   out.push({
@@ -400,8 +442,16 @@ function misuseCases(kind: Kind): Case[] {
   if (kind === 'tcp' || kind === 'local') {
     const tls = guardProvider(createTlsSocketProvider());
     out.push(onVictim('upgradeToTls(socket, null) throws and leaves the socket as it was', 'TypeError', (s) => tls.upgradeToTls(s, anyArg(null))));
-    out.push(onVictim('upgradeToTls(socket, user, null) throws and leaves the socket as it was', 'TypeError', (s) => tls.upgradeToTls(s, new RecordingUser('never'), anyArg(null))));
-    out.push(onVictim('upgradeToTls(socket, user, { handshakeTimeoutMs: -1 }) throws and leaves the socket as it was', 'RangeError', (s) => tls.upgradeToTls(s, new RecordingUser('never'), { handshakeTimeoutMs: -1 })));
+    out.push(
+      onVictim('upgradeToTls(socket, user, null) throws and leaves the socket as it was', 'TypeError', (s) =>
+        tls.upgradeToTls(s, new RecordingUser('never'), anyArg(null)),
+      ),
+    );
+    out.push(
+      onVictim('upgradeToTls(socket, user, { handshakeTimeoutMs: -1 }) throws and leaves the socket as it was', 'RangeError', (s) =>
+        tls.upgradeToTls(s, new RecordingUser('never'), { handshakeTimeoutMs: -1 }),
+      ),
+    );
   }
   out.push({
     name: 'upgradeToTls of something that is not a socket throws',
@@ -449,7 +499,9 @@ function misuseCases(kind: Kind): Case[] {
         const first = ctx.fresh({}, 'first');
         first.s.connect(address);
         const firstEnd = await first.u.waitForShutdown(first.s, WAIT);
-        const denied = [ShutdownReason.ByPeer, ShutdownReason.Lost, ShutdownReason.TlsHandshakeFailed].includes(firstEnd) ? 'denied' : `first ended ${firstEnd}`;
+        const denied = [ShutdownReason.ByPeer, ShutdownReason.Lost, ShutdownReason.TlsHandshakeFailed].includes(firstEnd)
+          ? 'denied'
+          : `first ended ${firstEnd}`;
         const next = ctx.fresh({}, 'next');
         next.s.connect(address);
         await next.u.waitFor('socketConnectComplete', 1, WAIT, next.s);
@@ -479,7 +531,14 @@ describe.each(['tcp', 'tls', 'local', 'udp'] as Kind[])('bad input on %s sockets
   let witness: Witness;
 
   beforeAll(async () => {
-    const raw = kind === 'tcp' ? createTcpSocketProvider() : kind === 'tls' ? createTlsSocketProvider() : kind === 'local' ? createLocalSocketProvider() : createUdpSocketProvider();
+    const raw =
+      kind === 'tcp'
+        ? createTcpSocketProvider()
+        : kind === 'tls'
+          ? createTlsSocketProvider()
+          : kind === 'local'
+            ? createLocalSocketProvider()
+            : createUdpSocketProvider();
     if (kind === 'udp') witness = await udpWitness(raw);
     else {
       const server = kind === 'tls' ? { context: serverContext(pki) } : {};

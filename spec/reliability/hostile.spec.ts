@@ -23,7 +23,11 @@ const WAIT = 20_000;
 const echoUser = (label: string): RecordingUser => new RecordingUser(label, { autoRecv: 64 * KiB, echo: true });
 
 /** A framework listener on 127.0.0.1:0 that accepts every connection for `user()`; resolves with its port. */
-async function listen(provider: ReturnType<typeof guardProvider>, options: object, user: () => RecordingUser): Promise<{ socket: ISocket; port: number; owner: RecordingUser; accepted: RecordingUser[] }> {
+async function listen(
+  provider: ReturnType<typeof guardProvider>,
+  options: object,
+  user: () => RecordingUser,
+): Promise<{ socket: ISocket; port: number; owner: RecordingUser; accepted: RecordingUser[] }> {
   const owner = new RecordingUser('listener');
   const accepted: RecordingUser[] = [];
   owner.on('socketListenResult', (s) => {

@@ -75,7 +75,8 @@ describe('memory bound: readers that never recv', () => {
       for (;;) {
         const total = (stats.received as number[]).reduce((a, b) => a + b, 0);
         if (total === last && stats.accepted === CONNECTIONS && senders.every((s) => s.blocked)) break;
-        if (Date.now() > deadline) throw new Error(`the senders were not held back within 30 s: server took ${total} bytes, ${senders.filter((s) => s.blocked).length} senders blocked`);
+        if (Date.now() > deadline)
+          throw new Error(`the senders were not held back within 30 s: server took ${total} bytes, ${senders.filter((s) => s.blocked).length} senders blocked`);
         last = total;
         await settle(250);
         stats = await askStats(server);

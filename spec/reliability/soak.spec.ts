@@ -117,6 +117,18 @@ describe('soak: 1,000 connections echoing 1 MiB each while 10 % reset', () => {
 
     const reasons: Record<string, number> = {};
     for (const c of connections) reasons[c.reasons[0]] = (reasons[c.reasons[0]] ?? 0) + 1;
-    report('soak', { connections: CONNECTIONS, bytesPerConnection: SIZE, resets: resets.size, seed, clientMs: result.ms, elapsedMs: elapsed, bytesSent: result.bytesSent, bytesEchoed: result.bytesEchoed, reasons, before, after: snapshot() });
+    report('soak', {
+      connections: CONNECTIONS,
+      bytesPerConnection: SIZE,
+      resets: resets.size,
+      seed,
+      clientMs: result.ms,
+      elapsedMs: elapsed,
+      bytesSent: result.bytesSent,
+      bytesEchoed: result.bytesEchoed,
+      reasons,
+      before,
+      after: snapshot(),
+    });
   }, 150_000);
 });

@@ -30,7 +30,16 @@ function collect(): void {
 function stats(type: string): void {
   collect();
   const m = process.memoryUsage();
-  emit({ type, rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, accepted: accepted.length, ends, received: accepted.map((s) => s.bytesReceived) });
+  emit({
+    type,
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    accepted: accepted.length,
+    ends,
+    received: accepted.map((s) => s.bytesReceived),
+  });
 }
 
 const listener = createTcpSocketProvider().createSocket(

@@ -56,7 +56,8 @@ function runOne(index: number, base: Buffer, resetAt: number | undefined): Promi
     const chunkAt = (off: number): Buffer => {
       const n = Math.min(CHUNK, size - off);
       const start = (rotate + off) % base.length;
-      const piece = start + n <= base.length ? base.subarray(start, start + n) : Buffer.concat([base.subarray(start), base.subarray(0, n - (base.length - start))]);
+      const piece =
+        start + n <= base.length ? base.subarray(start, start + n) : Buffer.concat([base.subarray(start), base.subarray(0, n - (base.length - start))]);
       if (off > 0) return piece;
       const first = Buffer.from(piece);
       header.copy(first, 0);

@@ -65,7 +65,15 @@ export interface StreamEnv {
 // ---------------------------------------------------------------------------------------
 
 const callArb: fc.Arbitrary<StreamAction['call']> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('send' as const), len: fc.integer({ min: 1, max: 6000 }), extra: fc.integer({ min: 0, max: 3 }), explicitLen: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('send' as const),
+      len: fc.integer({ min: 1, max: 6000 }),
+      extra: fc.integer({ min: 0, max: 3 }),
+      explicitLen: fc.boolean(),
+    }),
+  },
   {
     weight: 6,
     arbitrary: fc.record({
@@ -85,8 +93,20 @@ const callArb: fc.Arbitrary<StreamAction['call']> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'accept' as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('sendTo' as const), len: fc.integer({ min: 1, max: 100 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('upgrade' as const), viaTls: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('badSend' as const), kind: fc.constantFrom('string' as const, 'zeroLen' as const, 'tooLong' as const, 'fraction' as const, 'arrayBuffer' as const) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('badRecv' as const), kind: fc.constantFrom('tooLong' as const, 'zeroLen' as const, 'empty' as const, 'array' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('badSend' as const),
+      kind: fc.constantFrom('string' as const, 'zeroLen' as const, 'tooLong' as const, 'fraction' as const, 'arrayBuffer' as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('badRecv' as const),
+      kind: fc.constantFrom('tooLong' as const, 'zeroLen' as const, 'empty' as const, 'array' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ op: 'badSetUser' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'old' as const }) },
   { weight: 2, arbitrary: fc.constant({ op: 'starttls' as const }) },
@@ -97,7 +117,14 @@ const callArb: fc.Arbitrary<StreamAction['call']> = fc.oneof(
 const peerArb: fc.Arbitrary<PeerScript> = fc.record({
   steps: fc.array(
     fc.oneof(
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), len: fc.integer({ min: 1, max: 4000 }), pieces: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 64 })) }) },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          kind: fc.constant('write' as const),
+          len: fc.integer({ min: 1, max: 4000 }),
+          pieces: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 64 })),
+        }),
+      },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('pause' as const), turns: fc.integer({ min: 1, max: 30 }) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('wait' as const), turns: fc.integer({ min: 1, max: 20 }) }) },
     ),
@@ -110,7 +137,12 @@ const peerArb: fc.Arbitrary<PeerScript> = fc.record({
 export function streamScenarioArb(topologies: Topology[] = ['client-raw', 'raw-server', 'pair']): fc.Arbitrary<StreamScenario> {
   return fc.record({
     topology: fc.constantFrom(...topologies),
-    accept: fc.oneof({ weight: 6, arbitrary: fc.constant('accept' as const) }, { weight: 2, arbitrary: fc.constant('twice' as const) }, fc.constant('null' as const), fc.constant('silent' as const)),
+    accept: fc.oneof(
+      { weight: 6, arbitrary: fc.constant('accept' as const) },
+      { weight: 2, arbitrary: fc.constant('twice' as const) },
+      fc.constant('null' as const),
+      fc.constant('silent' as const),
+    ),
     readAheadBytes: fc.oneof(fc.constant(256 * 1024), fc.integer({ min: 1, max: 8192 })),
     actions: fc.array(fc.record({ role: fc.nat(5), call: callArb }), { minLength: 1, maxLength: 12 }),
     peer: peerArb,
@@ -247,10 +279,7 @@ class StreamRun {
   }
 
   private facts(m: Sock): SocketFacts {
-    const ready =
-      m.role === 'A' && !m.predecessor
-        ? true
-        : this.count(m, m.predecessor ? 'socketUpgradeToTlsComplete' : 'socketConnectComplete') > 0;
+    const ready = m.role === 'A' && !m.predecessor ? true : this.count(m, m.predecessor ? 'socketUpgradeToTlsComplete' : 'socketConnectComplete') > 0;
     return {
       transport: m.sock.type as SocketFacts['transport'],
       mode: m.mode,
@@ -475,8 +504,8 @@ class StreamRun {
     let cFinale = this.sc.finale.C;
     const aFinale = this.sc.finale.A;
     if (this.sc.topology === 'pair' && cFinale === 'drain' && aFinale === 'drain') cFinale = 'shutdown';
-    if (c) finales.push([c, peerStays || !this.peer && this.sc.topology === 'client-raw' ? 'shutdown' : cFinale]);
-    if (a) finales.push([a, peerStays || !this.peer && this.sc.topology === 'raw-server' ? 'shutdown' : aFinale]);
+    if (c) finales.push([c, peerStays || (!this.peer && this.sc.topology === 'client-raw') ? 'shutdown' : cFinale]);
+    if (a) finales.push([a, peerStays || (!this.peer && this.sc.topology === 'raw-server') ? 'shutdown' : aFinale]);
     // A turn first, as between all calls: a call made in the same tick as one that completed
     // meets a socket whose callbacks are posted but not delivered (see docs/reliability.md).
     await nextTurn();
@@ -490,7 +519,9 @@ class StreamRun {
     if (this.listener) {
       await nextTurn();
       this.call(this.listener, { op: 'shutdown' });
-      await waitUntil(() => hasShutDown(this.listener!.sock), 'the listener to end', RUN_WAIT_MS).catch(() => this.problems.push('the listener never reported socketShutdown'));
+      await waitUntil(() => hasShutDown(this.listener!.sock), 'the listener to end', RUN_WAIT_MS).catch(() =>
+        this.problems.push('the listener never reported socketShutdown'),
+      );
     }
     await nextTurn();
   }
@@ -501,7 +532,9 @@ class StreamRun {
     while (!hasShutDown(m.sock) && !m.takenOver) {
       if (Date.now() > deadline) return; // finish() reports the socket that never ended
       if (!m.recvPending && !m.shutdownCalled) this.call(m, { op: 'recv', len: 4096, extra: 0, partial: true, omitLen: false });
-      await waitUntil(() => hasShutDown(m.sock) || !m.recvPending || m.takenOver, `${m.label} to deliver`, Math.max(1, deadline - Date.now())).catch(() => undefined);
+      await waitUntil(() => hasShutDown(m.sock) || !m.recvPending || m.takenOver, `${m.label} to deliver`, Math.max(1, deadline - Date.now())).catch(
+        () => undefined,
+      );
       await nextTurn();
     }
   }
@@ -548,7 +581,10 @@ class StreamRun {
       (tlsNow && reason === ShutdownReason.TlsHandshakeFailed) ||
       (m.role === 'A' && reason === ShutdownReason.AcceptFailed) ||
       // A connection that broke (or was refused by a listener already shut down) before it was up.
-      (m.role === 'C' && !m.predecessor && this.count(m, 'socketConnectComplete') === 0 && (reason === ShutdownReason.ConnectRejected || reason === ShutdownReason.ConnectFailed));
+      (m.role === 'C' &&
+        !m.predecessor &&
+        this.count(m, 'socketConnectComplete') === 0 &&
+        (reason === ShutdownReason.ConnectRejected || reason === ShutdownReason.ConnectFailed));
     if (!ok) this.problems.push(`${m.label}: implausible end ${reason}`);
     if (m.role === 'L') return;
     // One send result per send; each after its bytes were counted.
@@ -557,7 +593,8 @@ class StreamRun {
     let sum = 0;
     for (let i = 0; i < Math.min(results, m.sends.length); i++) {
       sum += m.sends[i].length;
-      if (m.sendResultBytes[i] < sum) this.problems.push(`${m.label}: send result #${i + 1} came with bytesSent ${m.sendResultBytes[i]} < ${sum} (out of order?)`);
+      if (m.sendResultBytes[i] < sum)
+        this.problems.push(`${m.label}: send result #${i + 1} came with bytesSent ${m.sendResultBytes[i]} < ${sum} (out of order?)`);
     }
   }
 
@@ -568,21 +605,27 @@ class StreamRun {
     const reason = s.takenOver ? null : this.reason(s);
     if (!p.takenOver) {
       if (!isPrefix(got, sent)) this.problems.push(`${s.label} delivered ${got.length} bytes that are not a prefix of the ${sent.length} ${p.label} sent`);
-      if (reason === ShutdownReason.ByPeer && !got.equals(sent)) this.problems.push(`${s.label} ended BY_PEER with ${got.length} of the ${sent.length} bytes ${p.label} sent`);
+      if (reason === ShutdownReason.ByPeer && !got.equals(sent))
+        this.problems.push(`${s.label} ended BY_PEER with ${got.length} of the ${sent.length} bytes ${p.label} sent`);
     } else {
       if (!compatible(got, sent)) this.problems.push(`${s.label} delivered bytes that differ from what ${p.label} sent before its upgrade`);
-      if (reason === ShutdownReason.ByPeer && !isPrefix(sent, got)) this.problems.push(`${s.label} ended BY_PEER without all ${sent.length} bytes ${p.label} sent before its upgrade`);
+      if (reason === ShutdownReason.ByPeer && !isPrefix(sent, got))
+        this.problems.push(`${s.label} ended BY_PEER without all ${sent.length} bytes ${p.label} sent before its upgrade`);
     }
     const s1 = s.successor;
     if (s1 && this.count(s1, 'socketUpgradeToTlsComplete') > 0 && !got.equals(sent)) {
-      this.problems.push(`${s1.label} completed its TLS handshake, but ${s.label} had delivered ${got.length} of the ${sent.length} plaintext bytes ${p.label} sent`);
+      this.problems.push(
+        `${s1.label} completed its TLS handshake, but ${s.label} had delivered ${got.length} of the ${sent.length} plaintext bytes ${p.label} sent`,
+      );
     }
     const p1 = p.successor;
     if (s1 && p1) {
       const got1 = this.delivered(s1);
       const sent1 = Buffer.concat(p1.sends);
-      if (!isPrefix(got1, sent1)) this.problems.push(`${s1.label} delivered ${got1.length} bytes that are not a prefix of the ${sent1.length} ${p1.label} sent`);
-      if (this.reason(s1) === ShutdownReason.ByPeer && !got1.equals(sent1)) this.problems.push(`${s1.label} ended BY_PEER with ${got1.length} of the ${sent1.length} bytes ${p1.label} sent`);
+      if (!isPrefix(got1, sent1))
+        this.problems.push(`${s1.label} delivered ${got1.length} bytes that are not a prefix of the ${sent1.length} ${p1.label} sent`);
+      if (this.reason(s1) === ShutdownReason.ByPeer && !got1.equals(sent1))
+        this.problems.push(`${s1.label} ended BY_PEER with ${got1.length} of the ${sent1.length} bytes ${p1.label} sent`);
     }
   }
 
@@ -596,8 +639,10 @@ class StreamRun {
     const reason = s.takenOver ? null : this.reason(s);
     if (!isPrefix(got, written)) this.problems.push(`${s.label} delivered ${got.length} bytes that are not a prefix of the ${written.length} the peer wrote`);
     if (reason === ShutdownReason.ByPeer) {
-      if (end === 'end' && !got.equals(written)) this.problems.push(`${s.label} ended BY_PEER with ${got.length} of the ${written.length} bytes the peer wrote before end()`);
-      if (got.length < peer.flushed && end === 'destroy') this.problems.push(`${s.label} ended BY_PEER with ${got.length} bytes; the peer had handed ${peer.flushed} to the OS`);
+      if (end === 'end' && !got.equals(written))
+        this.problems.push(`${s.label} ended BY_PEER with ${got.length} of the ${written.length} bytes the peer wrote before end()`);
+      if (got.length < peer.flushed && end === 'destroy')
+        this.problems.push(`${s.label} ended BY_PEER with ${got.length} bytes; the peer had handed ${peer.flushed} to the OS`);
     }
     if (reason === ShutdownReason.Lost && (end === 'end' || end === 'stay')) {
       this.problems.push(`${s.label} ended LOST although the peer ${end === 'end' ? 'closed cleanly' : 'never closed'} and did not reset`);
@@ -606,11 +651,14 @@ class StreamRun {
     // still unread reads as a clean end of stream, for plain Node sockets too (docs/reliability.md).
     const sent = Buffer.concat(s.sends);
     const heard = peer.received();
-    if (!s.takenOver && !isPrefix(heard, sent)) this.problems.push(`the peer received ${heard.length} bytes that are not a prefix of the ${sent.length} ${s.label} sent`);
+    if (!s.takenOver && !isPrefix(heard, sent))
+      this.problems.push(`the peer received ${heard.length} bytes that are not a prefix of the ${sent.length} ${s.label} sent`);
     if (s.takenOver && !compatible(heard, sent)) this.problems.push(`the peer received bytes that differ from what ${s.label} sent before its upgrade`);
     if (!s.takenOver && s.shutdownCalled && reason === ShutdownReason.Normal && (end === 'end' || end === 'stay') && peer.done) {
-      if (!heard.equals(sent)) this.problems.push(`${s.label} shut down cleanly, but the reading peer received ${heard.length} of the ${sent.length} bytes sent`);
-      if (s.sendResultBytes.length !== s.sends.length) this.problems.push(`${s.label} shut down cleanly with ${s.sendResultBytes.length} send results for ${s.sends.length} sends`);
+      if (!heard.equals(sent))
+        this.problems.push(`${s.label} shut down cleanly, but the reading peer received ${heard.length} of the ${sent.length} bytes sent`);
+      if (s.sendResultBytes.length !== s.sends.length)
+        this.problems.push(`${s.label} shut down cleanly with ${s.sendResultBytes.length} send results for ${s.sends.length} sends`);
     }
   }
 
@@ -644,7 +692,7 @@ export async function runStreamScenario(env: StreamEnv, sc: StreamScenario, tall
     await run.finish();
     run.check(tally);
   } catch (e) {
-    run.problems.push(`the run threw: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    run.problems.push(`the run threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   } finally {
     await run.teardown();
   }

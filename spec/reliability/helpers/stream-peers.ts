@@ -13,10 +13,7 @@ import { nextTurn, tempPath, withTimeout } from '../../helpers/net-helpers';
 export type StreamKind = 'tcp' | 'tls' | 'local';
 
 /** One step of a peer's script. */
-export type PeerStep =
-  | { kind: 'write'; len: number; pieces: number }
-  | { kind: 'pause'; turns: number }
-  | { kind: 'wait'; turns: number };
+export type PeerStep = { kind: 'write'; len: number; pieces: number } | { kind: 'pause'; turns: number } | { kind: 'wait'; turns: number };
 
 /** How the peer leaves: `stay` keeps reading until the other side closes, then ends too. */
 export type PeerEnd = 'end' | 'reset' | 'destroy' | 'stay';

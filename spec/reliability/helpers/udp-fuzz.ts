@@ -28,11 +28,25 @@ export interface UdpScenario {
 const udpCallArb: fc.Arbitrary<UdpCall> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ op: 'connect' as const }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('bind' as const), badPort: fc.boolean() }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('send' as const), len: fc.integer({ min: 1, max: 1400 }), extra: fc.integer({ min: 0, max: 3 }), explicitLen: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('send' as const),
+      len: fc.integer({ min: 1, max: 1400 }),
+      extra: fc.integer({ min: 0, max: 3 }),
+      explicitLen: fc.boolean(),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('sendTo' as const), len: fc.integer({ min: 1, max: 1400 }) }) },
   {
     weight: 6,
-    arbitrary: fc.record({ op: fc.constant('recv' as const), len: fc.integer({ min: 1, max: 1500 }), extra: fc.integer({ min: 0, max: 3 }), partial: fc.boolean(), omitLen: fc.boolean() }),
+    arbitrary: fc.record({
+      op: fc.constant('recv' as const),
+      len: fc.integer({ min: 1, max: 1500 }),
+      extra: fc.integer({ min: 0, max: 3 }),
+      partial: fc.boolean(),
+      omitLen: fc.boolean(),
+    }),
   },
   { weight: 2, arbitrary: fc.constant({ op: 'recvCancel' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'setUser' as const }) },
@@ -40,10 +54,25 @@ const udpCallArb: fc.Arbitrary<UdpCall> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'listen' as const }) },
   { weight: 1, arbitrary: fc.constant({ op: 'accept' as const }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('upgrade' as const), viaTls: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('badSend' as const), kind: fc.constantFrom('string' as const, 'zeroLen' as const, 'tooLong' as const, 'fraction' as const, 'arrayBuffer' as const) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('badRecv' as const), kind: fc.constantFrom('tooLong' as const, 'zeroLen' as const, 'empty' as const, 'array' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('badSend' as const),
+      kind: fc.constantFrom('string' as const, 'zeroLen' as const, 'tooLong' as const, 'fraction' as const, 'arrayBuffer' as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('badRecv' as const),
+      kind: fc.constantFrom('tooLong' as const, 'zeroLen' as const, 'empty' as const, 'array' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ op: 'badSetUser' as const }) },
-  { weight: 8, arbitrary: fc.record({ op: fc.constant('peerSend' as const), from: fc.constantFrom('P' as const, 'Q' as const), len: fc.integer({ min: 5, max: 1400 }) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({ op: fc.constant('peerSend' as const), from: fc.constantFrom('P' as const, 'Q' as const), len: fc.integer({ min: 5, max: 1400 }) }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('wait' as const), turns: fc.integer({ min: 1, max: 10 }) }) },
   { weight: 2, arbitrary: fc.constant({ op: 'waitEvent' as const }) },
 );
@@ -153,7 +182,8 @@ class UdpRun {
     });
     this.calls++;
     this.log.push(`U.${call.op} -> ${actual}`);
-    if (actual !== expected) this.problems.push(`U.${call.op}(${JSON.stringify(call)}) threw ${actual}; the model expected ${expected} (facts ${JSON.stringify(facts)})`);
+    if (actual !== expected)
+      this.problems.push(`U.${call.op}(${JSON.stringify(call)}) threw ${actual}; the model expected ${expected} (facts ${JSON.stringify(facts)})`);
     else if (actual !== NONE) this.predictedThrows++;
     if (actual === NONE && effect) (effect as () => void)();
     if (this.sock.mode !== this.mode) this.problems.push(`U: mode is ${this.sock.mode} after ${call.op}, expected ${this.mode}`);
@@ -261,7 +291,9 @@ class UdpRun {
         if (n === Math.min(asked, sent[j].length) && data.equals(sent[j].subarray(0, n))) seq = j;
       }
       if (seq < 0) {
-        this.problems.push(`recv #${i + 1} (len ${asked}) delivered ${n} bytes from ${from} that are not the front of any datagram ${from} sent after #${lastSeq[from]} (${data.subarray(0, 8).toString('hex')}…)`);
+        this.problems.push(
+          `recv #${i + 1} (len ${asked}) delivered ${n} bytes from ${from} that are not the front of any datagram ${from} sent after #${lastSeq[from]} (${data.subarray(0, 8).toString('hex')}…)`,
+        );
         return;
       }
       lastSeq[from] = seq;
@@ -316,7 +348,7 @@ export async function runUdpScenario(sc: UdpScenario, tally: FuzzTally): Promise
     }
     run.check(tally);
   } catch (e) {
-    run.problems.push(`the run threw: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    run.problems.push(`the run threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   } finally {
     closePlainSockets();
   }

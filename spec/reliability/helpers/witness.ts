@@ -37,8 +37,10 @@ class EchoProbe {
   connected = false;
   readonly user = {
     socketConnectComplete: () => (this.connected = true),
-    socketRecvResult: (_s: ISocket, b: Uint8Array, n: number) => this.done?.(this.want !== null && n === this.want.length && Buffer.from(b.subarray(0, n)).equals(this.want)),
-    socketRecvFromResult: (_s: ISocket, b: Uint8Array, n: number) => this.done?.(this.want !== null && n === this.want.length && Buffer.from(b.subarray(0, n)).equals(this.want)),
+    socketRecvResult: (_s: ISocket, b: Uint8Array, n: number) =>
+      this.done?.(this.want !== null && n === this.want.length && Buffer.from(b.subarray(0, n)).equals(this.want)),
+    socketRecvFromResult: (_s: ISocket, b: Uint8Array, n: number) =>
+      this.done?.(this.want !== null && n === this.want.length && Buffer.from(b.subarray(0, n)).equals(this.want)),
     socketShutdown: (_s: ISocket, r: ShutdownReason) => {
       this.ended = r;
       this.done?.(false);
@@ -59,7 +61,13 @@ class EchoProbe {
 }
 
 /** A listener plus one connected client on it, over a stream transport. */
-export async function streamWitness(provider: ISocketProvider, server: SocketOptions, client: SocketOptions, bindArgs: [string | null, number], connectAddress: (addr: string, port: number) => string): Promise<Witness> {
+export async function streamWitness(
+  provider: ISocketProvider,
+  server: SocketOptions,
+  client: SocketOptions,
+  bindArgs: [string | null, number],
+  connectAddress: (addr: string, port: number) => string,
+): Promise<Witness> {
   let bound: [string, number] | null = null;
   const listener = provider.createSocket(
     {
