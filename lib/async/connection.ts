@@ -12,7 +12,8 @@ import { ISocket, ISocketProvider, PeerCertificate, ShutdownReason, SocketStats,
 import { SocketErrorCode, SocketStateError } from '../errors';
 import type { AbortOptions, Connection, Datagram, DatagramSocket, ReadSomeOptions, StartTlsOptions } from './api';
 import { contextOf } from './context';
-import { AbortError, checkSignal, cleanEnd, Fifo, SocketClosedError, toBytes, waiter, Waiter } from './errors';
+import { AbortError, checkSignal, cleanEnd, SocketClosedError, toBytes, waiter, Waiter } from './errors';
+import { Fifo } from '../util/fifo';
 
 /** The default and largest `max` of a `readSome` (and of a datagram). */
 export const DEFAULT_READ_MAX = 65_536;

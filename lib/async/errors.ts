@@ -116,35 +116,6 @@ export function waiter<T>(what: string, signal: AbortSignal | undefined, abort: 
   return { w, promise };
 }
 
-/** A FIFO queue that does not shift arrays (the head moves; compacted when half spent). */
-export class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(item: T): void {
-    this.items.push(item);
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined as T;
-    if (this.head > 64 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-  /** Removes and returns every item. */
-  drain(): T[] {
-    const all = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return all;
-  }
-}
-
 /** Whether a socket end is a clean one (the peer closed, or we did): reads then see the end, not an error. */
 export function cleanEnd(reason: ShutdownReason): boolean {
   return reason === ShutdownReason.ByPeer || reason === ShutdownReason.Normal;

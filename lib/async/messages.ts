@@ -9,7 +9,8 @@ import { SocketErrorCode, SocketStateError } from '../errors';
 import { createMessageSocket, IMessageSocket, MessageErrorCode, MessageSocketOptions, UMessageSocket } from '../messages';
 import type { AbortOptions, Connection, MessageConnection } from './api';
 import { AsyncSocket } from './connection';
-import { AbortError, checkSignal, cleanEnd, Fifo, SocketClosedError, toBytes, waiter, Waiter } from './errors';
+import { AbortError, checkSignal, cleanEnd, SocketClosedError, toBytes, waiter, Waiter } from './errors';
+import { Fifo } from '../util/fifo';
 
 /**
  * Carries whole messages over `conn` (TCP, TLS, local, UDP or DTLS), framed as

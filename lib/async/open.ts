@@ -6,7 +6,8 @@ import { SocketErrorCode, SocketStateError } from '../errors';
 import type { AbortOptions, BindOptions, Connection, ConnectOptions, DatagramSocket, Listener, ListenOptions } from './api';
 import { AsyncSocket } from './connection';
 import { contextOf } from './context';
-import { checkSignal, Fifo, onAbort, SocketClosedError, waiter, Waiter } from './errors';
+import { checkSignal, onAbort, SocketClosedError, waiter, Waiter } from './errors';
+import { Fifo } from '../util/fifo';
 
 /** The default {@link ListenOptions.acceptQueue}. */
 export const DEFAULT_ACCEPT_QUEUE = 128;

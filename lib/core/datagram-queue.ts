@@ -1,4 +1,4 @@
-import { Fifo } from './fifo';
+import { Fifo } from '../util/fifo';
 
 /** One received datagram and where it came from. */
 export interface Datagram {

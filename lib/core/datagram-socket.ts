@@ -9,7 +9,7 @@ import { DatagramListener, PeerPath } from './datagram-listener';
 import { DatagramHandle, DatagramSink, DatagramTransport, HandedDatagram, HostPort } from './datagram-path';
 import { Datagram } from './datagram-queue';
 import { DEFAULT_DATAGRAM_QUEUE, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_UDP_BUFFER } from './defaults';
-import { Fifo } from './fifo';
+import { Fifo } from '../util/fifo';
 import { reasonForError } from './os-errors';
 import { sendPool } from './send-pool';
 import { TransitionTable, UDP_TRANSITIONS } from './socket-state';

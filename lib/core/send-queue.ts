@@ -1,4 +1,4 @@
-import { Fifo } from './fifo';
+import { Fifo } from '../util/fifo';
 
 /**
  * What a {@link SendQueue} asks of the socket that owns it. Methods, not closures: the send

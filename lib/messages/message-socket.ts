@@ -4,7 +4,8 @@ import { SocketErrorCode, SocketStateError } from '../errors';
 import { IMessageSocket, MessageErrorCode, MessageFramingKind, UMessageSocket } from './api';
 import { CallbackQueue } from './callback-queue';
 import { Framing } from './framing';
-import { Queue, SendQueue } from './send-queue';
+import { Fifo } from '../util/fifo';
+import { SendQueue } from './send-queue';
 import { StreamReader } from './stream-reader';
 import { UnreadWatch, watchUnread } from './unread-watch';
 
@@ -62,7 +63,7 @@ export class MessageSocket implements IMessageSocket {
   private readonly log: IInstanceLog;
   private readonly flag: LogFlag;
   /** Per send handed to the socket and not yet reported: how many messages it completes. */
-  private readonly inFlight = new Queue<number>();
+  private readonly inFlight = new Fifo<number>();
   /** Stream sockets: frames waiting while {@link MAX_SENDS_IN_FLIGHT} sends are in flight. */
   private readonly queue = new SendQueue();
   /** `autoReceive`: the message socket asks for each message itself. */

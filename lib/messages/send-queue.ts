@@ -1,37 +1,4 @@
-/**
- * First in, first out, over an array and a head index: `shift()` moves nothing, and the array
- * is compacted once its front half is spent. (messages/ builds on the public API only, so
- * it keeps this small queue of its own rather than the core's.)
- */
-export class Queue<T> {
-  private items: Array<T | undefined> = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.head === this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) this.clear();
-    else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
-}
+import { Fifo } from '../util/fifo';
 
 /** The largest piece the queue hands to the socket in one `send`. */
 export const SEND_CHUNK = 64 * 1024;
@@ -54,8 +21,8 @@ const FIRST_PIECE = 256;
  */
 export class SendQueue {
   /** Full pieces, oldest first, and how many messages end in each. */
-  private readonly full = new Queue<Uint8Array>();
-  private readonly fullEnds = new Queue<number>();
+  private readonly full = new Fifo<Uint8Array>();
+  private readonly fullEnds = new Fifo<number>();
   /** The piece being filled; its messages end in it. */
   private tail: Uint8Array | null = null;
   private tailFill = 0;

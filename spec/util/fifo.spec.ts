@@ -1,6 +1,6 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Fifo } from '../../lib/core/fifo';
+import { Fifo } from '../../lib/util/fifo';
 
 describe('Fifo (ring buffer)', () => {
   it('gives items back in order across growth and wrap-around, with the right length', () => {

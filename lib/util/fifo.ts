@@ -1,5 +1,5 @@
 /**
- * A first-in first-out queue: a ring buffer over an array whose size is a power of two.
+ * A first-in first-out queue, shared by the core and the layers above it (it imports nothing): a ring buffer over an array whose size is a power of two.
  *
  * `Array.prototype.shift` moves every element, which turns a long queue of sends into
  * quadratic work; and a queue that empties after every item (one send in flight, one datagram)
@@ -34,6 +34,13 @@ export class Fifo<T> {
     this.head = (this.head + 1) & this.mask;
     if (--this.size === 0 && this.items.length > Fifo.KEEP) this.clear();
     return item;
+  }
+
+  /** Removes and returns every item, oldest first. */
+  drain(): T[] {
+    const out: T[] = [];
+    while (this.size > 0) out.push(this.shift() as T);
+    return out;
   }
 
   clear(): void {
