@@ -21,21 +21,21 @@ FULL_LINES=" machine 24 "
 # error codes and TLS behaviour that differ between the lines' OpenSSL builds.
 LINE_SPECS=(
   spec/conformance/ # the datagram conformance suites (connected and bound UDP, both DTLS ends)
-  spec/tcp.spec.ts # these three and tls/starttls below run the stream conformance suites
-  spec/local.spec.ts # (connected stream, listener, client) over their transport
-  spec/socket-pair.spec.ts
+  spec/transports/tcp.spec.ts # these three and tls/starttls below run the stream conformance suites
+  spec/transports/local.spec.ts # (connected stream, listener, client) over their transport
+  spec/transports/socket-pair.spec.ts
   spec/reliability/fuzz- # the four fuzz specs, FUZZ_RUNS=0.25
   spec/core/node-internals # every Node and werift private-internal canary (onread, _parent, write-through, dgram lookup, werift)
   spec/core/direct-read-fallback # the onread fallback: accepted TCP, local, TLS carry every byte through 'data' events
-  spec/tls.spec.ts # the server handshake found by TLSSocket._parent (its canaries), TLS behaviour
-  spec/starttls.spec.ts # _parent and readDirectly(whileReading) on upgraded sockets
-  spec/udp.spec.ts # dgram's lookup option answered synchronously for checked IP literals
-  spec/udp-stranger.spec.ts # dgram's bind-then-connect window
-  spec/dtls.spec.ts # werift-dtls entry points and record builders (lib/transports/dtls-engine.ts)
-  spec/dtls-openssl.spec.ts # werift against the openssl command line
+  spec/transports/tls.spec.ts # the server handshake found by TLSSocket._parent (its canaries), TLS behaviour
+  spec/transports/starttls.spec.ts # _parent and readDirectly(whileReading) on upgraded sockets
+  spec/transports/udp.spec.ts # dgram's lookup option answered synchronously for checked IP literals
+  spec/transports/udp-stranger.spec.ts # dgram's bind-then-connect window
+  spec/transports/dtls.spec.ts # werift-dtls entry points and record builders (lib/transports/dtls-engine.ts)
+  spec/transports/dtls-openssl.spec.ts # werift against the openssl command line
   spec/core/os-errors # OpenSSL/OS error names mapped by lib/core/os-errors.ts, provoked for real
   spec/security/ # cipher list, renegotiation, alerts: OpenSSL-version dependent
-  spec/tls-openssl.spec.ts # TLS against the openssl command line
+  spec/transports/tls-openssl.spec.ts # TLS against the openssl command line
 )
 
 full_all=0

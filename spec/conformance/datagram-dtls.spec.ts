@@ -1,7 +1,7 @@
 /**
  * The datagram conformance suite over DTLS: the client end (a connected UDP socket, upgraded)
  * and the server end (a bound UDP socket, upgraded), each after the handshake, with the other
- * end as its peer. DTLS specifics: spec/dtls.spec.ts.
+ * end as its peer. DTLS specifics: spec/transports/dtls.spec.ts.
  */
 import { loadPki } from '../helpers/tls-fixture';
 import { dtlsFixture } from './datagram-fixtures';

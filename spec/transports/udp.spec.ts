@@ -16,12 +16,12 @@ import {
   ShutdownReason,
   SocketErrorCode,
   SocketOptions,
-} from '../lib';
-import { MALFORMED_CONNECT_ADDRESSES } from './helpers/address-cases';
-import { closeAllRaw, hasIpv6Loopback, pollUntil, randomBytes, rawServer, settle, sha256, withTimeout } from './helpers/net-helpers';
-import { cleanupAndCheck, guardProvider, RecordingUser } from './helpers/recording-user';
-import { thrown } from './helpers/stream-harness';
-import { closePlainSockets, freeUdpPort, plainUdp } from './helpers/udp-peers';
+} from '../../lib';
+import { MALFORMED_CONNECT_ADDRESSES } from '../helpers/address-cases';
+import { closeAllRaw, hasIpv6Loopback, pollUntil, randomBytes, rawServer, settle, sha256, withTimeout } from '../helpers/net-helpers';
+import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
+import { thrown } from '../helpers/stream-harness';
+import { closePlainSockets, freeUdpPort, plainUdp } from '../helpers/udp-peers';
 
 /** Every wait in this file. */
 const WAIT = 15000;

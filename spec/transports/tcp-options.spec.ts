@@ -4,10 +4,10 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
-import { createTcpSocketProvider, ShutdownReason } from '../lib';
-import { cleanupAndCheck, RecordingUser } from './helpers/recording-user';
-import { tcpFixture } from './helpers/tcp-fixture';
-import { StreamHarness } from './helpers/stream-harness';
+import { createTcpSocketProvider, ShutdownReason } from '../../lib';
+import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
+import { tcpFixture } from '../helpers/tcp-fixture';
+import { StreamHarness } from '../helpers/stream-harness';
 
 /**
  * A listener with backlog 0 that never accepts: once its accept queue holds one connection,

@@ -14,10 +14,10 @@ import {
   ShutdownReason,
   SocketErrorCode,
   USocket,
-} from '../lib';
-import { runStreamConformance } from './conformance/stream-suite';
-import { tcpFixture } from './helpers/tcp-fixture';
-import { MALFORMED_CONNECT_ADDRESSES } from './helpers/address-cases';
+} from '../../lib';
+import { runStreamConformance } from '../conformance/stream-suite';
+import { tcpFixture } from '../helpers/tcp-fixture';
+import { MALFORMED_CONNECT_ADDRESSES } from '../helpers/address-cases';
 import {
   closeAllRaw,
   closedPort,
@@ -30,9 +30,9 @@ import {
   sha256,
   StreamCollector,
   withTimeout,
-} from './helpers/net-helpers';
-import { cleanupAndCheck, guardProvider, RecordingUser } from './helpers/recording-user';
-import { StreamHarness, thrown } from './helpers/stream-harness';
+} from '../helpers/net-helpers';
+import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
+import { StreamHarness, thrown } from '../helpers/stream-harness';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;

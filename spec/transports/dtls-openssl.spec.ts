@@ -11,12 +11,12 @@
  * openssl's stdin arrives as one datagram. PEM files live in a temp dir; every process is
  * killed after each test; every wait is bounded.
  */
-import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketContext, ISocketProvider, ShutdownReason } from '../lib';
-import { makeTestPki, TestPki } from '../scripts/certs';
-import { closePlainSockets, freeUdpPort, makeRsaPki, RsaPki } from './helpers/dtls';
-import { withTimeout } from './helpers/net-helpers';
-import { hasOpenssl, killAllOpenssl, OpensslProcess, PemDir, runOpenssl } from './helpers/openssl';
-import { cleanupAndCheck, guardProvider, RecordingUser } from './helpers/recording-user';
+import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketContext, ISocketProvider, ShutdownReason } from '../../lib';
+import { makeTestPki, TestPki } from '../../scripts/certs';
+import { closePlainSockets, freeUdpPort, makeRsaPki, RsaPki } from '../helpers/dtls';
+import { withTimeout } from '../helpers/net-helpers';
+import { hasOpenssl, killAllOpenssl, OpensslProcess, PemDir, runOpenssl } from '../helpers/openssl';
+import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
 
 const WAIT = 15000;
 const describeOpenssl = hasOpenssl() ? describe : describe.skip;

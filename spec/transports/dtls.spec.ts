@@ -21,12 +21,12 @@ import {
   SocketErrorCode,
   SocketStateError,
   UpgradeOptions,
-} from '../lib';
-import { makeTestPki, TestPki } from '../scripts/certs';
-import { closePlainSockets, dtlsRecords, makeRsaPki, plainUdp, RsaPki, UdpRelay, udpRelay } from './helpers/dtls';
-import { pollUntil, randomBytes, settle, sha256, withTimeout } from './helpers/net-helpers';
-import { cleanupAndCheck, guardProvider, RecordingUser } from './helpers/recording-user';
-import { thrown } from './helpers/stream-harness';
+} from '../../lib';
+import { makeTestPki, TestPki } from '../../scripts/certs';
+import { closePlainSockets, dtlsRecords, makeRsaPki, plainUdp, RsaPki, UdpRelay, udpRelay } from '../helpers/dtls';
+import { pollUntil, randomBytes, settle, sha256, withTimeout } from '../helpers/net-helpers';
+import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
+import { thrown } from '../helpers/stream-harness';
 
 /** Every wait in this file. */
 const WAIT = 15000;

@@ -3,11 +3,11 @@
  * sockets with the full contract and no network, for testing apps.
  */
 import { createHash } from 'node:crypto';
-import { createSocketPair, createTlsSocketProvider, IoMux, ISocket, ShutdownReason, SocketErrorCode, USocket } from '../lib';
-import { pairFixture } from './conformance/connected-fixtures';
-import { runConnectedStreamSuite } from './conformance/connected-stream-suite';
-import { pollUntil } from './helpers/net-helpers';
-import { cleanupAndCheck, guard, RecordingUser } from './helpers/recording-user';
+import { createSocketPair, createTlsSocketProvider, IoMux, ISocket, ShutdownReason, SocketErrorCode, USocket } from '../../lib';
+import { pairFixture } from '../conformance/connected-fixtures';
+import { runConnectedStreamSuite } from '../conformance/connected-stream-suite';
+import { pollUntil } from '../helpers/net-helpers';
+import { cleanupAndCheck, guard, RecordingUser } from '../helpers/recording-user';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

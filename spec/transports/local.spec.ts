@@ -10,12 +10,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ISocket, ShutdownReason, SocketOptions } from '../lib';
-import { runStreamConformance } from './conformance/stream-suite';
-import { makeLocalFixture } from './helpers/local-fixture';
-import { closeAllRaw, randomBytes, sha256, StreamCollector, withTimeout } from './helpers/net-helpers';
-import { cleanupAndCheck, RecordingUser } from './helpers/recording-user';
-import { StreamHarness } from './helpers/stream-harness';
+import { ISocket, ShutdownReason, SocketOptions } from '../../lib';
+import { runStreamConformance } from '../conformance/stream-suite';
+import { makeLocalFixture } from '../helpers/local-fixture';
+import { closeAllRaw, randomBytes, sha256, StreamCollector, withTimeout } from '../helpers/net-helpers';
+import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
+import { StreamHarness } from '../helpers/stream-harness';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -114,7 +114,7 @@ class ChildRun {
 const children = new Set<ChildRun>();
 
 function run(name: string, command: string, args: string[]): ChildRun {
-  const c = new ChildRun(name, spawn(command, args, { cwd: path.join(__dirname, '..'), stdio: ['pipe', 'pipe', 'pipe'] }));
+  const c = new ChildRun(name, spawn(command, args, { cwd: path.join(__dirname, '..', '..'), stdio: ['pipe', 'pipe', 'pipe'] }));
   children.add(c);
   return c;
 }
@@ -473,7 +473,7 @@ describe('local sockets', () => {
   });
 
   describe('IPC between two processes', () => {
-    const childScript = path.join(__dirname, 'fixtures', 'ipc-child.ts');
+    const childScript = path.join(__dirname, '..', 'fixtures', 'ipc-child.ts');
 
     /** A framework server: reads one line per connection, answers `<token>:<line reversed>`. */
     async function lineServer(token: string): Promise<{ address: string; lines: string[]; conns: RecordingUser }> {

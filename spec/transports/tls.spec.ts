@@ -5,11 +5,11 @@
  * behaviour lib/transports/tls.ts relies on is checked in spec/core/node-internals.spec.ts.
  */
 import { X509Certificate } from 'node:crypto';
-import { IoMux, ISocket, ISocketContext, ISocketProvider, ShutdownReason, SocketErrorCode, SocketOptions } from '../lib';
-import { runStreamConformance } from './conformance/stream-suite';
-import { closeAllRaw, hasIpv6Loopback, pollUntil, randomBytes, rawConnect, rawServer, sha256, StreamCollector } from './helpers/net-helpers';
-import { cleanupAndCheck, RecordingUser, waitUntil } from './helpers/recording-user';
-import { Listener, StreamHarness, thrown } from './helpers/stream-harness';
+import { IoMux, ISocket, ISocketContext, ISocketProvider, ShutdownReason, SocketErrorCode, SocketOptions } from '../../lib';
+import { runStreamConformance } from '../conformance/stream-suite';
+import { closeAllRaw, hasIpv6Loopback, pollUntil, randomBytes, rawConnect, rawServer, sha256, StreamCollector } from '../helpers/net-helpers';
+import { cleanupAndCheck, RecordingUser, waitUntil } from '../helpers/recording-user';
+import { Listener, StreamHarness, thrown } from '../helpers/stream-harness';
 import {
   certOf,
   clientContext,
@@ -21,7 +21,7 @@ import {
   rawTlsConnectNoWait,
   rawTlsServer,
   serverContext,
-} from './helpers/tls-fixture';
+} from '../helpers/tls-fixture';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;

@@ -14,11 +14,11 @@
  * same way). Loopback only, port 0, every wait bounded.
  */
 import * as dgram from 'node:dgram';
-import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketProvider, SocketOptions } from '../lib';
-import { makeTestPki, TestPki } from '../scripts/certs';
-import { hasIpv6Loopback, pollUntil, withTimeout } from './helpers/net-helpers';
-import { cleanupAndCheck, guardProvider, RecordingUser } from './helpers/recording-user';
-import { closePlainSockets, plainUdp, PlainUdp } from './helpers/udp-peers';
+import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketProvider, SocketOptions } from '../../lib';
+import { makeTestPki, TestPki } from '../../scripts/certs';
+import { hasIpv6Loopback, pollUntil, withTimeout } from '../helpers/net-helpers';
+import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
+import { closePlainSockets, plainUdp, PlainUdp } from '../helpers/udp-peers';
 
 const WAIT = 15000;
 

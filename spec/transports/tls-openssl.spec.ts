@@ -9,11 +9,11 @@
  * PEM files live in a temp dir for this file; every process is killed after each test and
  * every wait is bounded.
  */
-import { createTcpSocketProvider, createTlsSocketProvider, ISocket, ISocketContext, ISocketProvider, ShutdownReason } from '../lib';
-import { makeTestPki, TestPki } from '../scripts/certs';
-import { closeAllRaw, withTimeout } from './helpers/net-helpers';
-import { freePort, hasOpenssl, killAllOpenssl, PemDir, runOpenssl } from './helpers/openssl';
-import { cleanupAndCheck, guardProvider, RecordingUser } from './helpers/recording-user';
+import { createTcpSocketProvider, createTlsSocketProvider, ISocket, ISocketContext, ISocketProvider, ShutdownReason } from '../../lib';
+import { makeTestPki, TestPki } from '../../scripts/certs';
+import { closeAllRaw, withTimeout } from '../helpers/net-helpers';
+import { freePort, hasOpenssl, killAllOpenssl, PemDir, runOpenssl } from '../helpers/openssl';
+import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
 
 const WAIT_MS = 15000;
 const describeOpenssl = hasOpenssl() ? describe : describe.skip;

@@ -7,9 +7,9 @@
  * path behind the first); a plain Node TLS server checks every byte.
  */
 import { createHash } from 'node:crypto';
-import { createTlsSocketProvider, ISocket, ShutdownReason, USocket } from '../lib';
-import { pollUntil } from './helpers/net-helpers';
-import { clientContext, closeAllRawTls, loadPki, rawTlsServer } from './helpers/tls-fixture';
+import { createTlsSocketProvider, ISocket, ShutdownReason, USocket } from '../../lib';
+import { pollUntil } from '../helpers/net-helpers';
+import { clientContext, closeAllRawTls, loadPki, rawTlsServer } from '../helpers/tls-fixture';
 
 const pki = loadPki();
 afterEach(() => closeAllRawTls());

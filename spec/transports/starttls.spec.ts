@@ -31,12 +31,12 @@ import {
   SocketType,
   UpgradeOptions,
   USocket,
-} from '../lib';
-import { makeTestPki, TestPki } from '../scripts/certs';
-import { runStreamConformance } from './conformance/stream-suite';
-import { closeAllRaw, pollUntil, rawConnect, settle, StreamCollector, withTimeout } from './helpers/net-helpers';
-import { cleanupAndCheck, guardProvider, RecordingUser, unwrap } from './helpers/recording-user';
-import { RawListener, StreamFixture, thrown } from './helpers/stream-harness';
+} from '../../lib';
+import { makeTestPki, TestPki } from '../../scripts/certs';
+import { runStreamConformance } from '../conformance/stream-suite';
+import { closeAllRaw, pollUntil, rawConnect, settle, StreamCollector, withTimeout } from '../helpers/net-helpers';
+import { cleanupAndCheck, guardProvider, RecordingUser, unwrap } from '../helpers/recording-user';
+import { RawListener, StreamFixture, thrown } from '../helpers/stream-harness';
 
 const E = SocketErrorCode;
 const stateError = (code: string): string => `SocketStateError:${code}`;
