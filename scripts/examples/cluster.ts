@@ -16,7 +16,8 @@ const tcp = createTcpSocketProvider();
 class Echo extends USocket {
   private readonly buf = new Uint8Array(1024);
   override socketAcceptComplete(s: ISocket) { s.recv(this.buf, 1024, true); }
-  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); s.recv(this.buf, 1024, true); }
+  override socketRecvResult(s: ISocket, buf: Uint8Array, n: number) { s.send(buf, n); } // read again once it is sent
+  override socketSendResult(s: ISocket) { s.recv(this.buf, 1024, true); }
   socketShutdown() { live--; exitWhenDrained(); }
 }
 
