@@ -133,7 +133,12 @@ export function predictUdp(f: SocketFacts, call: FuzzCall): Outcome {
     case 'bind':
       return predictModeChoice(f, call);
     case 'listen':
-      return NOT_SUPPORTED;
+      // A bound socket (explicitly, or by a first sendTo) becomes a datagram listener (§7).
+      if (f.mode === 'client') return WRONG_MODE;
+      if (f.mode === 'none') return NOT_BOUND;
+      if (f.listening) return ALREADY_LISTENING;
+      if (ignored) return NONE;
+      return f.recvPending ? RECV_PENDING : NONE;
     case 'accept':
       return OUTSIDE_LISTEN_RESULT;
     case 'send':
@@ -145,9 +150,11 @@ export function predictUdp(f: SocketFacts, call: FuzzCall): Outcome {
       return f.mode === 'none' ? NOT_CONNECTED : NONE;
     }
     case 'sendTo':
-      return f.mode === 'client' ? WRONG_MODE : NONE;
+      // A listener's peers talk through their accepted sockets.
+      return f.mode === 'client' || f.listening ? WRONG_MODE : NONE;
     case 'recv':
     case 'badRecv': {
+      if (f.listening) return WRONG_MODE;
       const bad = argOutcome(call);
       if (bad) return bad;
       if (ignored) return NONE;

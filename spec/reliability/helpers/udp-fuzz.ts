@@ -99,6 +99,8 @@ class UdpRun {
   private mode: 'none' | 'client' | 'server' = 'none';
   private shutdownCalled = false;
   private recvPending = false;
+  /** listen() was accepted: the socket is a datagram listener. */
+  private listening = false;
   /** The asked length of the pending recv, and of each recv that completed, in order. */
   private pendingLen = 0;
   private readonly resultLens: number[] = [];
@@ -142,7 +144,7 @@ class UdpRun {
     return {
       transport: 'udp',
       mode: this.mode,
-      listening: false,
+      listening: this.listening,
       takenOver: false,
       shutdownCalled: this.shutdownCalled,
       ended: hasShutDown(this.sock),
@@ -200,7 +202,9 @@ class UdpRun {
         return () => (this.mode = 'server');
       case 'listen':
         s.listen();
-        return null;
+        return () => {
+          if (effective) this.listening = true;
+        };
       case 'accept':
         s.accept(null);
         return null;
