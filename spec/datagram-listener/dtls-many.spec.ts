@@ -181,7 +181,6 @@ it(`${FRAMEWORK} framework + ${OPENSSL} openssl DTLS clients at once on one list
 
   // Each peer has keying material of its own.
   expect(new Set(accepted.map((s) => Buffer.from(s.getSrtpKeyingMaterial()!.material).toString('hex'))).size).toBe(total);
-  // eslint-disable-next-line no-console
   console.log(`dtls-many: ${total} clients (${OPENSSL} openssl, ${OPENSSL_ROUNDS} datagrams each) x ${ROUNDS} datagrams in ${elapsed} ms`);
 
   for (const p of procs) p.endInput(); // s_client sends close_notify at the end of its input
