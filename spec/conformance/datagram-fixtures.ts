@@ -3,6 +3,7 @@
  *
  * - `connectedUdpFixture`: a connected UDP socket; its peer is a plain `dgram` socket.
  * - `boundUdpFixture`: a bound UDP socket (recv from anyone, sendTo); its peer a plain `dgram` socket.
+ * - `acceptedUdpFixture()` / `acceptedDtlsFixture(pki)`: a socket accepted by a UDP / DTLS listener.
  * - `dtlsFixture(pki, 'client' | 'server')`: one end of a DTLS session after the handshake — the
  *   client side (a connected UDP socket, upgraded) or the server side (a bound UDP socket,
  *   upgraded, serving the first peer that completes a handshake); its peer is the other end.
@@ -379,6 +380,103 @@ export function dtlsFixture(pki: TestPki, side: 'client' | 'server'): DatagramFi
       accept: stateError(E.AcceptOutsideListenResult),
     },
     async cleanup() {
+      closePlainSockets();
+    },
+  };
+}
+
+/**
+ * A per-peer DTLS socket accepted by a DTLS listener (`listen()` on a bound UDP socket, then
+ * `upgradeToTls(serverSide)`); its peer is our DTLS client (a connected UDP socket, upgraded),
+ * which keeps a recv pending. The listener offers the peer once its handshake is done; a
+ * bootstrap user takes the accepted socket and hands it to the user under test (`setUser`), which
+ * therefore sees no `socketAcceptComplete` (ready = handed over). Strangers are new peers to the
+ * listener (a handshake attempt each): they never reach the socket ('filtered by the OS' in the
+ * suite's terms: the socket counts nothing).
+ */
+export function acceptedDtlsFixture(pki: TestPki): DatagramFixture {
+  const listeners: ISocket[] = [];
+  async function accepted(user: RecordingUser, options: SocketOptions = {}, early?: (s: ISocket) => void): Promise<DatagramEnd> {
+    const udp = guardProvider(createUdpSocketProvider());
+    const tlsp = guardProvider(createTlsSocketProvider());
+    const serverCtx = tlsp.createSocketContext();
+    serverCtx.setServerCertificate(pki.server);
+    serverCtx.enableDtls();
+    const clientCtx = tlsp.createSocketContext();
+    clientCtx.setCertificateAuthority(pki.ca);
+    clientCtx.enableDtls();
+    let handed: ISocket | null = null;
+    const bootstrap = new (class extends USocket {
+      override socketAcceptComplete(s: ISocket): void {
+        const g = guard(s);
+        early?.(g); // before the hand-over: the user under test sees only what follows
+        s.setUser(user);
+        handed = g;
+      }
+      socketShutdown(): void {}
+    })();
+    let offers = 0;
+    const lu = new RecordingUser('dtls-listener', { accept: () => (offers++ === 0 ? bootstrap : null) });
+    const bu = new RecordingUser('udp-listener');
+    const u = udp.createSocket(bu, options);
+    u.bind('127.0.0.1', 0);
+    u.listen();
+    await bu.waitFor('socketBindResult', 1, WAIT, u);
+    const port = localPort(u);
+    const l = tlsp.upgradeToTls(u, lu, { serverSide: true, context: serverCtx });
+    listeners.push(l);
+
+    const peerUser = new RecordingUser('dtls-client-peer')
+      .on('socketUpgradeToTlsComplete', (s) => s.recv(new Uint8Array(2048)))
+      .on('socketRecvFromResult', (s, buf: Uint8Array) => s.recv(buf));
+    const cu = new RecordingUser('client-udp');
+    const cUdp = udp.createSocket(cu);
+    cUdp.connect(`127.0.0.1:${port}`);
+    await cu.waitFor('socketConnectComplete', 1, WAIT, cUdp);
+    const clientPort = localPort(cUdp);
+    const client = tlsp.upgradeToTls(cUdp, peerUser, { context: clientCtx });
+    await peerUser.waitFor('socketUpgradeToTlsComplete', 1, WAIT, client);
+    await pollUntil(() => handed !== null, 'the DTLS listener to hand over the accepted socket', WAIT);
+    const s = handed as unknown as ISocket;
+    let peerSends = 0;
+    return {
+      socket: s,
+      sendToPeer: (data) => s.send(data),
+      peer: {
+        address: '127.0.0.1',
+        port: clientPort,
+        async send(data) {
+          const n = ++peerSends;
+          client.send(data);
+          await peerUser.waitFor('socketSendResult', n, WAIT, client);
+        },
+        received: () => peerUser.eventsOf('socketRecvFromResult', client).map((e) => e.data as Buffer),
+        waitReceived: (n) => peerUser.waitFor('socketRecvFromResult', n, WAIT, client),
+      },
+    };
+  }
+  return {
+    kind: 'connected',
+    readyEvent: 'socketAcceptComplete',
+    open: (user, options) => accepted(user, options),
+    async openSendingEarly(user, sends) {
+      const end = await accepted(user, {}, (s) => {
+        for (const d of sends) s.send(d);
+      });
+      await user.waitFor('socketSendResult', sends.length, WAIT, end.socket);
+      return end;
+    },
+    earlyReadyEvents: [],
+    strangerAfterReady: 'filtered by the OS',
+    locked: {
+      connect: stateError(E.AlreadyConnected),
+      bind: stateError(E.WrongMode),
+      sendTo: stateError(E.WrongMode),
+      listen: stateError(E.NotSupported),
+      accept: stateError(E.AcceptOutsideListenResult),
+    },
+    async cleanup() {
+      for (const l of listeners.splice(0)) if (l.mode === 'server') l.shutdown();
       closePlainSockets();
     },
   };
