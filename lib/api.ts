@@ -63,6 +63,7 @@ export enum LogFlag {
   Udp = 'udp',
   /** Local sockets (Unix domain sockets, named pipes); `local` is accepted for it in `SOCKET_PROVIDER_LOG`. */
   Local = 'lds',
+  Rudp = 'rudp', // reliable-UDP sockets (createRudpSocketProvider)
 }
 
 /**
@@ -78,7 +79,7 @@ export interface IInstanceLog {
 }
 
 /** The transport kind of a provider and of the sockets it makes. */
-export type SocketType = 'tcp' | 'tls' | 'udp' | 'local';
+export type SocketType = 'tcp' | 'tls' | 'udp' | 'local' | 'rudp';
 
 /** A socket's mode: decided by its first `connect()` (client) or `bind()` (server), then fixed. */
 export type SocketMode = 'none' | 'client' | 'server';
@@ -238,6 +239,15 @@ export interface SocketOptions {
   idleTimeoutMs?: number;
   /** Bytes read ahead while no `recv` is pending before the socket stops reading. Default 256 KiB. */
   readAheadBytes?: number;
+  /**
+   * rudp (a listener's apply to its connections): `maxMessageSize` (default 512 KiB; larger: `send` throws RangeError),
+   * `keepAliveMs` (a PING after this many ms without sending; default `idleTimeoutMs / 3`), `mtu` (bytes per datagram,
+   * header included; default 1200, at least 576), `simulate` (fault injection on every datagram sent and received).
+   */
+  maxMessageSize?: number;
+  keepAliveMs?: number;
+  mtu?: number;
+  simulate?: import('./core/rudp/simulate').RudpSimulate;
   /** How long `shutdown()` may take to hand queued data to the OS before closing anyway, in ms. Default 30 000. */
   shutdownTimeoutMs?: number;
   /** UDP: datagrams kept while no recv is pending; more are dropped and counted (`droppedDatagrams`). Default 1024. */
@@ -480,6 +490,20 @@ export interface SocketStats {
   lastErrorCode: string | null;
   /** Listening stream socket: totals over its connections; null on other sockets. */
   listener: ListenerStats | null;
+  /**
+   * rudp connection (docs/rudp.md): smoothed RTT and its variation in ms (`rttMs` null before a sample), fragments sent
+   * again, datagrams sent / received / declared lost by the sender, the rate congestion control allows (cwnd / srtt,
+   * bytes/s), bytes in flight, and per lane (lane 0 only so far) messages not yet acknowledged and bytes not yet sent.
+   */
+  rttMs?: number | null;
+  rttVarMs?: number;
+  retransmits?: number;
+  packetsSent?: number;
+  packetsReceived?: number;
+  packetsLost?: number;
+  sendRateBytesPerSec?: number;
+  unackedBytes?: number;
+  lanes?: { queuedMessages: number; queuedBytes: number }[];
 }
 
 /** The totals of a listening socket, part of {@link SocketStats}. */
