@@ -239,11 +239,7 @@ export interface SocketOptions {
   idleTimeoutMs?: number;
   /** Bytes read ahead while no `recv` is pending before the socket stops reading. Default 256 KiB. */
   readAheadBytes?: number;
-  /**
-   * rudp (a listener's apply to its connections): `maxMessageSize` (default 512 KiB; larger: `send` throws RangeError),
-   * `keepAliveMs` (a PING after this many ms without sending; default `idleTimeoutMs / 3`), `mtu` (bytes per datagram,
-   * header included; default 1200, at least 576), `simulate` (fault injection on every datagram sent and received).
-   */
+  /** rudp (a listener's apply to its connections): `maxMessageSize` (default 512 KiB; larger: `send` throws RangeError), `keepAliveMs` (a PING after this many ms without sending; default `idleTimeoutMs / 3`), `mtu` (bytes per datagram, header included; default 1200, at least 576), `simulate` (fault injection on every datagram sent and received). */
   maxMessageSize?: number;
   keepAliveMs?: number;
   mtu?: number;
@@ -490,11 +486,7 @@ export interface SocketStats {
   lastErrorCode: string | null;
   /** Listening stream socket: totals over its connections; null on other sockets. */
   listener: ListenerStats | null;
-  /**
-   * rudp connection (docs/rudp.md): smoothed RTT and its variation in ms (`rttMs` null before a sample), fragments sent
-   * again, datagrams sent / received / declared lost by the sender, the rate congestion control allows (cwnd / srtt,
-   * bytes/s), bytes in flight, and per lane (lane 0 only so far) messages not yet acknowledged and bytes not yet sent.
-   */
+  /** rudp connection (docs/rudp.md): smoothed RTT and its variation in ms (`rttMs` null before a sample), fragments sent again, datagrams sent / received / declared lost by the sender, the rate congestion control allows (cwnd / srtt, bytes/s), bytes in flight, and per lane (lane 0 only so far) messages not yet acknowledged and bytes not yet sent. */
   rttMs?: number | null;
   rttVarMs?: number;
   retransmits?: number;
