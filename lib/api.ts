@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { IoMux } from './core/iomux';
+import type { RudpOptions, RudpStats } from './api-rudp';
 
 /** Why a socket ended. Reported exactly once per socket through {@link USocket.socketShutdown}. */
 export enum ShutdownReason {
@@ -63,7 +64,8 @@ export enum LogFlag {
   Udp = 'udp',
   /** Local sockets (Unix domain sockets, named pipes); `local` is accepted for it in `SOCKET_PROVIDER_LOG`. */
   Local = 'lds',
-  Rudp = 'rudp', // reliable-UDP sockets (createRudpSocketProvider)
+  /** Reliable-UDP sockets (`createRudpSocketProvider`). */
+  Rudp = 'rudp',
 }
 
 /**
@@ -210,7 +212,7 @@ export interface SocketUser {
  * Options for {@link ISocketProvider.createSocket}. A listening socket's options (and context)
  * apply to the sockets it accepts. Every limit here is documented in `docs/guide.md`.
  */
-export interface SocketOptions {
+export interface SocketOptions extends RudpOptions {
   /** The address family of this socket: IPv6 when true. Default false (IPv4). */
   ipv6?: boolean;
   /** Certificates, CA, ALPN, DTLS (TLS and DTLS only): a context made by {@link ISocketProvider.createSocketContext}. */
@@ -239,11 +241,6 @@ export interface SocketOptions {
   idleTimeoutMs?: number;
   /** Bytes read ahead while no `recv` is pending before the socket stops reading. Default 256 KiB. */
   readAheadBytes?: number;
-  /** rudp (a listener's apply to its connections): `maxMessageSize` (default 512 KiB; larger: `send` throws RangeError), `keepAliveMs` (a PING after this many ms without sending; default `idleTimeoutMs / 3`), `mtu` (bytes per datagram, header included; default 1200, at least 576), `simulate` (fault injection on every datagram sent and received). */
-  maxMessageSize?: number;
-  keepAliveMs?: number;
-  mtu?: number;
-  simulate?: import('./core/rudp/simulate').RudpSimulate;
   /** How long `shutdown()` may take to hand queued data to the OS before closing anyway, in ms. Default 30 000. */
   shutdownTimeoutMs?: number;
   /** UDP: datagrams kept while no recv is pending; more are dropped and counted (`droppedDatagrams`). Default 1024. */
@@ -455,7 +452,7 @@ export interface ISocket {
 }
 
 /** What {@link ISocket.stats} returns: counters and timings of one socket, at the time of the call. */
-export interface SocketStats {
+export interface SocketStats extends RudpStats {
   /** Bytes handed to the OS (as {@link ISocket.bytesSent}). */
   bytesSent: number;
   /** Bytes received from the network, delivered or read ahead (as {@link ISocket.bytesReceived}). */
@@ -486,16 +483,6 @@ export interface SocketStats {
   lastErrorCode: string | null;
   /** Listening stream socket: totals over its connections; null on other sockets. */
   listener: ListenerStats | null;
-  /** rudp connection (docs/rudp.md): smoothed RTT and its variation in ms (`rttMs` null before a sample), fragments sent again, datagrams sent / received / declared lost by the sender, the rate congestion control allows (cwnd / srtt, bytes/s), bytes in flight, and per lane (lane 0 only so far) messages not yet acknowledged and bytes not yet sent. */
-  rttMs?: number | null;
-  rttVarMs?: number;
-  retransmits?: number;
-  packetsSent?: number;
-  packetsReceived?: number;
-  packetsLost?: number;
-  sendRateBytesPerSec?: number;
-  unackedBytes?: number;
-  lanes?: { queuedMessages: number; queuedBytes: number }[];
 }
 
 /** The totals of a listening socket, part of {@link SocketStats}. */
