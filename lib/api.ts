@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { IoMux } from './core/iomux';
+import type { RudpOptions, RudpStats } from './api-rudp';
 
 /** Why a socket ended. Reported exactly once per socket through {@link USocket.socketShutdown}. */
 export enum ShutdownReason {
@@ -63,6 +64,8 @@ export enum LogFlag {
   Udp = 'udp',
   /** Local sockets (Unix domain sockets, named pipes); `local` is accepted for it in `SOCKET_PROVIDER_LOG`. */
   Local = 'lds',
+  /** Reliable-UDP sockets (`createRudpSocketProvider`). */
+  Rudp = 'rudp',
 }
 
 /**
@@ -78,7 +81,7 @@ export interface IInstanceLog {
 }
 
 /** The transport kind of a provider and of the sockets it makes. */
-export type SocketType = 'tcp' | 'tls' | 'udp' | 'local';
+export type SocketType = 'tcp' | 'tls' | 'udp' | 'local' | 'rudp';
 
 /** A socket's mode: decided by its first `connect()` (client) or `bind()` (server), then fixed. */
 export type SocketMode = 'none' | 'client' | 'server';
@@ -209,7 +212,7 @@ export interface SocketUser {
  * Options for {@link ISocketProvider.createSocket}. A listening socket's options (and context)
  * apply to the sockets it accepts. Every limit here is documented in `docs/guide.md`.
  */
-export interface SocketOptions {
+export interface SocketOptions extends RudpOptions {
   /** The address family of this socket: IPv6 when true. Default false (IPv4). */
   ipv6?: boolean;
   /** Certificates, CA, ALPN, DTLS (TLS and DTLS only): a context made by {@link ISocketProvider.createSocketContext}. */
@@ -449,7 +452,7 @@ export interface ISocket {
 }
 
 /** What {@link ISocket.stats} returns: counters and timings of one socket, at the time of the call. */
-export interface SocketStats {
+export interface SocketStats extends RudpStats {
   /** Bytes handed to the OS (as {@link ISocket.bytesSent}). */
   bytesSent: number;
   /** Bytes received from the network, delivered or read ahead (as {@link ISocket.bytesReceived}). */

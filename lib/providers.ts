@@ -9,6 +9,7 @@ import { SocketContext } from './context';
 import { DatagramSession } from './core/datagram-session';
 import { DatagramSocket } from './core/datagram-socket';
 import { getDefaultLog } from './core/log';
+import { RudpSocket } from './core/rudp/rudp-socket';
 import { StreamSocket } from './core/stream/stream-socket';
 import { StreamTransport } from './core/stream/transport';
 import { isUpgradable, kUpgradeTo, UpgradeOffer } from './core/upgrade';
@@ -44,6 +45,14 @@ export function createTlsSocketProvider(tcpProvider?: ISocketProvider | null): I
 /** Makes UDP sockets (Node's `dgram`). */
 export function createUdpSocketProvider(): ISocketProvider {
   return new DatagramSocketProvider();
+}
+
+/**
+ * Makes rudp sockets: reliable ordered messages over UDP, one port serving many connections
+ * (first version: see docs/rudp.md for what is implemented and what is not yet).
+ */
+export function createRudpSocketProvider(): ISocketProvider {
+  return new RudpSocketProvider();
 }
 
 /**
@@ -128,6 +137,24 @@ class DatagramSocketProvider implements ISocketProvider {
 
   upgradeToTls(): ISocket {
     throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: only the TLS provider upgrades sockets (this is the udp provider)');
+  }
+}
+
+/** The rudp provider. */
+class RudpSocketProvider implements ISocketProvider {
+  readonly type = 'rudp' as const;
+
+  createSocketContext(log?: IInstanceLog): ISocketContext {
+    return new SocketContext(log ?? getDefaultLog());
+  }
+
+  createSocket(user: USocket, options: SocketOptions = {}): ISocket {
+    if (typeof options !== 'object' || options === null) throw new TypeError('createSocket: options must be an object');
+    return new RudpSocket(udpTransport, user, options);
+  }
+
+  upgradeToTls(): ISocket {
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: only the TLS provider upgrades sockets (this is the rudp provider)');
   }
 }
 

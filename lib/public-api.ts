@@ -26,4 +26,13 @@ export { SocketStateError, SocketErrorCode, ContextErrorCode } from './errors';
 export { IoMux, getDefaultIoMux, type IoMuxOptions } from './core/iomux';
 export { claimSocket, type OwnedSocket } from './core/claim';
 export { LOG_ENV, getDefaultLog } from './core/log';
-export { createTcpSocketProvider, createTlsSocketProvider, createUdpSocketProvider, createLocalSocketProvider, createSocketPair } from './providers';
+export type { RudpSimulate } from './core/rudp/simulate';
+export type { RudpOptions, RudpStats, RudpLaneStats } from './api-rudp';
+export {
+  createTcpSocketProvider,
+  createTlsSocketProvider,
+  createUdpSocketProvider,
+  createLocalSocketProvider,
+  createRudpSocketProvider,
+  createSocketPair,
+} from './providers';

@@ -3,9 +3,9 @@ import { IInstanceLog, LogFlag } from '../api';
 /** The environment variable that switches the default log on: `all`, or flags such as `tcp,tls`. */
 export const LOG_ENV = 'SOCKET_PROVIDER_LOG';
 
-const ALL_FLAGS: readonly LogFlag[] = [LogFlag.Tcp, LogFlag.Tls, LogFlag.Udp, LogFlag.Local];
+const ALL_FLAGS: readonly LogFlag[] = [LogFlag.Tcp, LogFlag.Tls, LogFlag.Udp, LogFlag.Local, LogFlag.Rudp];
 
-/** Parses `SOCKET_PROVIDER_LOG` (`all`, `*`, or a comma list of `tcp`, `tls`, `udp`, `lds`). */
+/** Parses `SOCKET_PROVIDER_LOG` (`all`, `*`, or a comma list of `tcp`, `tls`, `udp`, `lds`, `rudp`). */
 export function parseLogFlags(value: string | undefined): Set<LogFlag> {
   const flags = new Set<LogFlag>();
   if (!value) return flags;

@@ -35,7 +35,7 @@ export const MAX_SENDS_IN_FLIGHT = 8;
 /** The largest UDP payload is 65 535 bytes: a datagram buffer one byte larger tells "too large". */
 const DATAGRAM_BUFFER_LIMIT = 65_536;
 
-const FLAGS: Record<ISocket['type'], LogFlag> = { tcp: LogFlag.Tcp, tls: LogFlag.Tls, udp: LogFlag.Udp, local: LogFlag.Local };
+const FLAGS: Record<ISocket['type'], LogFlag> = { tcp: LogFlag.Tcp, tls: LogFlag.Tls, udp: LogFlag.Udp, local: LogFlag.Local, rudp: LogFlag.Rudp };
 
 /** The message user's check, as `checkUser` is the socket user's. */
 export function checkMessageUser(what: string, user: unknown): void {

@@ -9,7 +9,7 @@ describe('the default log', () => {
   });
 
   it('takes all, or a list of flags', () => {
-    expect([...parseLogFlags('all')].sort()).toEqual(['lds', 'tcp', 'tls', 'udp']);
+    expect([...parseLogFlags('all')].sort()).toEqual(['lds', 'rudp', 'tcp', 'tls', 'udp']); // rudp: issue #20
     expect([...parseLogFlags('tcp, lds')].sort()).toEqual(['lds', 'tcp']);
     expect([...parseLogFlags('local,nonsense')]).toEqual(['lds']);
     const log = new DefaultLog(parseLogFlags('tls'));

@@ -1,0 +1,507 @@
+/**
+ * The rudp socket (docs/rudp.md): connection-oriented reliable messages over UDP, with the
+ * stream sockets' mode lock, callbacks and end rules. A client opens its own UDP handle and
+ * runs the cookie handshake; a server's `listen()` hands its handle to a {@link RudpListener},
+ * which makes one accepted RudpSocket per peer. The reliability is {@link Connection}'s.
+ */
+import { ISocket, ListenerStats, LogFlag, ShutdownReason, SocketOptions, SocketStats, SocketUser, USocket } from '../../api';
+import { SocketErrorCode, SocketStateError } from '../../errors';
+import { reasonForError } from '../os-errors';
+import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../address';
+import { DatagramHandle, DatagramSink, DatagramTransport } from '../datagram-path';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, DEFAULT_UDP_BUFFER } from '../defaults';
+import { RECV_FROM, RECV_PLAIN } from '../recv-route';
+import { SocketBase } from '../socket-base';
+import { TransitionTable } from '../socket-state';
+import { kUpgradeTo, UpgradeOffer } from '../upgrade';
+import { checkBuffer, checkCount, checkPort, checkString, checkTimeout } from '../validate';
+import { Connection, ConnectionHost } from './connection';
+import { RudpListener } from './rudp-listener';
+import { Simulator } from './simulate';
+import { COOKIE_BYTES, HEADER, INITIAL_SIZE, newConnectionId, PacketType, readHeader, writeHeader } from './wire';
+
+export const DEFAULT_RUDP_IDLE_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
+export const DEFAULT_MTU = 1200;
+const INITIAL_RETRY_MS = 250;
+
+/** `idle -> connected`: an accepted connection. No `closing` state is reported: a flushing socket stays `connected`. */
+export const RUDP_TRANSITIONS: TransitionTable = {
+  idle: ['resolving', 'binding', 'connected', 'closed'],
+  resolving: ['connecting', 'closed'],
+  connecting: ['handshaking', 'connected', 'closed'],
+  handshaking: ['connected', 'closed'],
+  connected: ['closing', 'closed'],
+  binding: ['bound', 'closed'],
+  bound: ['listening', 'closed'],
+  listening: ['closed'],
+  closing: ['closed'],
+  closed: [],
+  takenOver: [],
+};
+
+/** The settings a socket reads from its options (checked in the constructor). */
+export interface RudpSettings {
+  idleTimeoutMs: number;
+  keepAliveMs: number;
+  mtu: number;
+  maxMessageSize: number;
+  connectTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export function rudpSettings(o: SocketOptions): RudpSettings {
+  const idleTimeoutMs = checkTimeout('idleTimeoutMs', o.idleTimeoutMs, DEFAULT_RUDP_IDLE_TIMEOUT_MS);
+  const mtu = checkCount('mtu', o.mtu, DEFAULT_MTU, 576);
+  if (mtu > 65507) throw new RangeError('mtu: at most 65507');
+  return {
+    idleTimeoutMs,
+    keepAliveMs: checkTimeout('keepAliveMs', o.keepAliveMs, Math.floor(idleTimeoutMs / 3)),
+    mtu,
+    maxMessageSize: checkCount('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 0),
+    connectTimeoutMs: checkTimeout('connectTimeoutMs', o.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+    shutdownTimeoutMs: checkTimeout('shutdownTimeoutMs', o.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS),
+  };
+}
+
+/** What an accepted socket sends through: the listener's handle, to its peer. */
+export interface PeerLink {
+  send(data: Buffer): void;
+  /** The socket ended: the listener forgets it. */
+  release(): void;
+}
+
+export class RudpSocket extends SocketBase implements DatagramSink {
+  readonly type = 'rudp' as const;
+  protected readonly flag = LogFlag.Rudp;
+  readonly settings: RudpSettings;
+  private handle: DatagramHandle | null = null;
+  private link: PeerLink | null = null;
+  private conn: Connection | null = null;
+  private listener: RudpListener | null = null;
+  private localCid = newConnectionId();
+  private cookie: Buffer | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+  /** Sends made while connecting. */
+  private held: Buffer[] = [];
+  private pendingRecv: { buffer: Uint8Array; len: number } | null = null;
+  /** The rest of a message longer than the recv that took its start. */
+  private partial: Buffer | null = null;
+  readonly simulator: Simulator | null;
+
+  constructor(
+    private readonly transport: DatagramTransport,
+    user: USocket,
+    options: SocketOptions,
+  ) {
+    super(user, options);
+    this.settings = rudpSettings(options);
+    this.simulator = options.simulate ? new Simulator(options.simulate) : null;
+    checkCount('maxConnections', options.maxConnections, Infinity);
+    this.register();
+  }
+
+  protected get transitions(): TransitionTable {
+    return RUDP_TRANSITIONS;
+  }
+
+  // ---- client --------------------------------------------------------------------------
+
+  connect(address: string, _serverName?: string): void {
+    this.enterClientMode(() => checkString('connect: address', address));
+    this.setState('resolving', address);
+    this.markConnectStart();
+    const target = parseHostPort(address, this.ipv6);
+    if (isAddressError(target)) {
+      this.trace(`connect(${JSON.stringify(address)}): ${target.error}`);
+      this.reportShutdown(ShutdownReason.AddressInvalid);
+      return;
+    }
+    resolveHost(target.host, target.kind, this.ipv6, (err, host) => {
+      if (this.state !== 'resolving') return;
+      if (err) {
+        this.trace(`connect: cannot resolve ${address}: ${this.codeOf(err)}`);
+        this.reportShutdown(ShutdownReason.ConnectFailed);
+        return;
+      }
+      const handle = this.open(false);
+      if (!handle) return;
+      this.setState('connecting');
+      handle.connect(target.port, host, (connectErr) => {
+        if (this.state !== 'connecting') return;
+        if (connectErr) {
+          this.reportShutdown(reasonForError(connectErr, 'connect'));
+          return;
+        }
+        this.addresses.local = handle.localAddress();
+        this.addresses.remote = handle.remoteAddress();
+        this.setState('handshaking', 'cookie handshake');
+        this.markHandshakeStart();
+        if (this.settings.connectTimeoutMs > 0) {
+          this.connectTimer = setTimeout(() => this.connectFailed('no answer within connectTimeoutMs'), this.settings.connectTimeoutMs);
+        }
+        this.sendInitial();
+      });
+    });
+  }
+
+  private open(reuseAddr: boolean): DatagramHandle | null {
+    try {
+      this.handle = this.transport.open(
+        { ipv6: this.ipv6, reuseAddr, recvBufferSize: DEFAULT_UDP_BUFFER, sendBufferSize: DEFAULT_UDP_BUFFER, shared: false },
+        this,
+      );
+      return this.handle;
+    } catch (err) {
+      this.trace(`cannot open a UDP handle: ${this.codeOf(err)}`);
+      this.reportShutdown(ShutdownReason.ConnectFailed);
+      return null;
+    }
+  }
+
+  private sendInitial(): void {
+    if (this.state !== 'handshaking') return;
+    const buf = Buffer.alloc(INITIAL_SIZE);
+    writeHeader(buf, PacketType.Initial, 0, this.localCid);
+    if (this.cookie) {
+      buf[HEADER] = this.cookie.byteLength;
+      this.cookie.copy(buf, HEADER + 1);
+    }
+    this.wire(buf);
+    this.retryTimer = setTimeout(() => this.sendInitial(), INITIAL_RETRY_MS);
+  }
+
+  private connectFailed(why: string, reason = ShutdownReason.ConnectFailed): void {
+    if (this.state !== 'handshaking' && this.state !== 'connecting') return;
+    this.trace(`connect: ${why}`);
+    this.reportShutdown(reason);
+  }
+
+  // ---- the handle's sink (client and listening server) -----------------------------------------
+
+  datagramArrived(data: Buffer, address: string, port: number): void {
+    if (this.simulator) this.simulator.apply(() => this.arrived(data, address, port));
+    else this.arrived(data, address, port);
+  }
+
+  private arrived(data: Buffer, address: string, port: number): void {
+    if (this.listener) return this.listener.arrived(data, address, port);
+    if (this.ended) return;
+    const h = readHeader(data);
+    if (!h || h.dcid !== this.localCid) return;
+    if (this.state === 'handshaking') {
+      if (h.type === PacketType.Retry && data.byteLength >= HEADER + COOKIE_BYTES) {
+        this.cookie = Buffer.from(data.subarray(HEADER, HEADER + COOKIE_BYTES));
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.sendInitial();
+      } else if (h.type === PacketType.Accept) this.established(h.scid);
+      else if (h.type === PacketType.Reject) this.connectFailed('the server denied the connection', ShutdownReason.ConnectRejected);
+      return;
+    }
+    if (this.conn && (h.type === PacketType.Data || h.type === PacketType.Close)) this.conn.receive(h.type, data);
+  }
+
+  pathError(err: NodeJS.ErrnoException): void {
+    if (this.state === 'handshaking' || this.state === 'connecting') {
+      this.noteError(err.code ?? 'ERROR');
+      this.connectFailed(`${err.code}: nobody on the port`, err.code === 'ECONNREFUSED' ? ShutdownReason.ConnectRejected : ShutdownReason.ConnectFailed);
+    } else this.trace(`UDP error ${err.code ?? ''} ignored (${err.message})`);
+  }
+
+  private established(peerCid: number): void {
+    this.clearConnectTimers();
+    this.markConnected();
+    this.markHandshakeDone();
+    this.startConnection(peerCid);
+    this.setState('connected', `connection ${this.localCid.toString(16)} <-> ${peerCid.toString(16)}`);
+    this.emit((user) => {
+      if (!this.view.shutdownAsked) user.socketConnectComplete?.(this);
+    });
+    for (const m of this.held) this.conn!.send(m);
+    this.held = [];
+    if (this.view.shutdownAsked) this.closeWhenDelivered();
+  }
+
+  /** @internal An accepted connection: made connected by the listener. */
+  startAccepted(link: PeerLink, localCid: number, peerCid: number, local: { address: string; port: number }, remote: { address: string; port: number }): void {
+    this.modeValue = 'client';
+    this.link = link;
+    this.localCid = localCid;
+    this.addresses.local = local;
+    this.addresses.remote = remote;
+    this.startConnection(peerCid);
+    this.setState('connected', `accepted ${remote.address}:${remote.port}`);
+    this.emit((user) => user.socketAcceptComplete?.(this));
+  }
+
+  /** @internal A packet of this accepted connection, from the listener. */
+  packet(type: PacketType, data: Buffer): void {
+    this.conn?.receive(type, data);
+  }
+
+  private startConnection(peerCid: number): void {
+    const s = this.settings;
+    const host: ConnectionHost = {
+      sendDatagram: (buf) => this.wire(buf),
+      messageAcked: () => {
+        this.emitSendResult();
+        if (this.view.shutdownAsked && this.conn?.pendingMessages === 0) this.finishClose();
+      },
+      messageReady: () => this.serveRecv(),
+      peerClosed: () => this.reportShutdown(ShutdownReason.ByPeer, true),
+      idleTimedOut: () => this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true),
+      trace: (m) => this.trace(m),
+    };
+    this.conn = new Connection(
+      { localCid: this.localCid, peerCid, mtu: s.mtu, maxMessageSize: s.maxMessageSize, idleTimeoutMs: s.idleTimeoutMs, keepAliveMs: s.keepAliveMs },
+      host,
+    );
+  }
+
+  /** One datagram out, through the simulator if any. */
+  private wire(buf: Buffer): void {
+    const go = (): void => {
+      if (this.link) this.link.send(buf);
+      else this.handle?.send(buf, undefined, undefined, () => {});
+    };
+    if (this.simulator) this.simulator.apply(go);
+    else go();
+  }
+
+  // ---- server --------------------------------------------------------------------------
+
+  bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void {
+    let port = 0;
+    this.enterServerMode(() => {
+      checkString('bind: localAddress', localAddress, true);
+      port = checkPort('bind', localPort);
+      if (reuseAddr !== undefined && typeof reuseAddr !== 'boolean') throw new TypeError('bind: reuseAddr must be a boolean');
+    });
+    this.setState('binding');
+    const host = parseBindHost(localAddress, this.ipv6);
+    if (isAddressError(host)) {
+      this.reportShutdown(ShutdownReason.AddressInvalid);
+      return;
+    }
+    resolveHost(host.host, host.kind, this.ipv6, (err, address) => {
+      if (this.state !== 'binding') return;
+      if (err) {
+        this.reportShutdown(ShutdownReason.BindFailed);
+        return;
+      }
+      const handle = this.open(reuseAddr === true);
+      if (!handle) return;
+      handle.bind(address, port, () => {
+        if (this.state !== 'binding') return;
+        const local = (this.addresses.local = handle.localAddress());
+        this.setState('bound', `${local.address}:${local.port}`);
+        this.emit((user) => user.socketBindResult?.(this, local.address, local.port));
+        if (this.listenAsked) this.startListening();
+      });
+    });
+  }
+
+  private listenAsked = false;
+
+  listen(): void {
+    this.throwIfTakenOver('listen');
+    if (this.modeValue === 'client') throw new SocketStateError(SocketErrorCode.WrongMode, 'listen() on a client-mode socket');
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotBound, 'listen() on a socket that is not bound: bind() it first');
+    if (this.listenAsked) throw new SocketStateError(SocketErrorCode.AlreadyListening, 'listen() twice');
+    if (this.ignoresCalls) return;
+    this.listenAsked = true;
+    if (this.state === 'bound') this.startListening();
+  }
+
+  private startListening(): void {
+    const options = this.handOverOptions;
+    this.listener = new RudpListener(this, this.handle!, (user) => new RudpSocket(this.transport, user, options), options.maxConnections ?? Infinity);
+    this.setState('listening');
+  }
+
+  accept(remoteUser: USocket | SocketUser | null): void {
+    this.throwIfTakenOver('accept');
+    if (!this.listener) throw new SocketStateError(SocketErrorCode.AcceptOutsideListenResult, 'accept() outside socketListenResult');
+    this.listener.accept(remoteUser);
+  }
+
+  /** @internal The listener posts its offers through the listening socket. */
+  post(call: (user: USocket) => void): void {
+    this.emit(call);
+  }
+
+  /** @internal */
+  traceLine(m: string): void {
+    this.trace(m);
+  }
+
+  // ---- messages --------------------------------------------------------------------------
+
+  send(data: Uint8Array, len?: number): void {
+    this.throwIfTakenOver('send');
+    // A 0-byte message is a message (checkBuffer refuses an empty buffer for the streams).
+    const n = data instanceof Uint8Array && data.byteLength === 0 && (len === undefined || len === 0) ? 0 : checkBuffer('send', data, len);
+    if (this.modeValue === 'server')
+      throw new SocketStateError(SocketErrorCode.WrongMode, 'send() on a listening rudp socket: each peer talks through its accepted socket');
+    if (this.ignoresCalls) return;
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'send() before connect()');
+    if (n > this.settings.maxMessageSize) throw new RangeError(`send: ${n} bytes is more than maxMessageSize (${this.settings.maxMessageSize})`);
+    const copy = Buffer.allocUnsafe(n);
+    copy.set(data.subarray(0, n));
+    if (this.conn) this.conn.send(copy);
+    else this.held.push(copy);
+  }
+
+  recv(buffer: Uint8Array, len?: number, _recvPartial?: boolean): void {
+    this.throwIfTakenOver('recv');
+    const n = checkBuffer('recv', buffer, len);
+    this.throwIfRecvUndelivered();
+    if (this.pendingRecv) throw new SocketStateError(SocketErrorCode.RecvPending, 'recv() while another recv is pending');
+    if (this.ended) return this.recvAfterEnd(buffer);
+    if (this.view.shutdownAsked) return;
+    if (this.modeValue === 'none') throw new SocketStateError(SocketErrorCode.NotConnected, 'recv() before connect()');
+    if (this.modeValue === 'server') throw new SocketStateError(SocketErrorCode.WrongMode, 'recv() on a listening rudp socket');
+    this.pendingRecv = { buffer, len: n };
+    this.serveRecv();
+  }
+
+  /** One message (or the rest of one) per recv; what does not fit waits for the next recv. */
+  private serveRecv(): void {
+    const req = this.pendingRecv;
+    if (!req || !this.conn) return;
+    let msg = this.partial;
+    if (!msg) {
+      const next = this.conn.inbox.shift();
+      if (next === undefined) return;
+      msg = next;
+      this.conn.consumedMessage(next.byteLength);
+    }
+    const take = Math.min(req.len, msg.byteLength);
+    req.buffer.set(msg.subarray(0, take));
+    this.partial = take < msg.byteLength ? msg.subarray(take) : null;
+    this.pendingRecv = null;
+    if (this.ended) return;
+    // Messages are delivered as datagrams are (core/recv-route.ts): socketRecvFromResult if the
+    // user has it (the source is the peer), else socketRecvResult; 0-byte messages are real messages.
+    this.view.recvPosted();
+    this.iomux.dispatcher.post(this.deliverMessage, this, { buffer: req.buffer, filled: take });
+  }
+
+  private deliverMessage(r: { buffer: Uint8Array; filled: number }): void {
+    this.view.recvDelivered();
+    this.messagesReceived++;
+    const u = this.user;
+    if ((this.recvCallbacks & RECV_FROM) !== 0) u.socketRecvFromResult?.(this, r.buffer, r.filled, this.remoteAddress ?? '', this.remotePort ?? 0);
+    else if ((this.recvCallbacks & RECV_PLAIN) !== 0) u.socketRecvResult?.(this, r.buffer, r.filled);
+    else {
+      this.warnUnhandledRecv(r.filled, true);
+      u.socketRecvResult?.(this, r.buffer, r.filled);
+    }
+  }
+
+  recvCancel(): void {
+    this.throwIfTakenOver('recvCancel');
+    if (this.ignoresCalls) return;
+    this.cancelPendingRecv();
+  }
+
+  protected cancelPendingRecv(): void {
+    const req = this.pendingRecv;
+    if (!req) return;
+    this.pendingRecv = null;
+    this.emit((user) => user.socketRecvCanceled?.(this, req.buffer));
+  }
+
+  // ---- the end ----------------------------------------------------------------------------
+
+  protected override beginClose(): void {
+    if (this.listener) {
+      this.listener.close();
+      this.reportShutdown(ShutdownReason.Normal);
+      return;
+    }
+    if (this.state === 'connected') return this.closeWhenDelivered();
+    this.reportShutdown(ShutdownReason.Normal);
+  }
+
+  private closeWhenDelivered(): void {
+    if (!this.conn || this.conn.pendingMessages === 0) return this.finishClose();
+    if (this.settings.shutdownTimeoutMs > 0) {
+      this.closeTimer = setTimeout(() => {
+        this.trace('shutdown: shutdownTimeoutMs passed with messages unacknowledged');
+        this.finishClose();
+      }, this.settings.shutdownTimeoutMs);
+    }
+  }
+
+  private finishClose(): void {
+    this.conn?.close();
+    this.reportShutdown(ShutdownReason.Normal);
+  }
+
+  private clearConnectTimers(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.retryTimer = this.connectTimer = null;
+  }
+
+  protected override onEnded(): void {
+    this.clearConnectTimers();
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.conn?.stop();
+    this.simulator?.stop();
+    if (this.link) this.link.release();
+    else if (this.listener) this.listener.close();
+    else this.handle?.close();
+  }
+
+  [kUpgradeTo](_offer: UpgradeOffer): ISocket {
+    throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: rudp sockets cannot be upgraded (payloads are not encrypted yet)');
+  }
+
+  // ---- facts -------------------------------------------------------------------------------
+
+  get bytesSent(): number {
+    return this.conn?.bytesOut ?? 0;
+  }
+  get bytesReceived(): number {
+    return this.conn?.bytesIn ?? 0;
+  }
+  get connectionCount(): number {
+    return this.listener?.live ?? 0;
+  }
+  get droppedDatagrams(): number {
+    return 0;
+  }
+  protected queuedSendBytes(): number {
+    return this.conn?.queuedBytes ?? 0;
+  }
+  protected readAheadBytes(): number {
+    let n = this.partial?.byteLength ?? 0;
+    for (const m of this.conn?.inbox ?? []) n += m.byteLength;
+    return n;
+  }
+  protected override listenerStats(): ListenerStats | null {
+    return this.listener?.stats() ?? null;
+  }
+
+  override stats(): SocketStats {
+    const base = super.stats();
+    const c = this.conn;
+    if (!c) return base;
+    return {
+      ...base,
+      rttMs: c.srtt,
+      rttVarMs: c.rttvar,
+      retransmits: c.retransmits,
+      packetsSent: c.packetsSent,
+      packetsReceived: c.packetsReceived,
+      packetsLost: c.packetsLost,
+      sendRateBytesPerSec: c.sendRate,
+      unackedBytes: c.unackedBytes,
+      lanes: [{ queuedMessages: c.pendingMessages, queuedBytes: c.queuedBytes }],
+    };
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The rudp wire format (docs/rudp-wire.md): a 10-byte header (version, type and flags, the
+ * receiver's and the sender's connection IDs) and a body per type. All integers big-endian.
+ */
+import { createHmac, randomBytes } from 'crypto';
+
+export const WIRE_VERSION = 1;
+export const HEADER = 10;
+/** A client's Initial is padded to this size, so a server's answer (≤ 3× it) cannot amplify. */
+export const INITIAL_SIZE = 1200;
+
+export const enum PacketType {
+  Initial = 1,
+  Retry = 2,
+  Accept = 3,
+  Reject = 4,
+  Data = 5,
+  Close = 6,
+}
+
+export const enum FrameType {
+  Ack = 1,
+  Fragment = 2,
+  Ping = 3,
+  Credit = 4,
+}
+
+export interface Header {
+  type: PacketType;
+  flags: number;
+  dcid: number;
+  scid: number;
+}
+
+export function writeHeader(buf: Buffer, type: PacketType, dcid: number, scid: number, flags = 0): void {
+  buf[0] = WIRE_VERSION;
+  buf[1] = (type & 0x0f) | ((flags & 0x0f) << 4);
+  buf.writeUInt32BE(dcid >>> 0, 2);
+  buf.writeUInt32BE(scid >>> 0, 6);
+}
+
+/** Null for anything that is not a packet of this version (dropped, never thrown). */
+export function readHeader(buf: Buffer): Header | null {
+  if (buf.byteLength < HEADER || buf[0] !== WIRE_VERSION) return null;
+  const type = buf[1] & 0x0f;
+  if (type < PacketType.Initial || type > PacketType.Close) return null;
+  return { type, flags: buf[1] >> 4, dcid: buf.readUInt32BE(2), scid: buf.readUInt32BE(6) };
+}
+
+/** A random non-zero connection ID. */
+export function newConnectionId(): number {
+  let id = 0;
+  while (id === 0) id = randomBytes(4).readUInt32BE(0);
+  return id;
+}
+
+export const COOKIE_BYTES = 20;
+
+/**
+ * Stateless cookies: HMAC-SHA256 (truncated to 16 bytes) of the client's address, port and
+ * connection ID and a 4-byte epoch, under a secret that rotates every `rotateMs`; the previous
+ * secret is still accepted, so a cookie lives between one and two rotations.
+ */
+export class CookieJar {
+  private secret = randomBytes(32);
+  private previous = randomBytes(32);
+  private epoch = 0;
+  private rotatedAt = Date.now();
+
+  constructor(private readonly rotateMs = 30_000) {}
+
+  private rotate(): void {
+    const now = Date.now();
+    if (now - this.rotatedAt < this.rotateMs) return;
+    this.previous = this.secret;
+    this.secret = randomBytes(32);
+    this.epoch = (this.epoch + 1) >>> 0;
+    this.rotatedAt = now;
+  }
+
+  make(address: string, port: number, cid: number): Buffer {
+    this.rotate();
+    const out = Buffer.alloc(COOKIE_BYTES);
+    out.writeUInt32BE(this.epoch, 0);
+    mac(this.secret, address, port, cid, this.epoch).copy(out, 4);
+    return out;
+  }
+
+  check(cookie: Buffer, address: string, port: number, cid: number): boolean {
+    this.rotate();
+    if (cookie.byteLength !== COOKIE_BYTES) return false;
+    const epoch = cookie.readUInt32BE(0);
+    const secret = epoch === this.epoch ? this.secret : epoch === (this.epoch - 1) >>> 0 ? this.previous : null;
+    if (secret === null) return false;
+    return mac(secret, address, port, cid, epoch).equals(cookie.subarray(4));
+  }
+}
+
+function mac(secret: Buffer, address: string, port: number, cid: number, epoch: number): Buffer {
+  return createHmac('sha256', secret).update(`${address}|${port}|${cid}|${epoch}`).digest().subarray(0, 16);
+}
+
+/** A fragment of a reliable message (lane 0). */
+export interface Fragment {
+  msgId: number;
+  offset: number;
+  total: number;
+  data: Buffer;
+}
+
+/** Ack ranges, newest first, inclusive. */
+export interface AckInfo {
+  delayMs: number;
+  ranges: [number, number][];
+}
+
+export const FRAGMENT_OVERHEAD = 1 + 4 + 4 + 4 + 2;
+export const MAX_ACK_RANGES = 32;
+
+export function ackSize(ranges: number): number {
+  return 1 + 2 + 1 + ranges * 8;
+}
+
+/** Parses the frames of a Data packet's body; null if malformed. */
+export function readFrames(body: Buffer): { acks: AckInfo[]; frags: Fragment[]; credit: number | null; elicit: boolean } | null {
+  const acks: AckInfo[] = [];
+  const frags: Fragment[] = [];
+  let credit: number | null = null;
+  let elicit = false;
+  let i = 0;
+  try {
+    while (i < body.byteLength) {
+      const t = body[i++];
+      if (t === FrameType.Ack) {
+        const delayMs = body.readUInt16BE(i);
+        const n = body[i + 2];
+        i += 3;
+        const ranges: [number, number][] = [];
+        for (let k = 0; k < n; k++, i += 8) {
+          const lo = body.readUInt32BE(i);
+          const hi = body.readUInt32BE(i + 4);
+          if (lo > hi) return null;
+          ranges.push([lo, hi]);
+        }
+        acks.push({ delayMs, ranges });
+      } else if (t === FrameType.Fragment) {
+        const msgId = body.readUInt32BE(i);
+        const offset = body.readUInt32BE(i + 4);
+        const total = body.readUInt32BE(i + 8);
+        const len = body.readUInt16BE(i + 12);
+        i += 14;
+        if (i + len > body.byteLength || offset + len > total) return null;
+        frags.push({ msgId, offset, total, data: Buffer.from(body.subarray(i, i + len)) });
+        i += len;
+        elicit = true;
+      } else if (t === FrameType.Ping) {
+        elicit = true;
+      } else if (t === FrameType.Credit) {
+        credit = body.readUInt32BE(i) * 0x100000000 + body.readUInt32BE(i + 4);
+        i += 8;
+      } else return null;
+    }
+  } catch {
+    return null; // a truncated frame
+  }
+  return { acks, frags, credit, elicit };
+}
