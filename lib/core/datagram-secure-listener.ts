@@ -95,7 +95,10 @@ export class SecureDatagramListener extends DatagramBase {
     const verdict = this.gate.check(data, address, port, (reply) => this.listener.sendStateless(reply, address, port));
     if (verdict !== 'admit') {
       const n = ++this.garbage;
-      if ((n & (n - 1)) === 0) this.trace(`${verdict === 'answered' ? 'answered a ClientHello without a valid cookie' : 'dropped a datagram that is no ClientHello'} from ${address}:${port}; ${n} garbage datagrams so far`);
+      if ((n & (n - 1)) === 0)
+        this.trace(
+          `${verdict === 'answered' ? 'answered a ClientHello without a valid cookie' : 'dropped a datagram that is no ClientHello'} from ${address}:${port}; ${n} garbage datagrams so far`,
+        );
       return 'dropped';
     }
     if (this.handshakes >= this.maxHandshakes) {

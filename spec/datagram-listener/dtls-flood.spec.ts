@@ -182,7 +182,10 @@ const recordArb = fc.oneof(
           ? clientHello()
           : base === 'cookie-hello'
             ? clientHello({ cookie: randomBytes(20), recordSeq: 1, messageSeq: 1 })
-            : Buffer.concat([Buffer.from([base === 'appdata' ? 23 : base === 'alert' ? 21 : 22, 0xfe, 0xfd, 0, base === 'finished' ? 1 : 0, 0, 0, 0, 0, 0, 2, 0, 40]), randomBytes(40)]);
+            : Buffer.concat([
+                Buffer.from([base === 'appdata' ? 23 : base === 'alert' ? 21 : 22, 0xfe, 0xfd, 0, base === 'finished' ? 1 : 0, 0, 0, 0, 0, 0, 2, 0, 40]),
+                randomBytes(40),
+              ]);
       for (const [at, v] of edits) b[at % b.length] = v;
       return cut === undefined ? b : b.subarray(0, cut % (b.length + 1));
     }),
@@ -231,7 +234,12 @@ it('fuzz: random and mutated DTLS records from many sources never throw out of t
   const clients = cu.eventsOf('socketUpgradeToTlsComplete').map((e) => e.socket);
   clients.forEach((c, i) => c.send(Buffer.from(`still here ${i}`)));
   await cu.waitFor('socketRecvFromResult', 2, WAIT);
-  expect(cu.eventsOf('socketRecvFromResult').map((e) => String(e.data)).sort()).toEqual(['still here 0', 'still here 1']);
+  expect(
+    cu
+      .eventsOf('socketRecvFromResult')
+      .map((e) => String(e.data))
+      .sort(),
+  ).toEqual(['still here 0', 'still here 1']);
   expect(l.connectionCount).toBe(2);
   for (const c of clients) c.shutdown();
   await peers.waitFor('socketShutdown', 2, WAIT);
