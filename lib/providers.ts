@@ -6,7 +6,7 @@
  */
 import { IInstanceLog, ISocket, ISocketContext, ISocketProvider, SocketOptions, SocketType, UpgradeOptions, USocket } from './api';
 import { SocketContext } from './context';
-import { DatagramSession } from './core/datagram-session';
+import { DatagramGate, DatagramSession } from './core/datagram-session';
 import { DatagramSocket } from './core/datagram-socket';
 import { getDefaultLog } from './core/log';
 import { RudpSocket } from './core/rudp/rudp-socket';
@@ -16,6 +16,7 @@ import { isUpgradable, kUpgradeTo, UpgradeOffer } from './core/upgrade';
 import { checkReusePort, checkUser } from './core/validate';
 import { SocketErrorCode, SocketStateError } from './errors';
 import { createDtlsSession } from './transports/dtls';
+import { CookieGate } from './transports/dtls-cookie';
 import { localTransport } from './transports/local';
 import { makePair, pairTransport } from './transports/pair';
 import { tcpTransport } from './transports/tcp';
@@ -187,7 +188,7 @@ class TlsUpgrade implements UpgradeOffer {
   }
 
   /** DTLS needs a context on which enableDtls() was called; the core never reads the context, so the settings are taken here. */
-  dtlsSession(): DatagramSession {
+  dtlsSession(gated = false): DatagramSession {
     const context = this.options.context;
     if (!(context instanceof SocketContext) || !context.dtlsSettings.enabled) {
       throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls of a UDP socket needs options.context on which enableDtls() was called');
@@ -202,6 +203,11 @@ class TlsUpgrade implements UpgradeOffer {
     if (this.serverSide && !settings.serverIdentity) {
       throw new SocketStateError(SocketErrorCode.NoServerCertificate, 'upgradeToTls: a DTLS server side needs a server certificate (setServerCertificate)');
     }
-    return createDtlsSession(settings, { server: this.serverSide, serverName: this.options.serverName });
+    return createDtlsSession(settings, { server: this.serverSide, serverName: this.options.serverName, gated });
+  }
+
+  /** The DTLS listener's stateless cookie gate (one per listener: its own secrets). */
+  dtlsGate(): DatagramGate {
+    return new CookieGate();
   }
 }

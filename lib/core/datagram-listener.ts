@@ -34,10 +34,12 @@ export interface ListenerHost {
    */
   makeAccepted(user: USocket, path: PeerPath, held: Datagram[]): DatagramSink;
   /**
-   * Optional gate before any state is kept for a new peer (the DTLS listener's bounds on
-   * handshakes and peers): false drops the datagram, counted in `refusedDatagrams`.
+   * Optional gate before any state is kept for a new peer (the DTLS listener's cookie gate and
+   * its bounds on handshakes and peers), given the peer's first datagram: false drops the
+   * datagram, counted in `refusedDatagrams`; 'dropped': the host dealt with it (answered it
+   * statelessly, or counted it as garbage) and nothing is kept.
    */
-  admit?(address: string, port: number): boolean;
+  admit?(address: string, port: number, data: Buffer): boolean | 'dropped';
 }
 
 /** Admission before an offer: a plain UDP listener offers every peer at once; DTLS runs a handshake first (see `ListenerGate`). */
@@ -162,6 +164,14 @@ export class DatagramListener implements DatagramSink {
     this.host.trace(`listener: error ${err.code ?? ''} (${err.message}); the listener stays open`);
   }
 
+  /** A stateless reply to a peer the listener keeps nothing for (the DTLS HelloVerifyRequest); failures are only logged. */
+  sendStateless(data: Buffer, address: string, port: number): void {
+    if (this.handleClosed) return;
+    this.handle.send(data, port, address, (err) => {
+      if (err) this.host.trace(`listener: a stateless reply to ${address}:${port} failed: ${err.message}`);
+    });
+  }
+
   // ---- offers and accept() ----------------------------------------------------------------
 
   private admit(key: string, data: Buffer, address: string, port: number): void {
@@ -175,8 +185,9 @@ export class DatagramListener implements DatagramSink {
         this.host.trace(`listener: maxConnections ${this.limits.maxConnections} reached: dropped a datagram from ${address}:${port}; ${n} so far`);
       return;
     }
-    if (this.host.admit && !this.host.admit(address, port)) {
-      this.totals.refusedDatagrams++;
+    const admitted = this.host.admit ? this.host.admit(address, port, data) : true;
+    if (admitted !== true) {
+      if (admitted === false) this.totals.refusedDatagrams++;
       return;
     }
     const peer: Peer = { key, address, port, kind: 'offered', held: [{ data, address, port }], sink: null, at: performance.now(), path: null };

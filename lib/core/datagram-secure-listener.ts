@@ -5,7 +5,7 @@ import { DatagramListener, ListenerHost, PeerPath } from './datagram-listener';
 import { HostPort } from './datagram-path';
 import { Datagram } from './datagram-queue';
 import { SecureDatagramSocket } from './datagram-secure';
-import { DatagramSession } from './datagram-session';
+import { DatagramGate, DatagramSession } from './datagram-session';
 import { DEFAULT_MAX_HANDSHAKES } from './defaults';
 import { DTLS_TRANSITIONS, TransitionTable } from './socket-state';
 import { kUpgradeTo } from './upgrade';
@@ -19,9 +19,12 @@ interface Pending {
 
 /**
  * The DTLS listener (`listen()` on a bound UDP socket, then `upgradeToTls(it, user, { serverSide: true, context })`):
- * it takes over the UDP socket's {@link DatagramListener}; each new peer gets a DTLS server
- * socket of its own over its {@link PeerPath} at once (no offer yet), which runs the handshake
- * (werift's HelloVerifyRequest cookie round included); a peer whose handshake completes is
+ * it takes over the UDP socket's {@link DatagramListener}. A datagram from an unknown peer first
+ * meets the stateless cookie gate ({@link DatagramGate}, RFC 6347 §4.2.1): garbage is dropped, a
+ * ClientHello without a valid cookie is answered by a HelloVerifyRequest from the shared handle,
+ * both with no state kept (counted in `garbageDatagrams`). A ClientHello with a valid cookie
+ * gives the peer a DTLS server socket of its own over its {@link PeerPath} at once (no offer
+ * yet), which runs the rest of the handshake; a peer whose handshake completes is
  * offered in `socketListenResult`, and `accept(user)` hands that socket to `user`
  * (`socketAcceptComplete`); `accept(null)` closes it (close_notify: the client ends BY_PEER).
  *
@@ -35,6 +38,8 @@ export class SecureDatagramListener extends DatagramBase {
 
   private readonly pending = new Set<Pending>();
   private handshakes = 0;
+  /** Datagrams from unknown peers that admitted nothing (no ClientHello: dropped; no valid cookie: answered), with no state kept. */
+  private garbage = 0;
   private offered = 0;
   private window: { pending: Pending; decided: boolean } | null = null;
   private readonly maxHandshakes: number;
@@ -46,6 +51,7 @@ export class SecureDatagramListener extends DatagramBase {
     user: USocket,
     options: SocketOptions,
     private readonly listener: DatagramListener,
+    private readonly gate: DatagramGate,
     private readonly makeSession: () => DatagramSession,
   ) {
     super(user, options);
@@ -68,7 +74,7 @@ export class SecureDatagramListener extends DatagramBase {
       post: (call) => queueMicrotask(() => call(this.internalUser)),
       trace: (m) => this.trace(m),
       makeAccepted: (_user, path, held) => this.startPeer(path, held),
-      admit: (address, port) => this.admit(address, port),
+      admit: (address, port, data) => this.admit(address, port, data),
     };
     this.listener.setHost(host);
     this.setState('listening', `DTLS listener on ${local.address}:${local.port} (at most ${this.maxHandshakes} handshakes at once)`);
@@ -80,8 +86,21 @@ export class SecureDatagramListener extends DatagramBase {
     socketListenResult: () => this.listener.accept({ socketShutdown: () => {} }),
   } as SocketUser as USocket;
 
-  private admit(address: string, port: number): boolean {
+  /**
+   * A datagram from a peer the listener does not know: the stateless cookie gate first (no state
+   * for a ClientHello without our cookie, nor for garbage), then the bounds.
+   */
+  private admit(address: string, port: number, data: Buffer): boolean | 'dropped' {
     if (this.ignoresCalls) return false;
+    const verdict = this.gate.check(data, address, port, (reply) => this.listener.sendStateless(reply, address, port));
+    if (verdict !== 'admit') {
+      const n = ++this.garbage;
+      if ((n & (n - 1)) === 0)
+        this.trace(
+          `${verdict === 'answered' ? 'answered a ClientHello without a valid cookie' : 'dropped a datagram that is no ClientHello'} from ${address}:${port}; ${n} garbage datagrams so far`,
+        );
+      return 'dropped';
+    }
     if (this.handshakes >= this.maxHandshakes) {
       this.trace(`maxHandshakes ${this.maxHandshakes} reached: dropped a datagram from ${address}:${port}`);
       return false;
@@ -178,7 +197,7 @@ export class SecureDatagramListener extends DatagramBase {
   }
 
   protected override listenerStats(): ListenerStats | null {
-    return { ...this.listener.stats(), live: this.connectionCount };
+    return { ...this.listener.stats(), live: this.connectionCount, garbageDatagrams: this.garbage, handshaking: this.handshakes };
   }
 
   // ---- what a listener does not do -------------------------------------------------------------

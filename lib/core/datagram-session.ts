@@ -59,3 +59,15 @@ export interface DatagramSession {
   /** The SRTP keying material, if SRTP was negotiated. */
   keyingMaterial(): { profile: string; material: Uint8Array } | null;
 }
+
+/** What a {@link DatagramGate} decides about a datagram from a peer the listener does not know. */
+export type GateVerdict = 'admit' | 'answered' | 'garbage';
+
+/**
+ * The DTLS listener's stateless gate (`transports/dtls-cookie.ts`), asked before any state is
+ * kept for a new peer: `admit` (a ClientHello with a valid cookie: the peer gets its session),
+ * `answered` (a ClientHello without one: `reply` sent a HelloVerifyRequest), `garbage`.
+ */
+export interface DatagramGate {
+  check(data: Buffer, address: string, port: number, reply: (data: Buffer) => void): GateVerdict;
+}

@@ -424,7 +424,9 @@ export class DatagramSocket extends DatagramBase<DatagramHandle> {
       );
     if (this.ignoresCalls) throw new SocketStateError(SocketErrorCode.ShutDown, 'upgradeToTls: the socket has ended or is shutting down');
     const listener = this.listener!;
-    const next = new SecureDatagramListener(offer.user, { ...this.handOverOptions, ...offer.options }, listener, () => offer.dtlsSession());
+    const next = new SecureDatagramListener(offer.user, { ...this.handOverOptions, ...offer.options }, listener, offer.dtlsGate(), () =>
+      offer.dtlsSession(true),
+    );
     this.listener = null;
     next.start(listener.localAddress());
     this.fallSilent('upgradeToTls (DTLS listener)');

@@ -1,5 +1,5 @@
 import type { ISocket, UpgradeOptions, USocket } from '../api';
-import type { DatagramSession } from './datagram-session';
+import type { DatagramGate, DatagramSession } from './datagram-session';
 import type { StreamTransport } from './stream/transport';
 
 /**
@@ -28,7 +28,12 @@ export interface UpgradeOffer {
    * nothing until the successor starts it. Called before anything of the socket is checked.
    * @throws SocketStateError when the options do not allow it
    */
-  dtlsSession(): DatagramSession;
+  dtlsSession(gated?: boolean): DatagramSession;
+  /**
+   * DTLS listener: the stateless cookie gate its new peers pass first; `dtlsSession(true)` then
+   * makes the session of a peer the gate admitted (its first ClientHello carries our cookie).
+   */
+  dtlsGate(): DatagramGate;
 }
 
 /** A socket that `upgradeToTls` may be asked of: every socket the providers make. */

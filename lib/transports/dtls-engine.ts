@@ -141,11 +141,13 @@ export interface WeriftInternals {
   protectedAlerts: boolean;
   /** {@link srtpProfileOf}'s fast path (werift entry 4). */
   srtpProfile: boolean;
+  /** {@link seedCookie}'s fast path (werift entry 5). */
+  cookie: boolean;
 }
 
 /** The shape of the engine fields the entries read or write. */
 interface EngineInternals {
-  dtls?: { recordSequenceNumber?: unknown; flight?: unknown };
+  dtls?: { recordSequenceNumber?: unknown; flight?: unknown; cookie?: unknown };
   cipher?: { encryptPacket?: unknown; decryptPacket?: unknown };
   transport?: { send?: unknown };
   srtp?: unknown;
@@ -190,6 +192,7 @@ export function detectWeriftInternals(engine: unknown, version: string | null, m
     stopRetransmissions: proven && typeof e.dtls?.flight === 'number',
     protectedAlerts: proven && typeof e.cipher?.decryptPacket === 'function' && typeof deSerialize === 'function',
     srtpProfile: proven && typeof e.srtp === 'object' && e.srtp !== null,
+    cookie: proven && typeof e.dtls === 'object' && e.dtls !== null && 'cookie' in e.dtls,
   };
 }
 
@@ -293,4 +296,21 @@ export function srtpProfileOf(engine: Engine): { name: string; keyingLength: num
   if (!internalsOnce(engine).srtpProfile) return null;
   const id = engine.srtp?.srtpProfile;
   return SRTP_PROFILES.find((p) => p.id === id) ?? null;
+}
+
+/**
+ * **werift entry 5: the server's cookie, seeded with the one our stateless gate made**
+ * (`transports/dtls-cookie.ts`), so that the peer's ClientHello carrying it is werift's
+ * second ClientHello and no second HelloVerifyRequest round trip is needed.
+ *
+ * - Mirrors: `server.js` `DtlsServer.handleHandshakes`: a ClientHello with an empty cookie runs
+ *   `flight/server/flight2.js` (suite, curve, SRTP profile, key pair, then a HelloVerifyRequest
+ *   with `dtls.cookie ||= randomBytes(20)`); one whose cookie equals `dtls.cookie` runs Flight4.
+ * - Detected: a `cookie` field on `engine.dtls`, a proven version.
+ * - Fallback: false: the caller lets werift send its own HelloVerifyRequest (one more round trip).
+ */
+export function seedCookie(engine: Engine, cookie: Buffer): boolean {
+  if (!internalsOnce(engine).cookie) return false;
+  engine.dtls.cookie = cookie;
+  return true;
 }

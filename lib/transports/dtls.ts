@@ -13,17 +13,21 @@ import {
   isDtlsRecord,
   isForgedAfterHandshake,
   readProtectedAlert,
+  seedCookie,
   sendCloseNotify,
   srtpProfileOf,
   startClient,
   stopRetransmissions,
 } from './dtls-engine';
+import { ClientHelloView, readClientHello, withoutCookie } from './dtls-cookie';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 
 /** Our role in the DTLS handshake, and for a client the name to verify. */
 export interface DtlsRole {
   server: boolean;
   serverName?: string;
+  /** Server behind the DTLS listener's cookie gate: its first ClientHello carries the gate's cookie. */
+  gated?: boolean;
 }
 
 /** A DTLS 1.2 session for `upgradeToTls` of a UDP socket, with the context's DTLS settings. */
@@ -43,6 +47,10 @@ class DtlsSession implements DatagramSession {
   private secured = false;
   private stopped = false;
   private noise = 0;
+  /** Gated server: the gate's ClientHello was given to the engine. */
+  private seeded = false;
+  /** The engine's records are dropped (its own HelloVerifyRequest, when seeded). */
+  private muted = false;
   private peerCert: PeerCertificate | null = null;
 
   constructor(
@@ -101,11 +109,37 @@ class DtlsSession implements DatagramSession {
       return;
     }
     try {
-      this.transport.onData(msg);
+      const hello = this.role.gated && !this.seeded && !secured ? readClientHello(msg) : null;
+      if (hello && hello.cookie.length > 0) this.seed(msg, hello);
+      else this.transport.onData(msg);
     } catch (err) {
       // Garbage must never take the socket (or the process) down.
       events.sessionTrace(`the DTLS engine refused a datagram: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The gate's ClientHello (with our cookie) to a fresh server engine: werift makes its choices
+   * from the ClientHello without the cookie (its HelloVerifyRequest muted, its cookie seeded with
+   * ours), then the ClientHello itself goes on to its ServerHello flight. Without the seeding
+   * (werift's internals not found), werift answers with a HelloVerifyRequest of its own: one
+   * more round trip, after which the handshake goes on as usual.
+   */
+  private seed(msg: Buffer, hello: ClientHelloView): void {
+    this.seeded = true;
+    const stripped = withoutCookie(msg, hello);
+    if (!seedCookie(this.engine!, Buffer.from(hello.cookie))) {
+      this.events!.sessionTrace('werift cookie not seeded: its own HelloVerifyRequest adds a round trip');
+      this.transport.onData(stripped);
+      return;
+    }
+    this.muted = true;
+    try {
+      this.transport.onData(stripped);
+    } finally {
+      this.muted = false;
+    }
+    this.transport.onData(msg);
   }
 
   /** The engine's handshake is done: verify the peer (the engine does not), then report. */
@@ -147,7 +181,7 @@ class DtlsSession implements DatagramSession {
   private sendRecord(data: Buffer): Promise<void> {
     const path = this.path;
     const to = this.to;
-    if (!path || this.stopped) return Promise.resolve();
+    if (!path || this.stopped || this.muted) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = (err: Error | null): void => {
         if (!err) resolve();

@@ -784,6 +784,7 @@ describe('werift-dtls internals (dtls-engine.ts: recordSequenceNumber, flight, e
       stopRetransmissions: true,
       protectedAlerts: true,
       srtpProfile: true,
+      cookie: true,
     });
     expect(srtpProfileOf(client)?.name).toBe('SRTP_AES128_CM_SHA1_80');
     expect(srtpProfileOf(server)?.name).toBe('SRTP_AES128_CM_SHA1_80');
@@ -835,12 +836,12 @@ describe('werift-dtls internals (dtls-engine.ts: recordSequenceNumber, flight, e
   it('detection: stubs without the fields, or another werift version, take every fallback', () => {
     const modules = { builder: { createPlaintext: () => undefined }, plaintext: { DtlsPlaintext: { deSerialize: () => undefined } } };
     const shaped = {
-      dtls: { recordSequenceNumber: 0, flight: 1 },
+      dtls: { recordSequenceNumber: 0, flight: 1, cookie: undefined },
       cipher: { encryptPacket: () => undefined, decryptPacket: () => undefined },
       transport: { send: () => undefined },
       srtp: {},
     };
-    const all = (v: boolean): Omit<WeriftInternals, 'version'> => ({ closeNotify: v, stopRetransmissions: v, protectedAlerts: v, srtpProfile: v });
+    const all = (v: boolean): Omit<WeriftInternals, 'version'> => ({ closeNotify: v, stopRetransmissions: v, protectedAlerts: v, srtpProfile: v, cookie: v });
     expect(detectWeriftInternals(shaped, PROVEN_WERIFT_VERSIONS[0], modules)).toEqual({ version: PROVEN_WERIFT_VERSIONS[0], ...all(true) });
     expect(detectWeriftInternals(shaped, '0.6.0', modules)).toEqual({ version: '0.6.0', ...all(false) });
     expect(detectWeriftInternals(shaped, null, modules)).toEqual({ version: null, ...all(false) });
@@ -859,7 +860,7 @@ describe('werift-dtls internals (dtls-engine.ts: recordSequenceNumber, flight, e
     const before = sentByClient.length;
     await sendCloseNotify(client);
     const record = sentByClient[before];
-    overrideWeriftInternals({ version: null, closeNotify: false, stopRetransmissions: false, protectedAlerts: false, srtpProfile: false });
+    overrideWeriftInternals({ version: null, closeNotify: false, stopRetransmissions: false, protectedAlerts: false, srtpProfile: false, cookie: false });
     try {
       await expect(sendCloseNotify(client)).rejects.toThrow(/werift-dtls internals/);
       expect(sentByClient.length).toBe(before + 1);
