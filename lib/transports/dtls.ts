@@ -16,10 +16,13 @@ import {
   seedCookie,
   sendCloseNotify,
   srtpProfileOf,
+  startSequenceAt,
   startClient,
   stopRetransmissions,
 } from './dtls-engine';
 import { ClientHelloView, readClientHello, withoutCookie } from './dtls-cookie';
+import { FlightPacker } from './dtls-flights';
+import { HandshakeRepeatFilter } from './dtls-repeats';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 
 /** Our role in the DTLS handshake, and for a client the name to verify. */
@@ -52,6 +55,8 @@ class DtlsSession implements DatagramSession {
   /** The engine's records are dropped (its own HelloVerifyRequest, when seeded). */
   private muted = false;
   private peerCert: PeerCertificate | null = null;
+  private readonly repeats = new HandshakeRepeatFilter();
+  private readonly flights = new FlightPacker((datagram, done) => this.sendFlight(datagram, done));
 
   constructor(
     private readonly settings: DtlsSettings,
@@ -108,6 +113,13 @@ class DtlsSession implements DatagramSession {
       }
       return;
     }
+    const fresh = this.repeats.filter(msg, secured);
+    if (fresh === null) {
+      const n = this.repeats.dropped;
+      if ((n & (n - 1)) === 0) events.sessionTrace(`dropped a repeated handshake record from ${address}:${port}; ${n} so far`);
+      return;
+    }
+    msg = fresh;
     try {
       const hello = this.role.gated && !this.seeded && !secured ? readClientHello(msg) : null;
       if (hello && hello.cookie.length > 0) this.seed(msg, hello);
@@ -139,6 +151,7 @@ class DtlsSession implements DatagramSession {
     } finally {
       this.muted = false;
     }
+    startSequenceAt(this.engine!, hello.recordSeq.readUIntBE(0, 6));
     this.transport.onData(msg);
   }
 
@@ -177,26 +190,34 @@ class DtlsSession implements DatagramSession {
     this.events!.sessionTrace(`DTLS engine error${this.secured ? '' : ' during the handshake'}: ${err?.message ?? String(err)}`);
   }
 
-  /** A record from the engine: to the peer, or (before one is locked) to the latest sender. */
+  /**
+   * A record from the engine. Handshake-phase records wait for the rest of their flight and
+   * leave packed ({@link FlightPacker}); an application record goes at once, in its own
+   * datagram, after what was gathered before it.
+   */
   private sendRecord(data: Buffer): Promise<void> {
+    if (!this.path || this.stopped || this.muted) return Promise.resolve();
+    if (data[0] !== 23) return this.flights.add(data);
+    this.flights.flush();
+    // An application record is reported by send() (and not counted as sent) when it fails.
+    return new Promise((resolve, reject) => this.sendDatagram(data, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Handshake records are retransmitted by the engine, which must not see a failure: it is logged. */
+  private readonly sendFlight = (datagram: Buffer, done: () => void): void =>
+    this.sendDatagram(datagram, (err) => {
+      if (err) this.events!.sessionTrace(`sending a DTLS handshake record failed: ${this.events!.sessionErrorCode(err)} ${err.message}`);
+      done();
+    });
+
+  /** To the peer, or (before one is locked) to the latest sender. */
+  private sendDatagram(data: Buffer, done: SendDone): void {
     const path = this.path;
     const to = this.to;
-    if (!path || this.stopped || this.muted) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = (err: Error | null): void => {
-        if (!err) resolve();
-        // An application record is reported by send() (and not counted as sent); a handshake
-        // record is retransmitted by the engine, which must not see a rejection.
-        else if (data[0] === 23) reject(err);
-        else {
-          this.events!.sessionTrace(`sending a DTLS handshake record failed: ${this.events!.sessionErrorCode(err)} ${err.message}`);
-          resolve();
-        }
-      };
-      if (this.connected) path.send(data, undefined, undefined, done);
-      else if (to) path.send(data, to.port, to.address, done);
-      else resolve();
-    });
+    if (!path || this.stopped) done(null);
+    else if (this.connected) path.send(data, undefined, undefined, done);
+    else if (to) path.send(data, to.port, to.address, done);
+    else done(null);
   }
 
   send(data: Buffer, done: SendDone): void {
@@ -214,6 +235,7 @@ class DtlsSession implements DatagramSession {
 
   stop(): void {
     this.stopped = true;
+    this.flights.drop();
     // The engine may still retransmit a flight: stop it, and sendRecord drops everything now.
     if (this.engine) stopRetransmissions(this.engine);
   }
