@@ -295,6 +295,7 @@ export class SecureDatagramListener extends DatagramBase {
   }
 
   protected override onEnded(): void {
+    this.starts.length = 0; // admitted peers whose session has not started: the listener forgets them below
     for (const entry of [...this.pending]) {
       this.peerGone(entry);
       entry.socket.shutdown();
