@@ -297,7 +297,7 @@ async function main(): Promise<void> {
     } else {
       console.log('quick run: docs/bench/ left as it is (pass --out=DIR to write results.json/.svg)');
     }
-    if (process.argv.includes('--markdown')) console.log('\n' + table(rows, true) + '\n\n' + cpuTable(rows, true));
+    if (process.argv.includes('--markdown') && rows.length > 0) console.log('\n' + table(rows, true) + '\n\n' + cpuTable(rows, true));
   } finally {
     build.cleanup();
   }

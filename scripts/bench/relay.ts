@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { seededRandom } from '../../lib/core/rudp/simulate';
 import { UDP_BUFFER } from './common';
 
 export interface RelaySpec {
@@ -23,22 +24,10 @@ export interface RelaySpec {
 /** Upstream sockets (one per client address) at most: the bench has one client. */
 const MAX_CLIENTS = 64;
 
-/** A small seeded PRNG (mulberry32): the same drops for the same seed, run after run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function relay(spec: RelaySpec): void {
   const drop = spec.lossPercent / 100;
-  const toServer = random(spec.seed);
-  const toClient = random(spec.seed ^ 0x5bd1e995);
+  const toServer = seededRandom(spec.seed);
+  const toClient = seededRandom(spec.seed ^ 0x5bd1e995);
   const counts = { up: 0, down: 0, droppedUp: 0, droppedDown: 0 };
   const opts = { type: 'udp4' as const, recvBufferSize: UDP_BUFFER, sendBufferSize: UDP_BUFFER };
   const front = dgram.createSocket(opts);

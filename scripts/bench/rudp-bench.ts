@@ -90,7 +90,8 @@ function toRun(w: RudpWorkload, out: RunOutcome): RudpRun {
 
 export async function benchRudp(opts: RudpBenchOptions, buildDir: string, progress: (text: string) => void): Promise<RudpSection> {
   const started = Date.now();
-  const budgetMs = opts.quick ? 300_000 : 1_800_000;
+  // Generous: on a loaded 2-core machine a full section took 30 minutes (docs/performance.md).
+  const budgetMs = opts.quick ? 420_000 : 2_700_000;
   progress('rudp: building the ENet peer');
   const enet = buildEnetPeer(join(ROOT, 'scripts', 'bench', 'enet-peer.c'), join(buildDir, 'scripts', 'bench'));
   const pathNames = arg('rudp-paths')?.split(',');

@@ -74,10 +74,10 @@ const per =
 export function rudpWorkloads(quick: boolean, api = 0): RudpWorkload[] {
   const q = <T>(full: T, short: T): T => (quick ? short : full);
   const bytes = q(256 * MiB, 32 * MiB);
-  const rounds = q(20_000, 3000);
+  const rounds = q(10_000, 3000);
   const warmup = q(1000, 300);
   const messages = q(200_000, 20_000);
-  const timeoutMs = q(240_000, 90_000);
+  const timeoutMs = q(180_000, 90_000);
   const fw = (server: string, client: string, size?: Record<string, number>): ImplPeers => ({ server, client, kind: 'udp', size });
   return [
     {
