@@ -6,8 +6,9 @@
 //
 // Options (besides index.ts's --quick, --pairs, --pin, --only=rudp or --only=rudp-bulk,…):
 //   --rudp-paths=loopback,relay0,relay1,relay5   only these paths
-//   --rudp-api=message                           rudp's reliable workloads through createMessageSocket
-//                                                (default: the rudp socket's own send/recv; see rudp-workloads.ts)
+//   --rudp-api=message|socket                    rudp's reliable workloads through createMessageSocket or the
+//                                                rudp socket's own send/recv (default: the message socket where
+//                                                the engine carries rudp messages whole; rudp-probe.ts)
 //   --no-rudp                                    skip the section
 //   --profile=rudp-bulk[:tcp|:dgram][@relay1]    one run under --cpu-prof (rudp by default)
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { fmt } from './report';
 import { RudpCell, RudpRun, newCell, rudpDetails, rudpTable, summarise as summariseCell } from './rudp-report';
 import { buildEnetPeer } from './rudp-enet';
 import { IMPL_TITLE, Impl, PATHS, RudpPath, RudpWorkload, rudpWorkloads } from './rudp-workloads';
+import { rudpMessageFraming } from './rudp-probe';
 import { Message, RunOutcome, runOnce } from './runner';
 
 export interface RudpBenchOptions {
@@ -37,7 +39,18 @@ export interface RudpSection {
 }
 
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-const rudpApi = (): number => (arg('rudp-api') === 'message' ? 1 : 0);
+
+/** `api` of the rudp peers (rudp-workloads.ts): `--rudp-api=message|socket`, else what the engine supports; and a line saying which. */
+async function rudpApi(): Promise<{ api: number; note: string }> {
+  const asked = arg('rudp-api');
+  if (asked === 'message' || asked === 'socket') return { api: asked === 'message' ? 1 : 0, note: `(--rudp-api=${asked})` };
+  const framing = await rudpMessageFraming();
+  if (framing === 'datagram') return { api: 1, note: '(createMessageSocket carries rudp messages whole in this engine)' };
+  return {
+    api: 0,
+    note: `(createMessageSocket over rudp reports framing '${framing}' in this engine: it would frame messages as a stream and, on the engine this was written against, never deliver one)`,
+  };
+}
 
 /** Whether `--only` asks for the rudp section (or does not restrict). */
 export function rudpWanted(only: string[] | null): boolean {
@@ -97,7 +110,8 @@ export async function benchRudp(opts: RudpBenchOptions, buildDir: string, progre
   const pathNames = arg('rudp-paths')?.split(',');
   const paths = PATHS.filter((p) => !pathNames || pathNames.includes(p.name));
   const all = !opts.only || opts.only.includes('rudp');
-  const list = rudpWorkloads(opts.quick, rudpApi()).filter((w) => all || opts.only!.includes(w.name));
+  const api = await rudpApi();
+  const list = rudpWorkloads(opts.quick, api.api).filter((w) => all || opts.only!.includes(w.name));
   const cells: RudpCell[] = [];
   /** rudp unreliable messages missing from the engine: said once, not tried on every path. */
   const missing = new Map<string, string>();
@@ -144,6 +158,7 @@ export async function benchRudp(opts: RudpBenchOptions, buildDir: string, progre
     `rudp (issue #20): messages over UDP against ${enet.binary ? 'ENet' : 'ENet (skipped)'}, the TCP message socket and raw dgram; ${opts.pairs} rounds, ratios are medians of the pair ratios`,
     rudpTable(cells, sent),
     '',
+    `  rudp's reliable workloads through ${api.api === 1 ? 'a message socket (createMessageSocket), as the TCP baseline' : "the rudp socket's own send/recv (one message each)"} ${api.note}`,
     ...rudpDetails(cells),
     `  ${enet.note}`,
     '  rudp at its defaults (mtu 1200), ENet at its defaults (MTU 1400). The relay (relay.ts, one Node process) forwards both ways and drops the',
@@ -163,7 +178,7 @@ export async function benchRudp(opts: RudpBenchOptions, buildDir: string, progre
 export async function profileRudp(spec: string, opts: RudpBenchOptions, buildDir: string, top: number): Promise<void> {
   const [head, pathName = 'loopback'] = spec.split('@');
   const [name, which = 'rudp'] = head.split(':');
-  const w = rudpWorkloads(opts.quick, rudpApi()).find((x) => x.name === name);
+  const w = rudpWorkloads(opts.quick, (await rudpApi()).api).find((x) => x.name === name);
   const path = PATHS.find((p) => p.name === pathName);
   const impl = which as Impl;
   if (!w || !path || !w.peers[impl] || impl === 'enet')

@@ -66,10 +66,9 @@ const per =
     Number(r[key]) / scale / (Number(r.ms) / 1000);
 
 /**
- * `api`: how the rudp peers carry reliable messages: 0, the rudp socket's own send/recv (the
- * default: on main when this was written, createMessageSocket over rudp took rudp for a byte
- * stream and never delivered a message); 1, a message socket as over TCP (`--rudp-api=message`).
- * Unreliable messages exist only on the message socket.
+ * `api`: how the rudp peers carry reliable messages: 1, a message socket as over TCP; 0, the
+ * rudp socket's own send/recv (one message each), for an engine whose message socket does not
+ * carry rudp messages whole (rudp-probe.ts). Unreliable messages exist only on the message socket.
  */
 export function rudpWorkloads(quick: boolean, api = 0): RudpWorkload[] {
   const q = <T>(full: T, short: T): T => (quick ? short : full);
