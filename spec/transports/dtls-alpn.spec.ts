@@ -10,8 +10,12 @@
  */
 import { createTlsSocketProvider, createUdpSocketProvider, IInstanceLog, ISocket, ISocketContext, ShutdownReason, UpgradeOptions } from '../../lib';
 import {
+  ALERT_DECODE_ERROR,
+  ALERT_NO_APPLICATION_PROTOCOL,
   ALPN_EXTENSION,
+  AlpnRefusal,
   decodeAlpnList,
+  DtlsAlpn,
   detectAlpnInternals,
   encodeAlpnList,
   fatalAlertRecord,
@@ -20,7 +24,7 @@ import {
   overrideAlpnInternals,
   selectAlpn,
 } from '../../lib/transports/dtls-alpn';
-import { createEngine, PROVEN_WERIFT_VERSIONS } from '../../lib/transports/dtls-engine';
+import { createEngine, Engine, PROVEN_WERIFT_VERSIONS } from '../../lib/transports/dtls-engine';
 import { closePlainSockets } from '../helpers/dtls';
 import { alpnDtlsContext } from '../helpers/dtls-alpn';
 import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
@@ -145,6 +149,46 @@ describe('ALPN over DTLS: the pure parts', () => {
       expect(helloExtension(body.subarray(0, body.length - 8), kind, ALPN_EXTENSION)).toBeNull();
       expect(helloExtension(body.subarray(0, 20), kind, ALPN_EXTENSION)).toBeNull();
     }
+  });
+
+  /** A stand-in for the engine fields DtlsAlpn reads: the peer's hello in the handshake cache. */
+  function engineWith(msgType: number, body: Buffer): Engine {
+    return {
+      dtls: { recordSequenceNumber: 4, handshakeCache: { 4: { isLocal: false, flight: 4, data: [{ msg_type: msgType, fragment: body }] } } },
+    } as unknown as Engine;
+  }
+
+  it('the client takes the server’s choice only if it is one protocol it offered', () => {
+    const client = new DtlsAlpn(['h2', 'coap'], false, () => undefined);
+    expect(client.settle(engineWith(2, hello('server', [[ALPN_EXTENSION, encodeAlpnList(['coap'])]])))).toBeNull();
+    expect(client.protocol).toBe('coap');
+    expect(client.settle(engineWith(2, hello('server', null)))).toBeNull(); // the server took no part
+    expect(client.protocol).toBeNull();
+    expect(client.settle(engineWith(2, hello('server', [[ALPN_EXTENSION, encodeAlpnList(['mqtt'])]])))).toMatch(/the server selected \["mqtt"\]/);
+    expect(client.settle(engineWith(2, hello('server', [[ALPN_EXTENSION, encodeAlpnList(['h2', 'coap'])]])))).toMatch(/not one protocol/);
+    expect(client.settle(engineWith(2, hello('server', [[ALPN_EXTENSION, Buffer.from([0, 5, 1])]])))).toMatch(/a malformed list/);
+    expect(client.protocol).toBeNull();
+  });
+
+  it('the server refuses a list it cannot read with decode_error (SOCKET_TLS_HANDSHAKE_FAILED), one with nothing in common with no_application_protocol', () => {
+    const refusals: AlpnRefusal[] = [];
+    const server = new DtlsAlpn(['h2'], true, (r) => refusals.push(r));
+    const answer = (body: Buffer): Array<{ type: number; data: Buffer }> => {
+      const extensions: Array<{ type: number; data: Buffer }> = [];
+      (server as unknown as { answer(e: Engine, x: typeof extensions): void }).answer(engineWith(1, body), extensions);
+      return extensions;
+    };
+    expect(answer(hello('client', [[ALPN_EXTENSION, encodeAlpnList(['coap', 'h2'])]]))).toEqual([{ type: ALPN_EXTENSION, data: encodeAlpnList(['h2']) }]);
+    expect(server.protocol).toBe('h2');
+    expect(answer(hello('client', null))).toEqual([]);
+    expect(server.protocol).toBeNull();
+    expect(() => answer(hello('client', [[ALPN_EXTENSION, Buffer.from([0, 1, 0])]]))).toThrow(/ServerHello abandoned/);
+    expect(() => answer(hello('client', [[ALPN_EXTENSION, encodeAlpnList(['coap'])]]))).toThrow(/ServerHello abandoned/);
+    expect(refusals.map((r) => [r.record[14], r.reason])).toEqual([
+      [ALERT_DECODE_ERROR, R.TlsHandshakeFailed],
+      [ALERT_NO_APPLICATION_PROTOCOL, R.AlpnSelectionFailed],
+    ]);
+    expect(refusals.map((r) => r.record.readUIntBE(5, 6))).toEqual([5, 5]); // each stand-in's next record sequence number (it was at 4)
   });
 
   it('the alert record: epoch 0, DTLS 1.2, fatal, the sequence number given', () => {
