@@ -329,7 +329,7 @@ export function seedCookie(engine: Engine, cookie: Buffer): boolean {
 }
 
 /**
- * **werift entry 6: every record we send has a sequence number of its own** (RFC 6347 §4.1:
+ * **werift entry 9: every record we send has a sequence number of its own** (RFC 6347 §4.1:
  * unique within its epoch, retransmissions included). werift breaks this twice: it resets its
  * counter to 0 after its Finished, the first record of epoch 1, so its application data repeats
  * 1, 2, … and one record repeats the Finished's number; and it retransmits a flight as the same
