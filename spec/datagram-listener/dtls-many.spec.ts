@@ -21,7 +21,8 @@ import { withTimeout } from '../helpers/net-helpers';
 import { hasOpenssl, killAllOpenssl, OpensslProcess, PemDir, runOpenssl } from '../helpers/openssl';
 import { cleanupAndCheck, guardProvider, RecordingUser, waitUntil } from '../helpers/recording-user';
 import { loadPki } from '../helpers/tls-fixture';
-import { framePayload } from './fixtures/dtls-clients';
+import { ClientReport, framePayload } from './fixtures/dtls-clients';
+import { dtlsListener, echoPeers } from './fixtures/dtls-listener';
 
 const FRAMEWORK = Number(process.env.DTLS_MANY_FRAMEWORK ?? 180);
 const OPENSSL = hasOpenssl() ? Number(process.env.DTLS_MANY_OPENSSL ?? 20) : 0;
@@ -49,14 +50,6 @@ afterEach(async () => {
   await killAllOpenssl();
   expect(await cleanupAndCheck(30000)).toEqual([]);
 });
-
-interface ClientReport {
-  c: number;
-  port: number;
-  echoes: number;
-  mismatches: number;
-  key: string;
-}
 
 interface Message {
   type: string;
@@ -194,25 +187,9 @@ it(
 
     // The listener: every accepted DTLS socket echoes what it receives (and keeps a copy).
     const serverGot = new Map<ISocket, Buffer[]>();
-    const peers = new RecordingUser('dtls-peers')
-      .on('socketAcceptComplete', (s) => {
-        serverGot.set(s, []);
-        s.recv(new Uint8Array(2048));
-      })
-      .on('socketRecvFromResult', (s, buf: Uint8Array, len: number) => {
-        const copy = Buffer.from(buf.subarray(0, len));
-        serverGot.get(s)?.push(copy);
-        s.send(copy);
-        s.recv(buf);
-      });
+    const peers = echoPeers(serverGot);
     const lu = new RecordingUser('dtls-listener', { accept: () => peers });
-    const bu = new RecordingUser('udp-listener');
-    const u = udp.createSocket(bu);
-    u.bind('127.0.0.1', 0);
-    u.listen();
-    await bu.waitFor('socketBindResult', 1, WAIT, u);
-    const port = u.localPort as number;
-    const l = tls.upgradeToTls(u, lu, { serverSide: true, context: serverContext(), maxHandshakes: 256, handshakeTimeoutMs: WAIT });
+    const { l, port } = await dtlsListener({ udp, tls }, lu, { context: serverContext(), maxHandshakes: 256, handshakeTimeoutMs: WAIT }, WAIT);
 
     // All clients start now: the framework clients' process and the openssl processes.
     const ca = pem.write('ca.pem', `${pki.ca}\n`);

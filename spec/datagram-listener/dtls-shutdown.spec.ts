@@ -3,13 +3,12 @@
  * and peers not offered yet at once, so the shared UDP port closes as soon as no accepted DTLS
  * socket lives, not after the handshakes' time-out; accepted sockets live on until their own end.
  */
-import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketContext, ShutdownReason } from '../../lib';
-import { clientHello, cookieOfVerifyRequest } from '../helpers/dtls-hello';
 import { withTimeout } from '../helpers/net-helpers';
 import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
 import { loadPki } from '../helpers/tls-fixture';
+import { dtlsListener as startListener, echoPeers, returnCookieOnce } from './fixtures/dtls-listener';
 
 const WAIT = 10000;
 /** Far beyond every wait of this file: a handshake that ends did not end by its time-out. */
@@ -31,34 +30,17 @@ function serverContext(): ISocketContext {
   return server;
 }
 
-async function dtlsListener(lu: RecordingUser): Promise<{ l: ISocket; port: number }> {
-  const bu = new RecordingUser('udp-listener');
-  const u = udp.createSocket(bu);
-  u.bind('127.0.0.1', 0);
-  u.listen();
-  await bu.waitFor('socketBindResult', 1, WAIT, u);
-  const port = u.localPort as number;
-  const l = tls.upgradeToTls(u, lu, { serverSide: true, context: serverContext(), handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS });
-  return { l, port };
+function dtlsListener(lu: RecordingUser): Promise<{ l: ISocket; port: number }> {
+  return startListener({ udp, tls }, lu, { context: serverContext(), handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS }, WAIT);
 }
 
 /** A raw peer that returns the cookie once (its session starts) and never answers the ServerHello flight; resolves once that flight came. */
 function stuckPeer(port: number): Promise<void> {
   const s = dgram.createSocket('udp4');
   raw.push(s);
-  const random = randomBytes(32);
-  return withTimeout(
-    new Promise<void>((resolve) => {
-      s.on('message', (m: Buffer) => {
-        const cookie = cookieOfVerifyRequest(m);
-        if (cookie) s.send(clientHello({ random, cookie, recordSeq: 1, messageSeq: 1 }), port, '127.0.0.1');
-        else if (m[0] === 22 && m[13] === 2) resolve(); // server_hello: the session runs
-      });
-      s.send(clientHello({ random }), port, '127.0.0.1');
-    }),
-    WAIT,
-    'the ServerHello flight to a stuck peer',
-  );
+  const flight = new Promise<void>((resolve) => s.on('message', (m: Buffer) => m[0] === 22 && m[13] === 2 && resolve())); // server_hello
+  returnCookieOnce(s, port);
+  return withTimeout(flight, WAIT, 'the ServerHello flight to a stuck peer');
 }
 
 /** Resolves once a UDP socket can bind `port` again (the listener's handle is closed); bounded. */
@@ -95,12 +77,7 @@ it('shutdown() with handshakes in progress and no accepted socket: the handshake
 });
 
 it('shutdown() with an accepted socket and a handshake in progress: the handshake ends at once, the accepted socket works on, the port closes when it ends', async () => {
-  const peers = new RecordingUser('peers')
-    .on('socketAcceptComplete', (s) => s.recv(new Uint8Array(256)))
-    .on('socketRecvFromResult', (s, buf: Uint8Array, len: number) => {
-      s.send(Buffer.from(buf.subarray(0, len)));
-      s.recv(buf);
-    });
+  const peers = echoPeers();
   const lu = new RecordingUser('dtls-listener', { accept: () => peers });
   const { l, port } = await dtlsListener(lu);
   const clientContext = tls.createSocketContext();
@@ -132,14 +109,7 @@ it('shutdown() while 40 admitted peers wait for their session to start (a burst)
   const { l, port } = await dtlsListener(lu);
   const peers = Array.from({ length: 40 }, () => dgram.createSocket('udp4'));
   raw.push(...peers);
-  for (const s of peers) {
-    const random = randomBytes(32);
-    s.on('message', (m: Buffer) => {
-      const cookie = cookieOfVerifyRequest(m);
-      if (cookie) s.send(clientHello({ random, cookie, recordSeq: 1, messageSeq: 1 }), port, '127.0.0.1');
-    });
-    s.send(clientHello({ random }), port, '127.0.0.1');
-  }
+  for (const s of peers) returnCookieOnce(s, port);
   for (let t = 0; t < 5000 && (l.stats().listener?.handshaking ?? 0) < 10; t++) await new Promise((r) => setImmediate(r));
   expect(l.stats().listener?.handshaking).toBeGreaterThanOrEqual(10);
   l.shutdown();

@@ -16,6 +16,7 @@ import { withTimeout } from '../helpers/net-helpers';
 import { hasOpenssl, killAllOpenssl, PemDir, runOpenssl } from '../helpers/openssl';
 import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
 import { certOf, keyOf, loadPki } from '../helpers/tls-fixture';
+import { dtlsListener, echoPeers } from '../datagram-listener/fixtures/dtls-listener';
 
 const pki = loadPki();
 
@@ -47,6 +48,18 @@ function headers(data: Buffer): Array<[number, number, number]> {
   const out: Array<[number, number, number]> = [];
   for (let o = 0; o + 13 <= data.length; o += 13 + data.readUInt16BE(o + 11)) out.push([data[o], data.readUInt16BE(o + 3), data.readUIntBE(o + 5, 6)]);
   return out;
+}
+
+/** Resolves once `check()` holds (polled: raw sockets and engines make no recorded callbacks); bounded. */
+function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  return withTimeout(
+    new Promise<void>((resolve) => {
+      const poll = (): void => void (check() ? resolve() : setTimeout(poll, 5));
+      poll();
+    }),
+    ms,
+    what,
+  );
 }
 
 /** Per epoch, the sequence numbers in the order sent must be strictly increasing (so unique). */
@@ -174,15 +187,6 @@ describe('record sequence numbers (werift entry 9)', () => {
     const connected = new Promise<void>((r) => server.onConnect.subscribe(() => r()));
     startClient(client).catch(() => undefined);
     await withTimeout(connected, 10_000, 'the handshake');
-    const until = (check: () => boolean, what: string): Promise<void> =>
-      withTimeout(
-        new Promise<void>((resolve) => {
-          const poll = (): void => void (check() ? resolve() : setTimeout(poll, 5));
-          poll();
-        }),
-        10_000,
-        what,
-      );
     await until(() => clientConnects === 1, 'the client to connect');
 
     for (let i = 0; i < 10; i++) {
@@ -221,23 +225,12 @@ describe('OpenSSL client after the handshake (replay window)', () => {
   (hasOpenssl() ? it : it.skip)(
     's_client echoes 20 lines, also after its flight 5 came again and our flight 6 was resent; every record we sent has a new number',
     async () => {
-      const peers = new RecordingUser('peers')
-        .on('socketAcceptComplete', (s) => s.recv(new Uint8Array(2048)))
-        .on('socketRecvFromResult', (s, buf: Uint8Array, len: number) => {
-          s.send(Buffer.from(buf.subarray(0, len)));
-          s.recv(buf);
-        });
+      const peers = echoPeers();
       const lu = new RecordingUser('listener', { accept: () => peers });
-      const bu = new RecordingUser('udp');
-      const u = udp.createSocket(bu);
-      u.bind('127.0.0.1', 0);
-      u.listen();
-      await bu.waitFor('socketBindResult', 1, 10000, u);
       const server = tls.createSocketContext();
       server.setServerCertificate(pki.server);
       server.enableDtls(true);
-      const l = tls.upgradeToTls(u, lu, { serverSide: true, context: server });
-      const port = u.localPort as number;
+      const { l, port } = await dtlsListener({ udp, tls }, lu, { context: server });
 
       // A relay between s_client and the listener: it records what we send, and replays s_client's flight 5 on demand.
       const relay = dgram.createSocket('udp4');
@@ -279,14 +272,7 @@ describe('OpenSSL client after the handshake (replay window)', () => {
             expect(again.length).toBeGreaterThan(0);
             const before = fromUs.length;
             for (const d of again) relay.send(d, port, '127.0.0.1');
-            await withTimeout(
-              new Promise<void>((resolve) => {
-                const poll = (): void => void (fromUs.length > before ? resolve() : setTimeout(poll, 5));
-                poll();
-              }),
-              10000,
-              'flight 6 resent',
-            );
+            await until(() => fromUs.length > before, 'flight 6 resent');
           }
           const line = `line ${i} ${'x'.repeat(i)}\n`;
           expected += line;
