@@ -58,8 +58,8 @@ Options:
   --insecure          tls connect: do not verify the server's certificate (warned)
   --server-name NAME  tls connect: the name the server's certificate must carry (and SNI;
                       with --dtls it is checked, not sent)
-  --wait-peer         connect tcp/tls/local/rudp, tls --dtls: at the end of stdin keep
-                      receiving until the peer closes (default: close once stdin is sent)
+  --wait-peer         tcp/tls/local, connect rudp and connect tls --dtls: at the end of stdin
+                      keep receiving until the peer closes (default: close once stdin is sent)
   --peers             listen udp: serve many peers on the port (a datagram listener): each
                       peer's datagrams go to stdout ([ADDR:PORT] first with --verbose), stdin
                       to every peer. Implied by listen rudp and listen tls --dtls.
