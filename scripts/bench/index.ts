@@ -6,13 +6,15 @@
 // until the server is ready, and takes the figure the measuring side reports. Runs alternate
 // framework, raw, framework, raw… (A/B pairs); the table gives the median of each side and the
 // ratio framework/raw pair by pair, whose median is checked against the issue's target. DTLS
-// has no raw counterpart (Node has no DTLS): dtls.ts measures the framework alone.
+// has no raw counterpart (Node has no DTLS): dtls.ts measures the framework alone, against the
+// framework's UDP echo run in the same rounds (issue #19).
 //
 // Options:
 //   --quick            small sizes (128 MiB bulk, 10k round trips, fewer connections), < 2 min
 //   --pairs=N          A/B pairs per workload (default 3, and 5 for the workloads whose runs take
 //                      a second or two: bulk, fan-in, UDP, accept rate)
-//   --only=a,b         only these workloads (names as in workloads.ts; `dtls` for DTLS; `multicore`
+//   --only=a,b         only these workloads (names as in workloads.ts; `dtls` for DTLS, or the names in
+//                      dtls.ts: dtls-echo-1, dtls-echo-100, dtls-handshakes, dtls-handshake-latency; `multicore`
 //                      for the multi-core section: accept rate and ping-pong ×100 against 1 and 2
 //                      cluster workers, and 2 with reusePort where Node has it)
 //   --pin=MODE         split (default: server on CPU 0, client on CPU 1), same (both on 0), none
@@ -32,7 +34,7 @@ import { makeTestPki } from '../certs';
 import { buildPeers, ROOT } from './build';
 import type { Target } from './common';
 import { summarise } from './cpuprofile';
-import { benchDtls } from './dtls';
+import { benchDtls, dtlsWorkloads } from './dtls';
 import { compareHeaps, groupHeap, growth, HeapGroups } from './heapsnapshot';
 import { cpuTable, fmt, makeRow, Row, Runs, svg, table } from './report';
 import { runOnce } from './runner';
@@ -213,19 +215,21 @@ async function main(): Promise<void> {
     }
 
     let dtlsRows: Array<[string, string]> = [];
-    if (opts.dtls && (!opts.only || opts.only.includes('dtls'))) {
-      progress('DTLS (framework only: Node has no DTLS)');
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('no result within 60 s (a hang)')), 60_000);
+    let dtlsSeries: unknown[] = [];
+    if (opts.dtls && (!opts.only || opts.only.some((n) => n === 'dtls' || n.startsWith('dtls-')))) {
+      // Each run is bounded by its own time-out; no DTLS run starts after 180 s (quick: 60 s).
+      const dtls = await benchDtls({
+        quick: opts.quick,
+        rounds: opts.quick ? opts.pairs : opts.shortPairs,
+        only: opts.only,
+        peer: build.peer,
+        pin: opts.pin,
+        targetFor,
+        deadline: Date.now() + (opts.quick ? 60_000 : 180_000),
+        progress,
       });
-      try {
-        dtlsRows = await Promise.race([benchDtls(opts.quick), limit]);
-      } catch (err) {
-        dtlsRows = [['DTLS bench FAILED', String(err instanceof Error ? err.message : err)]];
-      } finally {
-        clearTimeout(timer);
-      }
+      dtlsRows = dtls.rows;
+      dtlsSeries = dtls.series;
       progressDone();
     }
     let rudp: RudpSection | null = null;
@@ -243,7 +247,7 @@ async function main(): Promise<void> {
     console.log('');
     if (rows.length > 0) console.log(table(rows) + '\n\n' + cpuTable(rows));
     if (dtlsRows.length > 0) {
-      console.log('\nDTLS (framework only: Node has no DTLS to compare with)');
+      console.log(`\nDTLS (framework only: Node has no DTLS; the reference is the framework's UDP echo of the same rounds; ${opts.pinText})`);
       const width = Math.max(...dtlsRows.map(([k]) => k.length));
       for (const [k, v] of dtlsRows) console.log(`  ${k.padEnd(width)}  ${v}`);
     }
@@ -284,6 +288,7 @@ async function main(): Promise<void> {
       loadAverage: { before: loadBefore, after: loadAfter },
       workloads: rows.map((r) => ({ ...r, sizes: workloads(opts.quick).find((w) => w.name === r.name)?.size })),
       dtls: dtlsRows.map(([what, value]) => ({ what, value })),
+      dtlsRuns: dtlsSeries,
       rudp: rudp?.json ?? null,
     };
     if (opts.out) {
@@ -306,7 +311,7 @@ async function main(): Promise<void> {
 /** One framework (or raw) run of a workload with both peers under --cpu-prof; prints the top self-time functions. */
 async function profile(opts: Options, peer: string, dir: string, targetFor: (w: Workload, run: number) => Target): Promise<void> {
   const [name, which] = opts.profile!.split(':');
-  const w = workloads(opts.quick).find((x) => x.name === name);
+  const w = [...workloads(opts.quick), ...dtlsWorkloads(opts.quick)].find((x) => x.name === name);
   if (!w) throw new Error(`no workload ${name}`);
   const impl = which === 'raw' ? 'raw' : 'fw';
   const profDir = join(dir, 'profiles');
