@@ -189,15 +189,16 @@ export async function benchDtls(setup: DtlsBenchSetup): Promise<{ rows: Array<[s
       `server ${cpuPer(s.serverCpu, 'µs')}, client ${cpuPer(s.clientCpu, 'µs')} (UDP: server ${cpuPer(udpS.serverCpu, 'µs')}, client ${cpuPer(udpS.clientCpu, 'µs')})`,
     ]);
   }
-  const hs = seriesOf(byName('dtls-handshakes'));
-  if (ran(byName('dtls-handshakes')))
-    rows.push([`${hs.title} (${byName('dtls-handshakes').size.total} sessions; clients in a separate process)`, describe(hs)]);
-  if (ran(byName('dtls-handshakes'))) rows.push(['  CPU per handshake', `server ${cpuPer(hs.serverCpu, 'ms')}, client ${cpuPer(hs.clientCpu, 'ms')}`]);
-  if (ran(byName('dtls-handshakes')))
+  const hsW = byName('dtls-handshakes');
+  const hs = series.get(hsW.name);
+  if (hs) {
+    rows.push([`${hs.title} (${hsW.size.total} sessions; clients in a separate process)`, describe(hs)]);
+    rows.push(['  CPU per handshake', `server ${cpuPer(hs.serverCpu, 'ms')}, client ${cpuPer(hs.clientCpu, 'ms')}`]);
     rows.push(['  handshake time with 50 in flight', `${fmt(median(hs.extra.filter(Number.isFinite)))} ms (median of the runs' medians)`]);
-  const lat = seriesOf(byName('dtls-handshake-latency'));
-  if (ran(byName('dtls-handshake-latency')))
-    rows.push([`${lat.title} (median of ${byName('dtls-handshake-latency').size.total})`, `${fmt(median(lat.extra.filter(Number.isFinite)))} ms`]);
+  }
+  const latW = byName('dtls-handshake-latency');
+  const lat = series.get(latW.name);
+  if (lat) rows.push([`${lat.title} (median of ${latW.size.total})`, `${fmt(median(lat.extra.filter(Number.isFinite)))} ms`]);
   for (const s of series.values()) for (const e of s.errors.slice(0, 5)) rows.push([`ERROR ${s.title}`, e]);
   return { rows, series: [...series.values()] };
 }
