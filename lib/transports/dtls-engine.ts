@@ -7,6 +7,7 @@ import { createPrivateKey } from 'node:crypto';
 import type { DtlsClient, DtlsSocket as Engine } from 'werift-dtls/lib/dtls/src/index.js';
 import { LogFlag } from '../api';
 import { getDefaultLog } from '../core/log';
+import type { RecordKeys } from './dtls-record';
 
 export type { Engine };
 
@@ -313,4 +314,63 @@ export function seedCookie(engine: Engine, cookie: Buffer): boolean {
   if (!internalsOnce(engine).cookie) return false;
   engine.dtls.cookie = cookie;
   return true;
+}
+
+/** The AEAD cipher fields entry 6 reads (werift's `cipher/suites/aead.js` `AEADCipher`). */
+interface AeadFields {
+  blockAlgorithm?: unknown;
+  nonceImplicitLength?: unknown;
+  nonceExplicitLength?: unknown;
+  authTagLength?: unknown;
+  clientWriteKey?: unknown;
+  serverWriteKey?: unknown;
+  clientNonce?: unknown;
+  serverNonce?: unknown;
+}
+
+/**
+ * **werift entry 6: the keys of the established session**, for our own record protection of
+ * application data (`transports/dtls-record.ts`), which costs a fraction of werift's record path.
+ * Read once the handshake is done: the fields exist only then, so it is detected at that moment
+ * rather than on the first engine, and a session that does not qualify keeps werift's path.
+ *
+ * - Mirrors: `cipher/suites/aead.js` `AEADCipher.encrypt`/`decrypt` (AES-GCM, a 4-byte implicit
+ *   nonce at the start of `clientNonce`/`serverNonce`, an 8-byte explicit nonce of epoch and
+ *   sequence number, a 16-byte tag, the additional data of RFC 5246 §6.2.3.3) and `socket.js`
+ *   `DtlsSocket.send` (`++dtls.recordSequenceNumber`, `dtls.epoch`, `dtls.version`).
+ * - Detected: a proven version; `cipher.cipher` with `blockAlgorithm` `aes-128-gcm` or
+ *   `aes-256-gcm`, nonce lengths 4 and 8, tag length 16, the two keys of the algorithm's length
+ *   and the two 12-byte nonces as Buffers; `dtls.epoch` and `dtls.recordSequenceNumber` numbers,
+ *   `dtls.version` with `major`/`minor`.
+ * - Fallback: null: werift protects and opens every record, as before (slower, same bytes).
+ */
+export function recordKeysOf(engine: Engine, server: boolean): RecordKeys | null {
+  if (!PROVEN_WERIFT_VERSIONS.includes(internalsOnce(engine).version ?? '')) return null;
+  const c = (engine.cipher as { cipher?: AeadFields } | undefined)?.cipher;
+  const dtls = engine.dtls as { epoch?: unknown; recordSequenceNumber?: unknown; version?: { major?: unknown; minor?: unknown } } | undefined;
+  if (!c || !dtls) return null;
+  const algorithm = c.blockAlgorithm;
+  if (algorithm !== 'aes-128-gcm' && algorithm !== 'aes-256-gcm') return null;
+  if (c.nonceImplicitLength !== 4 || c.nonceExplicitLength !== 8 || c.authTagLength !== 16) return null;
+  const keyLength = algorithm === 'aes-128-gcm' ? 16 : 32;
+  const key = (v: unknown): v is Buffer => Buffer.isBuffer(v) && v.byteLength === keyLength;
+  const nonce = (v: unknown): v is Buffer => Buffer.isBuffer(v) && v.byteLength === 12;
+  if (!key(c.clientWriteKey) || !key(c.serverWriteKey) || !nonce(c.clientNonce) || !nonce(c.serverNonce)) return null;
+  const { epoch, recordSequenceNumber, version } = dtls;
+  if (typeof epoch !== 'number' || typeof recordSequenceNumber !== 'number' || typeof version?.major !== 'number' || typeof version.minor !== 'number')
+    return null;
+  const ours = server ? { key: c.serverWriteKey, salt: c.serverNonce } : { key: c.clientWriteKey, salt: c.clientNonce };
+  const theirs = server ? { key: c.clientWriteKey, salt: c.clientNonce } : { key: c.serverWriteKey, salt: c.serverNonce };
+  const counter = engine.dtls;
+  return {
+    algorithm,
+    // Copies: werift writes into its nonce buffers on every record it protects or opens itself.
+    writeKey: Buffer.from(ours.key),
+    writeSalt: Buffer.from(ours.salt.subarray(0, 4)),
+    readKey: Buffer.from(theirs.key),
+    readSalt: Buffer.from(theirs.salt.subarray(0, 4)),
+    epoch,
+    version: (version.major << 8) | version.minor,
+    nextSequence: () => ++counter.recordSequenceNumber,
+  };
 }

@@ -13,6 +13,7 @@ import {
   isDtlsRecord,
   isForgedAfterHandshake,
   readProtectedAlert,
+  recordKeysOf,
   seedCookie,
   sendCloseNotify,
   srtpProfileOf,
@@ -21,6 +22,7 @@ import {
 } from './dtls-engine';
 import { ALERT_NO_APPLICATION_PROTOCOL, AlpnRefusal, DtlsAlpn, isPlainAlert } from './dtls-alpn';
 import { ClientHelloView, readClientHello, withoutCookie } from './dtls-cookie';
+import { APPLICATION_DATA, DtlsRecordLayer } from './dtls-record';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 
 /** Our role in the DTLS handshake, and for a client the name to verify. */
@@ -57,6 +59,8 @@ class DtlsSession implements DatagramSession {
   private alpnSide: DtlsAlpn | null = null;
   /** werift's internals for ALPN were not found: the handshake fails at begin(). */
   private alpnMissing = false;
+  /** Our own protection of application records once the handshake is done (null: werift's, see werift entry 6). */
+  private records: DtlsRecordLayer | null = null;
 
   constructor(
     private readonly settings: DtlsSettings,
@@ -185,6 +189,9 @@ class DtlsSession implements DatagramSession {
       return;
     }
     this.secured = true;
+    const keys = recordKeysOf(engine, server);
+    this.records = keys && new DtlsRecordLayer(keys);
+    if (!keys) events.sessionTrace("werift's record keys not found: werift protects every record (slower)");
     this.peerCert = peerCertificateOf(der);
     const srtp = srtpProfileOf(engine);
     const alpn = this.alpnSide ? `, ALPN=${this.alpnSide.protocol ?? 'none'}` : '';
@@ -229,6 +236,15 @@ class DtlsSession implements DatagramSession {
   }
 
   send(data: Buffer, done: SendDone): void {
+    if (this.records) {
+      // One buffer, straight to the path: no promise between the send and its completion.
+      const path = this.path;
+      const to = this.to;
+      if (!path || this.stopped || (!this.connected && !to)) queueMicrotask(() => done(null));
+      else if (this.connected) path.send(this.records.protect(APPLICATION_DATA, data, data.byteLength), undefined, undefined, done);
+      else path.send(this.records.protect(APPLICATION_DATA, data, data.byteLength), to!.port, to!.address, done);
+      return;
+    }
     this.engine!.send(data).then(
       () => done(null),
       (err: Error) => done(err),
