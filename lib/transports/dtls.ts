@@ -50,6 +50,8 @@ class DtlsSession implements DatagramSession {
   private secured = false;
   private stopped = false;
   private noise = 0;
+  /** Application records that did not authenticate (dropped). */
+  private forged = 0;
   /** Gated server: the gate's ClientHello was given to the engine. */
   private seeded = false;
   /** The engine's records are dropped (its own HelloVerifyRequest, when seeded). */
@@ -111,6 +113,16 @@ class DtlsSession implements DatagramSession {
         events.sessionTrace(`dropped a datagram that is not a DTLS record we accept, from ${address}:${port}; ${this.noise} so far`);
       }
       return;
+    }
+    if (secured && this.records && msg[0] === APPLICATION_DATA) {
+      const plain = this.records.open(msg, APPLICATION_DATA);
+      if (plain === 'forged') {
+        if (this.forged++ === 0 || (this.forged & (this.forged - 1)) === 0) {
+          events.sessionTrace(`dropped an application record that does not authenticate, from ${address}:${port}; ${this.forged} so far`);
+        }
+        return;
+      }
+      if (plain) return events.sessionData(plain); // else not a single record of our epoch: the engine's
     }
     if (!this.connected && !secured) this.to = { address, port }; // a bound server answers the latest sender
     if (!secured && this.alpnSide && !this.role.server && isPlainAlert(msg, ALERT_NO_APPLICATION_PROTOCOL)) {
