@@ -3,7 +3,7 @@
 // paths here and nothing else. werift's internals (fields and modules beyond the engine's
 // events and methods) are gathered in one section at the end, "werift-dtls internals", each
 // with its detection and fallback, like core/node-internals.ts for Node's.
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, KeyObject } from 'node:crypto';
 import type { DtlsClient, DtlsSocket as Engine } from 'werift-dtls/lib/dtls/src/index.js';
 import { LogFlag } from '../api';
 import { getDefaultLog } from '../core/log';
@@ -83,8 +83,23 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
 
 /** The engine needs the signature algorithm of our key: ECDSA or RSA, with SHA-256. */
 function signatureHashOf(keyPem: string): { hash: 4; signature: 1 | 3 } {
-  const type = createPrivateKey(keyPem).asymmetricKeyType;
+  const type = privateKeyOf(keyPem).asymmetricKeyType;
   return { hash: 4, signature: type === 'ec' ? 3 : 1 };
+}
+
+/** Parsed private keys by PEM text: parsing one costs ~0.5 ms here, and every handshake of a server needs its key. */
+const parsedKeys = new Map<string, KeyObject>();
+/** Keys kept at most (a server has one or a few; more means contexts come and go, so start afresh). */
+const PARSED_KEYS_MAX = 16;
+
+function privateKeyOf(keyPem: string): KeyObject {
+  let key = parsedKeys.get(keyPem);
+  if (!key) {
+    if (parsedKeys.size >= PARSED_KEYS_MAX) parsedKeys.clear();
+    key = createPrivateKey(keyPem);
+    parsedKeys.set(keyPem, key);
+  }
+  return key;
 }
 
 /** Starts the client's handshake; the promise settles when its first flight is done. */
