@@ -7,6 +7,7 @@ import { createPrivateKey, createSign, KeyObject } from 'node:crypto';
 import type { DtlsClient, DtlsSocket as Engine } from 'werift-dtls/lib/dtls/src/index.js';
 import { LogFlag } from '../api';
 import { getDefaultLog } from '../core/log';
+import * as kx from './dtls-kx';
 import type { RecordKeys } from './dtls-record';
 
 export type { Engine };
@@ -78,6 +79,7 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
   const { DtlsClient, DtlsServer } = engines();
   const engine = options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
   internalsOnce(engine);
+  nativeKeyExchangeOnce(engine);
   if (options.key) signWithParsedKey(engine, options.key);
   return engine;
 }
@@ -415,4 +417,46 @@ function signWithParsedKey(engine: Engine, keyPem: string): void {
   const sign = (data: Buffer, hash: string): Buffer => createSign(hash).update(data).sign(key);
   cipher.localPrivateKey.sign = sign;
   cipher.signatureData = sign;
+}
+
+type CurveModule = { generateKeyPair?: (curve: number) => kx.KeyPair };
+type PrfModule = { prfPreMasterSecret?: (publicKey: Buffer, privateKey: Buffer, curve: number) => Buffer };
+/** Whether entry 8 was installed (null: not decided yet). */
+let nativeKx: boolean | null = null;
+
+/**
+ * **werift entry 8: the handshake's ECDHE in OpenSSL** (`transports/dtls-kx.ts`) instead of
+ * werift's pure-JS curves, which took about 2 ms of CPU per handshake and side (tweetnacl's
+ * X25519, the curve werift's client offers first and our peers pick). Installed once for the
+ * process, on the first engine: werift's two module functions are replaced by wrappers that
+ * make and use native keys and hand anything else (another curve, a key they did not make)
+ * to werift's own function.
+ *
+ * - Mirrors: `cipher/namedCurve.js` `generateKeyPair(namedCurve)` (`{ curve, privateKey,
+ *   publicKey }`, raw keys; P-256 public keys uncompressed) and `cipher/prf.js`
+ *   `prfPreMasterSecret(publicKey, privateKey, curve)` (the raw shared secret: X25519's 32
+ *   bytes, P-256's x coordinate), which werift's flights call through the module objects
+ *   (`flight/server/flight2.js`, `flight6.js`, `flight/client/flight5.js`).
+ * - Detected: a proven version, both modules loadable with both functions.
+ * - Fallback: werift's curves, as before (slower, same results).
+ */
+function nativeKeyExchangeOnce(engine: Engine): void {
+  if (nativeKx !== null) return;
+  nativeKx = false;
+  if (!PROVEN_WERIFT_VERSIONS.includes(internalsOnce(engine).version ?? '')) return;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const curves = tryLoad(() => require('werift-dtls/lib/dtls/src/cipher/namedCurve.js') as CurveModule);
+  const prf = tryLoad(() => require('werift-dtls/lib/dtls/src/cipher/prf.js') as PrfModule);
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const ownGenerate = curves?.generateKeyPair;
+  const ownSecret = prf?.prfPreMasterSecret;
+  if (!curves || !prf || typeof ownGenerate !== 'function' || typeof ownSecret !== 'function') return;
+  curves.generateKeyPair = (curve) => kx.generateKeyPair(curve) ?? ownGenerate(curve);
+  prf.prfPreMasterSecret = (publicKey, privateKey, curve) => kx.sharedSecret(publicKey, privateKey, curve) ?? ownSecret(publicKey, privateKey, curve);
+  nativeKx = true;
+}
+
+/** Whether the handshake's key exchange runs in OpenSSL (werift entry 8); null before the first engine. */
+export function nativeKeyExchange(): boolean | null {
+  return nativeKx;
 }
