@@ -66,11 +66,15 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
       wrapped.closed = true;
     },
   };
+  const signatureHash = options.key ? signatureHashOf(options.key) : undefined;
+  const identityKey = options.cert && options.key ? `${options.cert}\n${options.key}` : null;
+  const identity = identityKey === null ? undefined : parsedIdentities.get(identityKey);
   const engineOptions = {
     transport: wrapped,
     cert: options.cert,
     key: options.key,
-    signatureHash: options.key ? signatureHashOf(options.key) : undefined,
+    // Without it werift parses nothing (entry 9 sets what it would have parsed).
+    signatureHash: identity ? undefined : signatureHash,
     srtpProfiles: options.srtp ? SRTP_PROFILES.map((p) => p.id) : undefined,
     certificateRequest: options.certificateRequest,
     extendedMasterSecret: true,
@@ -80,6 +84,7 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
   const engine = options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
   internalsOnce(engine);
   nativeKeyExchangeOnce(engine);
+  if (identityKey !== null) reuseIdentity(engine, identityKey, identity, signatureHash!);
   if (options.key) signWithParsedKey(engine, options.key);
   return engine;
 }
@@ -92,17 +97,22 @@ function signatureHashOf(keyPem: string): { hash: 4; signature: 1 | 3 } {
 
 /** Parsed private keys by PEM text: parsing one costs ~0.5 ms here, and every handshake of a server needs its key. */
 const parsedKeys = new Map<string, KeyObject>();
-/** Keys kept at most (a server has one or a few; more means contexts come and go, so start afresh). */
-const PARSED_KEYS_MAX = 16;
+/** Entries kept at most in each cache of parsed keys (a server has one or a few; more means contexts come and go, so start afresh). */
+const PARSED_MAX = 16;
+
+/** `map`'s entry for `key`, made by `make` if missing; the map starts afresh when full. */
+function remember<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    if (map.size >= PARSED_MAX) map.clear();
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
 
 function privateKeyOf(keyPem: string): KeyObject {
-  let key = parsedKeys.get(keyPem);
-  if (!key) {
-    if (parsedKeys.size >= PARSED_KEYS_MAX) parsedKeys.clear();
-    key = createPrivateKey(keyPem);
-    parsedKeys.set(keyPem, key);
-  }
-  return key;
+  return remember(parsedKeys, keyPem, () => createPrivateKey(keyPem));
 }
 
 /** Starts the client's handshake; the promise settles when its first flight is done. */
@@ -459,4 +469,43 @@ function nativeKeyExchangeOnce(engine: Engine): void {
 /** Whether the handshake's key exchange runs in OpenSSL (werift entry 8); null before the first engine. */
 export function nativeKeyExchange(): boolean | null {
   return nativeKx;
+}
+
+/** What werift parsed from our certificate and key (entry 9), by the PEM texts. */
+interface ParsedIdentity {
+  localCert: Buffer;
+  localPrivateKey: object;
+}
+const parsedIdentities = new Map<string, ParsedIdentity>();
+
+/**
+ * **werift entry 9: our certificate and key parsed once.** werift's `CipherContext` parses both
+ * PEM texts with @fidm/x509 (pure-JS ASN.1) for every engine, so at every handshake of a
+ * server. The first engine of a certificate and key parses them as usual and what it made is
+ * kept; later engines are made without the `signatureHash` option, which makes werift skip the
+ * parsing, and get the kept objects and the signature algorithm set instead.
+ *
+ * - Mirrors: `context/cipher.js` `CipherContext` constructor → `parseX509` (`localCert`: the
+ *   certificate's DER, `localPrivateKey`: @fidm/x509's `PrivateKey`,
+ *   `signatureHashAlgorithm`), read by `flight/server/flight4.js`, `flight/client/flight5.js`
+ *   and `generateKeySignature`/`signatureData`; the options' `signatureHash` is read only
+ *   there (and by `renegotiation()`, which makes a new context from the options: set back too).
+ * - Detected: a proven version; after the first engine, `cipher.localCert` a Buffer and
+ *   `cipher.localPrivateKey` an object.
+ * - Fallback: werift parses the PEM texts for every engine.
+ */
+function reuseIdentity(engine: Engine, key: string, identity: ParsedIdentity | undefined, signatureHash: { hash: 4; signature: 1 | 3 }): void {
+  const cipher = engine.cipher as unknown as { localCert?: unknown; localPrivateKey?: unknown; signatureHashAlgorithm?: unknown };
+  if (identity) {
+    cipher.localCert = identity.localCert;
+    cipher.localPrivateKey = identity.localPrivateKey;
+    cipher.signatureHashAlgorithm = signatureHash;
+    (engine as unknown as { options: { signatureHash?: unknown } }).options.signatureHash = signatureHash;
+    return;
+  }
+  if (!PROVEN_WERIFT_VERSIONS.includes(internalsOnce(engine).version ?? '')) return;
+  const { localCert, localPrivateKey } = cipher;
+  if (Buffer.isBuffer(localCert) && typeof localPrivateKey === 'object' && localPrivateKey !== null) {
+    remember(parsedIdentities, key, () => ({ localCert, localPrivateKey }));
+  }
 }

@@ -1,11 +1,11 @@
 /**
- * The handshake's costs that werift entries 7 and 8 (lib/transports/dtls-engine.ts) take away,
- * checked against werift's own: the signature with the key parsed once verifies with the
+ * The handshake's costs that werift entries 7, 8 and 9 (lib/transports/dtls-engine.ts) take
+ * away, checked against werift's own: the signature with the key parsed once verifies with the
  * certificate; the key exchange in OpenSSL (dtls-kx.ts) agrees with werift's pure-JS curves
- * both ways. Whole handshakes with werift peers are in dtls.spec.ts, with OpenSSL in
+ * both ways; a second engine of the same certificate and key gets what the first parsed. Whole handshakes with werift peers are in dtls.spec.ts, with OpenSSL in
  * dtls-openssl.spec.ts.
  */
-import { createPublicKey, createVerify } from 'node:crypto';
+import { createPublicKey, createVerify, X509Certificate } from 'node:crypto';
 import { createEngine, EngineTransport, nativeKeyExchange } from '../../lib/transports/dtls-engine';
 import * as kx from '../../lib/transports/dtls-kx';
 import { randomBytes } from '../helpers/net-helpers';
@@ -16,7 +16,7 @@ const pki = loadPki();
 /** A transport that goes nowhere: the engines here never handshake. */
 const idle = (): EngineTransport => ({ onData: () => undefined, send: async () => undefined });
 
-describe('handshake costs: werift entries 7 and 8', () => {
+describe('handshake costs: werift entries 7, 8 and 9', () => {
   it('entry 7: the server engine signs with the parsed key, and the signature verifies with the certificate', async () => {
     const server = createEngine(idle(), { server: true, cert: certOf(pki.server), key: keyOf(pki.server), srtp: false, certificateRequest: false });
     const cipher = server.cipher as unknown as { localPrivateKey: { sign(d: Buffer, h: string): Buffer }; signatureData(d: Buffer, h: string): Buffer };
@@ -62,5 +62,22 @@ describe('handshake costs: werift entries 7 and 8', () => {
     expect(kx.generateKeyPair(24)).toBeNull();
     // A peer key that is no point on the curve fails, as with werift's curves.
     expect(() => kx.sharedSecret(randomBytes(65), kx.generateKeyPair(23)!.privateKey, 23)).toThrow();
+  });
+
+  it('entry 9: later engines of the same certificate and key get what the first parsed, and sign with it', () => {
+    const make = (): { localCert: Buffer; localPrivateKey: object; signatureHashAlgorithm: unknown; signatureData(d: Buffer, h: string): Buffer } =>
+      createEngine(idle(), { server: true, cert: certOf(pki.server), key: keyOf(pki.server), srtp: false, certificateRequest: false }).cipher as never;
+    const first = make();
+    const second = make();
+    expect(second.localCert).toBe(first.localCert);
+    expect(second.localPrivateKey).toBe(first.localPrivateKey);
+    expect(second.signatureHashAlgorithm).toEqual({ hash: 4, signature: 3 }); // SHA-256, ECDSA
+    expect(second.localCert.equals(new X509Certificate(certOf(pki.server)).raw)).toBe(true); // the leaf's DER
+    const data = randomBytes(64);
+    expect(
+      createVerify('sha256')
+        .update(data)
+        .verify(createPublicKey(certOf(pki.server)), second.signatureData(data, 'sha256')),
+    ).toBe(true);
   });
 });
