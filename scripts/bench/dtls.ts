@@ -20,7 +20,7 @@ const per =
 /** The DTLS workloads (for `--profile=NAME` too). */
 export function dtlsWorkloads(quick: boolean): Workload[] {
   const q = <T>(full: T, short: T): T => (quick ? short : full);
-  const datagrams = q(200_000, 20_000);
+  const datagrams = q(100_000, 20_000);
   const timeoutMs = q(120_000, 45_000);
   const echo = (name: string, title: string, peers: number, window: number): Workload => ({
     name,
@@ -44,8 +44,8 @@ export function dtlsWorkloads(quick: boolean): Workload[] {
     server: 'dtls-echo',
     client: 'dtls-handshake',
     measuredBy: 'client',
-    size: { total, inflight },
-    sizeText: `${total} sessions (UDP connect, DTLS handshake with cookie exchange, ECDSA P-256, DTLS-SRTP, close_notify), ${inflight} in flight`,
+    size: { total, inflight, warmup: 10 },
+    sizeText: `${total} sessions (UDP connect, DTLS 1.2 handshake with cookie exchange, ECDSA P-256 certificate, X25519, AES-128-GCM, DTLS-SRTP, close_notify), ${inflight} in flight, after 10 for warm-up`,
     unit: 'handshakes/s',
     higherIsBetter: true,
     figure: per('handshakes'),
@@ -55,7 +55,7 @@ export function dtlsWorkloads(quick: boolean): Workload[] {
   return [
     echo('dtls-echo-1', 'DTLS 512 B echo, 1 peer', 1, 256),
     echo('dtls-echo-100', 'DTLS 512 B echo, 100 peers on one port', 100, 300),
-    handshakes('dtls-handshakes', 'DTLS handshakes, 50 in flight', q(1000, 200), 50),
+    handshakes('dtls-handshakes', 'DTLS handshakes, 50 in flight', q(500, 200), 50),
     handshakes('dtls-handshake-latency', 'DTLS handshake, one at a time', q(20, 5), 1),
   ];
 }
@@ -83,6 +83,8 @@ interface Series {
   clientCpu: number[];
   /** The handshake runs: the median time of one handshake (ms). */
   extra: number[];
+  /** Share of the machine's CPU that other processes used during each run (0..1). */
+  otherLoad: number[];
   errors: string[];
 }
 
@@ -94,21 +96,20 @@ function describe(s: Series): string {
 }
 
 /**
- * [server, client] CPU time per unit of one run: µs per datagram echoed, ms per handshake. A DTLS
- * echo run counts only the echoing (the server samples its CPU while it echoes, the client
- * measures its window), so the handshakes before it stay out; UDP and the handshake runs count
- * each process from after its modules loaded to its quit.
+ * [server, client] CPU time per unit of one run: µs per datagram echoed, ms per handshake. The
+ * DTLS runs count only their measured part (the server samples its CPU while its count grows,
+ * the client measures its window), so the handshakes before an echo, and the warm-up sessions
+ * and werift's loading before the handshake runs, stay out; UDP counts each process from after
+ * its modules loaded to its quit.
  */
 function cpuPerUnit(out: RunOutcome): [number, number] {
   const r = out.result!;
-  const echoWindow = out.serverFinal?.echoWindow as { datagrams: number; cpuMs: number } | null | undefined;
-  if (r.handshakes !== undefined) {
-    const n = Number(r.handshakes);
-    return [(out.serverCpuMs ?? NaN) / n, (out.clientCpuMs ?? NaN) / n];
-  }
-  const n = Number(r.datagrams);
-  if (r.windowCpuMs !== undefined) return [echoWindow ? (1000 * echoWindow.cpuMs) / echoWindow.datagrams : NaN, (1000 * Number(r.windowCpuMs)) / n];
-  return [(1000 * (out.serverCpuMs ?? NaN)) / n, (1000 * (out.clientCpuMs ?? NaN)) / n];
+  const handshakes = r.handshakes !== undefined;
+  const n = Number(handshakes ? r.handshakes : r.datagrams);
+  const scale = handshakes ? 1 : 1000; // ms per handshake, µs per datagram
+  const window = out.serverFinal?.[handshakes ? 'acceptWindow' : 'echoWindow'] as { count: number; cpuMs: number } | null | undefined;
+  if (r.windowCpuMs === undefined) return [(scale * (out.serverCpuMs ?? NaN)) / n, (scale * (out.clientCpuMs ?? NaN)) / n];
+  return [window ? (scale * window.cpuMs) / window.count : NaN, (scale * Number(r.windowCpuMs)) / n];
 }
 
 /** The DTLS figures as [what, value] rows, and the raw series for results.json. */
@@ -119,7 +120,7 @@ export async function benchDtls(setup: DtlsBenchSetup): Promise<{ rows: Array<[s
   const series = new Map<string, Series>();
   const seriesOf = (w: Workload): Series => {
     let s = series.get(w.name);
-    if (!s) series.set(w.name, (s = { title: w.title, unit: w.unit, values: [], serverCpu: [], clientCpu: [], extra: [], errors: [] }));
+    if (!s) series.set(w.name, (s = { title: w.title, unit: w.unit, values: [], serverCpu: [], clientCpu: [], extra: [], otherLoad: [], errors: [] }));
     return s;
   };
   let runNo = 0;
@@ -145,6 +146,7 @@ export async function benchDtls(setup: DtlsBenchSetup): Promise<{ rows: Array<[s
     });
     const s = seriesOf(w);
     for (const e of out.errors) s.errors.push(e);
+    if (out.otherLoad !== null) s.otherLoad.push(out.otherLoad);
     const value = out.result ? w.figure(out.result) : NaN;
     if (Number.isFinite(value) && out.errors.length === 0) {
       s.values.push(value);
@@ -169,13 +171,13 @@ export async function benchDtls(setup: DtlsBenchSetup): Promise<{ rows: Array<[s
   for (let r = 0; r < setup.rounds; r++) await run(byName('dtls-handshakes'), `handshakes, 50 in flight (${r + 1}/${setup.rounds})`);
   await run(byName('dtls-handshake-latency'), 'one handshake at a time');
 
-  const udpS = seriesOf(udpW);
+  const udpS = series.get(udpW.name);
   const rows: Array<[string, string]> = [];
   const ratioText = (xs: number[]): string =>
     xs.length === 0 ? '—' : `${median(xs)!.toFixed(2)}× the UDP rate (per round: ${xs.map((x) => x.toFixed(2)).join(' ')})`;
   const cpuPer = (xs: number[], unit: string): string => (xs.length ? `${fmt(median(xs))} ${unit}` : '—');
   const ran = (w: Workload): boolean => series.has(w.name);
-  if (ran(udpW)) rows.push([`UDP 512 B echo, 1 peer (${udpW.sizeText}), same rounds`, describe(udpS)]);
+  if (udpS) rows.push([`UDP 512 B echo, 1 peer (${udpW.sizeText}), same rounds`, describe(udpS)]);
   for (const [name, ratios] of [
     ['dtls-echo-1', ratios1],
     ['dtls-echo-100', ratios100],
@@ -186,7 +188,7 @@ export async function benchDtls(setup: DtlsBenchSetup): Promise<{ rows: Array<[s
     rows.push(['  against UDP', ratioText(ratios)]);
     rows.push([
       '  CPU per datagram echoed',
-      `server ${cpuPer(s.serverCpu, 'µs')}, client ${cpuPer(s.clientCpu, 'µs')} (UDP: server ${cpuPer(udpS.serverCpu, 'µs')}, client ${cpuPer(udpS.clientCpu, 'µs')})`,
+      `server ${cpuPer(s.serverCpu, 'µs')}, client ${cpuPer(s.clientCpu, 'µs')} (UDP: server ${cpuPer(udpS?.serverCpu ?? [], 'µs')}, client ${cpuPer(udpS?.clientCpu ?? [], 'µs')})`,
     ]);
   }
   const hsW = byName('dtls-handshakes');
@@ -199,6 +201,13 @@ export async function benchDtls(setup: DtlsBenchSetup): Promise<{ rows: Array<[s
   const latW = byName('dtls-handshake-latency');
   const lat = series.get(latW.name);
   if (lat) rows.push([`${lat.title} (median of ${latW.size.total})`, `${fmt(median(lat.extra.filter(Number.isFinite)))} ms`]);
+  const load = [...series.values()].flatMap((s) => s.otherLoad);
+  if (load.length > 0) {
+    rows.push([
+      'other processes on the machine during these runs',
+      `${Math.round(100 * median(load)!)} % of its CPU (median; max ${Math.round(100 * Math.max(...load))} %): figures from a shared machine`,
+    ]);
+  }
   for (const s of series.values()) for (const e of s.errors.slice(0, 5)) rows.push([`ERROR ${s.title}`, e]);
   return { rows, series: [...series.values()] };
 }

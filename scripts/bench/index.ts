@@ -21,13 +21,14 @@
 //   --no-dtls          skip the DTLS figures
 //   --out=DIR          where results.json/.svg go (a full run: docs/bench/; a quick run: nowhere)
 //   --profile=NAME[:raw]  one run of a workload with both peers under `node --cpu-prof`, summarised
-//                      (the top 15 functions by self time; --top=N for more)
+//                      (the top 15 functions by self time; --top=N for more; --profile-out=DIR
+//                      keeps the .cpuprofile files)
 //   --heap             one idle-memory run per side with heap snapshots, growth per connection compared
 //   --redraw           results.svg again from results.json, no runs
 //   --markdown         the tables in Markdown too
 //   --no-rudp, --rudp-paths=…, --only=rudp  the rudp section (rudp-bench.ts: rudp against ENet, TCP, dgram)
 // Figures are printed, never asserted: speed is not part of `npm test`.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { makeTestPki } from '../certs';
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
     let dtlsRows: Array<[string, string]> = [];
     let dtlsSeries: unknown[] = [];
     if (opts.dtls && (!opts.only || opts.only.some((n) => n === 'dtls' || n.startsWith('dtls-')))) {
-      // Each run is bounded by its own time-out; no DTLS run starts after 180 s (quick: 60 s).
+      // Each run is bounded by its own time-out; no DTLS run starts after 300 s (quick: 60 s).
       const dtls = await benchDtls({
         quick: opts.quick,
         rounds: opts.quick ? opts.pairs : opts.shortPairs,
@@ -225,7 +226,7 @@ async function main(): Promise<void> {
         peer: build.peer,
         pin: opts.pin,
         targetFor,
-        deadline: Date.now() + (opts.quick ? 60_000 : 180_000),
+        deadline: Date.now() + (opts.quick ? 60_000 : 300_000),
         progress,
       });
       dtlsRows = dtls.rows;
@@ -335,10 +336,14 @@ async function profile(opts: Options, peer: string, dir: string, targetFor: (w: 
   console.log(
     `${w.title} (${impl}, ${opts.quick ? 'quick' : 'full'} size: ${w.sizeText}): ${out.result ? fmt(w.figure(out.result), w.unit) : 'no result'} under the profiler`,
   );
+  if (out.result?.windowUs) console.log(`measured window (µs of the monotonic clock): ${(out.result.windowUs as number[]).join(',')}`);
   for (const e of out.errors) console.log(`  ERROR ${e}`);
   // Only the measured window counts (start-up and module loading stay out), when the peer reported one.
   const window = out.result?.windowUs as [number, number] | undefined;
+  const keep = process.argv.find((a) => a.startsWith('--profile-out='))?.slice(14);
+  if (keep) mkdirSync(keep, { recursive: true });
   for (const f of readdirSync(profDir).sort()) {
+    if (keep) copyFileSync(join(profDir, f), join(keep, f));
     console.log(`\n${f}:`);
     console.log(
       summarise(JSON.parse(readFileSync(join(profDir, f), 'utf8')), Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 15), window),
