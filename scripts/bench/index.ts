@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     let dtlsRows: Array<[string, string]> = [];
     let dtlsSeries: unknown[] = [];
     if (opts.dtls && (!opts.only || opts.only.some((n) => n === 'dtls' || n.startsWith('dtls-')))) {
-      // Each run is bounded by its own time-out; no DTLS run starts after 300 s (quick: 60 s).
+      // Each run is bounded by its own time-out; no DTLS run starts after 480 s (quick: 60 s).
       const dtls = await benchDtls({
         quick: opts.quick,
         rounds: opts.quick ? opts.pairs : opts.shortPairs,
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
         peer: build.peer,
         pin: opts.pin,
         targetFor,
-        deadline: Date.now() + (opts.quick ? 60_000 : 300_000),
+        deadline: Date.now() + (opts.quick ? 60_000 : 480_000),
         progress,
       });
       dtlsRows = dtls.rows;
