@@ -73,7 +73,7 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
     transport: wrapped,
     cert: options.cert,
     key: options.key,
-    // Without it werift parses nothing (entry 9 sets what it would have parsed).
+    // Without it werift parses nothing (entry 12 sets what it would have parsed).
     signatureHash: identity ? undefined : signatureHash,
     srtpProfiles: options.srtp ? SRTP_PROFILES.map((p) => p.id) : undefined,
     certificateRequest: options.certificateRequest,
@@ -344,7 +344,7 @@ export function seedCookie(engine: Engine, cookie: Buffer): boolean {
   return true;
 }
 
-/** The AEAD cipher fields entry 6 reads (werift's `cipher/suites/aead.js` `AEADCipher`). */
+/** The AEAD cipher fields entry 9 reads (werift's `cipher/suites/aead.js` `AEADCipher`). */
 interface AeadFields {
   blockAlgorithm?: unknown;
   nonceImplicitLength?: unknown;
@@ -357,7 +357,7 @@ interface AeadFields {
 }
 
 /**
- * **werift entry 6: the keys of the established session**, for our own record protection of
+ * **werift entry 9: the keys of the established session**, for our own record protection of
  * application data (`transports/dtls-record.ts`), which costs a fraction of werift's record path.
  * Read once the handshake is done: the fields exist only then, so it is detected at that moment
  * rather than on the first engine, and a session that does not qualify keeps werift's path.
@@ -404,7 +404,7 @@ export function recordKeysOf(engine: Engine, server: boolean): RecordKeys | null
 }
 
 /**
- * **werift entry 7: sign with the key parsed once.** werift signs its ServerKeyExchange
+ * **werift entry 10: sign with the key parsed once.** werift signs its ServerKeyExchange
  * (server) and CertificateVerify (client with a certificate) by handing the key's PEM text to
  * `createSign().sign()`, which parses it again at every signature (~0.6 ms here); the same
  * signature with the key parsed once ({@link privateKeyOf}) costs ~0.05 ms.
@@ -431,11 +431,11 @@ function signWithParsedKey(engine: Engine, keyPem: string): void {
 
 type CurveModule = { generateKeyPair?: (curve: number) => kx.KeyPair };
 type PrfModule = { prfPreMasterSecret?: (publicKey: Buffer, privateKey: Buffer, curve: number) => Buffer };
-/** Whether entry 8 was installed (null: not decided yet). */
+/** Whether entry 11 was installed (null: not decided yet). */
 let nativeKx: boolean | null = null;
 
 /**
- * **werift entry 8: the handshake's ECDHE in OpenSSL** (`transports/dtls-kx.ts`) instead of
+ * **werift entry 11: the handshake's ECDHE in OpenSSL** (`transports/dtls-kx.ts`) instead of
  * werift's pure-JS curves, which took about 2 ms of CPU per handshake and side (tweetnacl's
  * X25519, the curve werift's client offers first and our peers pick). Installed once for the
  * process, on the first engine: werift's two module functions are replaced by wrappers that
@@ -466,12 +466,12 @@ function nativeKeyExchangeOnce(engine: Engine): void {
   nativeKx = true;
 }
 
-/** Whether the handshake's key exchange runs in OpenSSL (werift entry 8); null before the first engine. */
+/** Whether the handshake's key exchange runs in OpenSSL (werift entry 11); null before the first engine. */
 export function nativeKeyExchange(): boolean | null {
   return nativeKx;
 }
 
-/** What werift parsed from our certificate and key (entry 9), by the PEM texts. */
+/** What werift parsed from our certificate and key (entry 12), by the PEM texts. */
 interface ParsedIdentity {
   localCert: Buffer;
   localPrivateKey: object;
@@ -479,7 +479,7 @@ interface ParsedIdentity {
 const parsedIdentities = new Map<string, ParsedIdentity>();
 
 /**
- * **werift entry 9: our certificate and key parsed once.** werift's `CipherContext` parses both
+ * **werift entry 12: our certificate and key parsed once.** werift's `CipherContext` parses both
  * PEM texts with @fidm/x509 (pure-JS ASN.1) for every engine, so at every handshake of a
  * server. The first engine of a certificate and key parses them as usual and what it made is
  * kept; later engines are made without the `signatureHash` option, which makes werift skip the

@@ -2,7 +2,7 @@
 // curves (tweetnacl for X25519, @noble/curves for P-256): about 2 ms of CPU per handshake and
 // side in JS, about 0.1–0.2 ms natively. Same inputs and outputs as werift's functions (raw
 // keys, an uncompressed P-256 point, the raw shared secret), so werift cannot tell; installed
-// by werift entry 8 in dtls-engine.ts.
+// by werift entry 11 in dtls-engine.ts.
 import { createECDH, createPublicKey, diffieHellman, ECDH, generateKeyPairSync, KeyObject } from 'node:crypto';
 
 /** werift's named-curve numbers (RFC 8422). */

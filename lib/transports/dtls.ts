@@ -61,7 +61,7 @@ class DtlsSession implements DatagramSession {
   private alpnSide: DtlsAlpn | null = null;
   /** werift's internals for ALPN were not found: the handshake fails at begin(). */
   private alpnMissing = false;
-  /** Our own protection of application records once the handshake is done (null: werift's, see werift entry 6). */
+  /** Our own protection of application records once the handshake is done (null: werift's, see werift entry 9). */
   private records: DtlsRecordLayer | null = null;
 
   constructor(

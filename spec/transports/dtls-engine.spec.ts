@@ -1,5 +1,5 @@
 /**
- * The handshake's costs that werift entries 7, 8 and 9 (lib/transports/dtls-engine.ts) take
+ * The handshake's costs that werift entries 10, 11 and 12 (lib/transports/dtls-engine.ts) take
  * away, checked against werift's own: the signature with the key parsed once verifies with the
  * certificate; the key exchange in OpenSSL (dtls-kx.ts) agrees with werift's pure-JS curves
  * both ways; a second engine of the same certificate and key gets what the first parsed. Whole handshakes with werift peers are in dtls.spec.ts, with OpenSSL in
@@ -16,8 +16,8 @@ const pki = loadPki();
 /** A transport that goes nowhere: the engines here never handshake. */
 const idle = (): EngineTransport => ({ onData: () => undefined, send: async () => undefined });
 
-describe('handshake costs: werift entries 7, 8 and 9', () => {
-  it('entry 7: the server engine signs with the parsed key, and the signature verifies with the certificate', async () => {
+describe('handshake costs: werift entries 10, 11 and 12', () => {
+  it('entry 10: the server engine signs with the parsed key, and the signature verifies with the certificate', async () => {
     const server = createEngine(idle(), { server: true, cert: certOf(pki.server), key: keyOf(pki.server), srtp: false, certificateRequest: false });
     const cipher = server.cipher as unknown as { localPrivateKey: { sign(d: Buffer, h: string): Buffer }; signatureData(d: Buffer, h: string): Buffer };
     const data = randomBytes(100);
@@ -31,7 +31,7 @@ describe('handshake costs: werift entries 7, 8 and 9', () => {
     expect(String(cipher.localPrivateKey.sign)).not.toContain('toPEM'); // ours, not @fidm/x509's
   });
 
-  it("entry 8: installed, and our keys agree with werift's pure-JS curves both ways (X25519, P-256)", async () => {
+  it("entry 11: installed, and our keys agree with werift's pure-JS curves both ways (X25519, P-256)", async () => {
     createEngine(idle(), { server: false, srtp: false, certificateRequest: false });
     expect(nativeKeyExchange()).toBe(true);
     /* eslint-disable @typescript-eslint/no-require-imports */
@@ -64,7 +64,7 @@ describe('handshake costs: werift entries 7, 8 and 9', () => {
     expect(() => kx.sharedSecret(randomBytes(65), kx.generateKeyPair(23)!.privateKey, 23)).toThrow();
   });
 
-  it('entry 9: later engines of the same certificate and key get what the first parsed, and sign with it', () => {
+  it('entry 12: later engines of the same certificate and key get what the first parsed, and sign with it', () => {
     const make = (): { localCert: Buffer; localPrivateKey: object; signatureHashAlgorithm: unknown; signatureData(d: Buffer, h: string): Buffer } =>
       createEngine(idle(), { server: true, cert: certOf(pki.server), key: keyOf(pki.server), srtp: false, certificateRequest: false }).cipher as never;
     const first = make();

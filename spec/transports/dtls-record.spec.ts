@@ -1,6 +1,6 @@
 /**
  * Our AES-GCM record protection of an established DTLS session (lib/transports/dtls-record.ts)
- * against werift's own (werift entry 6 in dtls-engine.ts): records we protect open in werift,
+ * against werift's own (werift entry 9 in dtls-engine.ts): records we protect open in werift,
  * records werift protects open in ours, both share one sequence counter, and a changed byte,
  * another epoch or a datagram of two records are never taken for application data. Interop
  * with OpenSSL over the whole socket is in dtls-openssl.spec.ts.
