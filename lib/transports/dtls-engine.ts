@@ -3,10 +3,13 @@
 // paths here and nothing else. werift's internals (fields and modules beyond the engine's
 // events and methods) are gathered in one section at the end, "werift-dtls internals", each
 // with its detection and fallback, like core/node-internals.ts for Node's.
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createSign, KeyObject } from 'node:crypto';
 import type { DtlsClient, DtlsSocket as Engine } from 'werift-dtls/lib/dtls/src/index.js';
 import { LogFlag } from '../api';
 import { getDefaultLog } from '../core/log';
+import * as kx from './dtls-kx';
+import type { RecordKeys } from './dtls-record';
+import { RecordSequencer } from './dtls-sequence';
 
 export type { Engine };
 
@@ -49,7 +52,7 @@ export interface EngineOptions {
 
 /** Makes a client or server engine over `transport`. */
 export function createEngine(transport: EngineTransport, options: EngineOptions): Engine {
-  const sequencer = new RecordSequencer();
+  const sequencer = new RecordSequencer((e) => internalsOnce(e).closeNotify);
   let engine: Engine | null = null;
   const wrapped = {
     type: 'udp',
@@ -66,11 +69,15 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
       wrapped.closed = true;
     },
   };
+  const signatureHash = options.key ? signatureHashOf(options.key) : undefined;
+  const identityKey = options.cert && options.key ? `${options.cert}\n${options.key}` : null;
+  const identity = identityKey === null ? undefined : parsedIdentities.get(identityKey);
   const engineOptions = {
     transport: wrapped,
     cert: options.cert,
     key: options.key,
-    signatureHash: options.key ? signatureHashOf(options.key) : undefined,
+    // Without it werift parses nothing (entry 12 sets what it would have parsed).
+    signatureHash: identity ? undefined : signatureHash,
     srtpProfiles: options.srtp ? SRTP_PROFILES.map((p) => p.id) : undefined,
     certificateRequest: options.certificateRequest,
     extendedMasterSecret: true,
@@ -80,23 +87,37 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
   const made = options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
   internalsOnce(made);
   sequencers.set(made, sequencer);
+  nativeKeyExchangeOnce(made);
+  if (identityKey !== null) reuseIdentity(made, identityKey, identity, signatureHash!);
+  if (options.key) signWithParsedKey(made, options.key);
   engine = made;
   return made;
 }
 
-/** Keys seen (at most {@link MAX_KEY_TYPES}): parsing one took about 2 ms of every DTLS listener's new peer. */
-const keyTypes = new Map<string, 1 | 3>();
-const MAX_KEY_TYPES = 16;
-
 /** The engine needs the signature algorithm of our key: ECDSA or RSA, with SHA-256. */
 function signatureHashOf(keyPem: string): { hash: 4; signature: 1 | 3 } {
-  let signature = keyTypes.get(keyPem);
-  if (signature === undefined) {
-    signature = createPrivateKey(keyPem).asymmetricKeyType === 'ec' ? 3 : 1;
-    if (keyTypes.size >= MAX_KEY_TYPES) keyTypes.clear();
-    keyTypes.set(keyPem, signature);
+  const type = privateKeyOf(keyPem).asymmetricKeyType;
+  return { hash: 4, signature: type === 'ec' ? 3 : 1 };
+}
+
+/** Parsed private keys by PEM text: parsing one costs ~0.5 ms here, and every handshake of a server needs its key. */
+const parsedKeys = new Map<string, KeyObject>();
+/** Entries kept at most in each cache of parsed keys (a server has one or a few; more means contexts come and go, so start afresh). */
+const PARSED_MAX = 16;
+
+/** `map`'s entry for `key`, made by `make` if missing; the map starts afresh when full. */
+function remember<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    if (map.size >= PARSED_MAX) map.clear();
+    value = make();
+    map.set(key, value);
   }
-  return { hash: 4, signature };
+  return value;
+}
+
+function privateKeyOf(keyPem: string): KeyObject {
+  return remember(parsedKeys, keyPem, () => createPrivateKey(keyPem));
 }
 
 /** Starts the client's handshake; the promise settles when its first flight is done. */
@@ -328,87 +349,7 @@ export function seedCookie(engine: Engine, cookie: Buffer): boolean {
   return true;
 }
 
-/**
- * **werift entry 9: every record we send has a sequence number of its own** (RFC 6347 §4.1:
- * unique within its epoch, retransmissions included). werift breaks this twice: it resets its
- * counter to 0 after its Finished, the first record of epoch 1, so its application data repeats
- * 1, 2, … and one record repeats the Finished's number; and it retransmits a flight as the same
- * bytes, sequence numbers included. A peer with an anti-replay window (OpenSSL) drops those
- * records as replays, and `openssl s_client` then blocks in its read: it printed 6 echoes and
- * stopped, or stopped after a late retransmitted flight 5 made us resend flight 6. Each
- * outgoing record is checked here: one whose number is not above the last one sent in its epoch
- * gets the next number (epoch 0: the header rewritten; a protected record: opened with our own
- * write key and sealed again under the new number, a fresh AES-GCM nonce), and werift's counter
- * is moved past it, so its next records are new numbers.
- *
- * - Mirrors: `record/builder.js` `createPlaintext` (`++dtls.recordSequenceNumber`), the resets
- *   in `flight/server/flight2.js`, `flight/client/flight5.js` and `flight/server/flight6.js`
- *   `sendFinished`, `flight/flight.js` `transmit` (the same buffers resent), and
- *   `cipher/suites/aead.js` `encrypt`/`decrypt` (epoch and sequence number in nonce and AAD).
- * - Detected: with entry 1 (`dtls.recordSequenceNumber` a number, a proven version); the
- *   cipher's `encrypt`/`decrypt` at the time of use.
- * - Fallback: the records go as werift made them (OpenSSL peers may stall as described).
- */
-class RecordSequencer {
-  /** The next sequence number of each epoch. */
-  private readonly next: number[] = [];
-
-  /** `data` with every record numbered above the last one sent in its epoch (a copy if one changed). */
-  stamp(engine: Engine, data: Buffer): Buffer {
-    if (!internalsOnce(engine).closeNotify) return data;
-    let out = data;
-    for (let o = 0; o + 13 <= out.length; o += 13 + out.readUInt16BE(o + 11)) {
-      const epoch = out.readUInt16BE(o + 3);
-      const seq = out.readUIntBE(o + 5, 6);
-      const next = this.next[epoch] ?? 0;
-      if (seq >= next) {
-        this.next[epoch] = seq + 1;
-        continue;
-      }
-      const end = o + 13 + out.readUInt16BE(o + 11);
-      const record = end <= out.length ? renumber(engine, out.subarray(o, end), next) : null;
-      if (!record) continue;
-      if (out === data) out = Buffer.from(data);
-      record.copy(out, o);
-      this.next[epoch] = next + 1;
-    }
-    const dtls = engine.dtls;
-    const after = this.next[dtls.epoch];
-    if (after !== undefined && dtls.recordSequenceNumber < after - 1) dtls.recordSequenceNumber = after - 1;
-    return out;
-  }
-
-  /** Our records of `epoch` are numbered from `seq` on (at least). */
-  startAt(engine: Engine, epoch: number, seq: number): void {
-    this.next[epoch] = Math.max(this.next[epoch] ?? 0, seq);
-    const dtls = engine.dtls;
-    if (internalsOnce(engine).closeNotify && dtls.epoch === epoch && dtls.recordSequenceNumber < seq - 1) dtls.recordSequenceNumber = seq - 1;
-  }
-}
-
 const sequencers = new WeakMap<Engine, RecordSequencer>();
-
-/** The same record under sequence number `seq`, or null if it cannot be sealed again. */
-function renumber(engine: Engine, record: Buffer, seq: number): Buffer | null {
-  const epoch = record.readUInt16BE(3);
-  const out = Buffer.from(record);
-  out.writeUIntBE(seq, 5, 6);
-  if (epoch === 0) return out;
-  const own = (engine.cipher as { sessionType?: unknown }).sessionType;
-  const aead = engine.cipher.cipher as { encrypt?: unknown; decrypt?: unknown } | undefined;
-  if ((own !== 1 && own !== 2) || typeof aead?.encrypt !== 'function' || typeof aead.decrypt !== 'function') return null;
-  const header = { type: record[0], version: record.readUInt16BE(1), epoch, sequenceNumber: record.readUIntBE(5, 6) };
-  try {
-    // decrypt() of the other side's type opens with our own write key.
-    const plain = (aead.decrypt as (t: number, d: Buffer, h: object) => Buffer).call(aead, own === 1 ? 2 : 1, record.subarray(13), header);
-    const sealed = (aead.encrypt as (t: number, d: Buffer, h: object) => Buffer).call(aead, own, plain, { ...header, sequenceNumber: seq });
-    if (sealed.length !== record.length - 13) return null;
-    sealed.copy(out, 13);
-    return out;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The gated server's first records: RFC 6347 §4.2.1 numbers a HelloVerifyRequest with its
@@ -418,4 +359,172 @@ function renumber(engine: Engine, record: Buffer, seq: number): Buffer | null {
  */
 export function startSequenceAt(engine: Engine, seq: number): void {
   sequencers.get(engine)?.startAt(engine, 0, seq);
+}
+
+/** The AEAD cipher fields entry 9 reads (werift's `cipher/suites/aead.js` `AEADCipher`). */
+interface AeadFields {
+  blockAlgorithm?: unknown;
+  nonceImplicitLength?: unknown;
+  nonceExplicitLength?: unknown;
+  authTagLength?: unknown;
+  clientWriteKey?: unknown;
+  serverWriteKey?: unknown;
+  clientNonce?: unknown;
+  serverNonce?: unknown;
+}
+
+/**
+ * **werift entry 9: the keys of the established session**, for our own record protection of
+ * application data (`transports/dtls-record.ts`), which costs a fraction of werift's record path.
+ * Read once the handshake is done: the fields exist only then, so it is detected at that moment
+ * rather than on the first engine, and a session that does not qualify keeps werift's path.
+ *
+ * - Mirrors: `cipher/suites/aead.js` `AEADCipher.encrypt`/`decrypt` (AES-GCM, a 4-byte implicit
+ *   nonce at the start of `clientNonce`/`serverNonce`, an 8-byte explicit nonce of epoch and
+ *   sequence number, a 16-byte tag, the additional data of RFC 5246 §6.2.3.3) and `socket.js`
+ *   `DtlsSocket.send` (`++dtls.recordSequenceNumber`, `dtls.epoch`, `dtls.version`).
+ * - Detected: a proven version; `cipher.cipher` with `blockAlgorithm` `aes-128-gcm` or
+ *   `aes-256-gcm`, nonce lengths 4 and 8, tag length 16, the two keys of the algorithm's length
+ *   and the two 12-byte nonces as Buffers; `dtls.epoch` and `dtls.recordSequenceNumber` numbers,
+ *   `dtls.version` with `major`/`minor`.
+ * - Fallback: null: werift protects and opens every record, as before (slower, same bytes).
+ */
+export function recordKeysOf(engine: Engine, server: boolean): RecordKeys | null {
+  if (!PROVEN_WERIFT_VERSIONS.includes(internalsOnce(engine).version ?? '')) return null;
+  const c = (engine.cipher as { cipher?: AeadFields } | undefined)?.cipher;
+  const dtls = engine.dtls as { epoch?: unknown; recordSequenceNumber?: unknown; version?: { major?: unknown; minor?: unknown } } | undefined;
+  if (!c || !dtls) return null;
+  const algorithm = c.blockAlgorithm;
+  if (algorithm !== 'aes-128-gcm' && algorithm !== 'aes-256-gcm') return null;
+  if (c.nonceImplicitLength !== 4 || c.nonceExplicitLength !== 8 || c.authTagLength !== 16) return null;
+  const keyLength = algorithm === 'aes-128-gcm' ? 16 : 32;
+  const key = (v: unknown): v is Buffer => Buffer.isBuffer(v) && v.byteLength === keyLength;
+  const nonce = (v: unknown): v is Buffer => Buffer.isBuffer(v) && v.byteLength === 12;
+  if (!key(c.clientWriteKey) || !key(c.serverWriteKey) || !nonce(c.clientNonce) || !nonce(c.serverNonce)) return null;
+  const { epoch, recordSequenceNumber, version } = dtls;
+  if (typeof epoch !== 'number' || typeof recordSequenceNumber !== 'number' || typeof version?.major !== 'number' || typeof version.minor !== 'number')
+    return null;
+  const ours = server ? { key: c.serverWriteKey, salt: c.serverNonce } : { key: c.clientWriteKey, salt: c.clientNonce };
+  const theirs = server ? { key: c.clientWriteKey, salt: c.clientNonce } : { key: c.serverWriteKey, salt: c.serverNonce };
+  const counter = engine.dtls;
+  return {
+    algorithm,
+    // Copies: werift writes into its nonce buffers on every record it protects or opens itself.
+    writeKey: Buffer.from(ours.key),
+    writeSalt: Buffer.from(ours.salt.subarray(0, 4)),
+    readKey: Buffer.from(theirs.key),
+    readSalt: Buffer.from(theirs.salt.subarray(0, 4)),
+    epoch,
+    version: (version.major << 8) | version.minor,
+    // Through entry 13's sequencer when there is one: it renumbers werift's repeated records
+    // above every number it knows of, so it must know the numbers our own records take too.
+    nextSequence: () => sequencers.get(engine)?.take(engine, epoch) ?? ++counter.recordSequenceNumber,
+  };
+}
+
+/**
+ * **werift entry 10: sign with the key parsed once.** werift signs its ServerKeyExchange
+ * (server) and CertificateVerify (client with a certificate) by handing the key's PEM text to
+ * `createSign().sign()`, which parses it again at every signature (~0.6 ms here); the same
+ * signature with the key parsed once ({@link privateKeyOf}) costs ~0.05 ms.
+ *
+ * - Mirrors: `context/cipher.js` `CipherContext.generateKeySignature`, which calls
+ *   `localPrivateKey.sign(data, hash)` (@fidm/x509 `PrivateKey.sign`: for EC and RSA keys
+ *   `createSign(hash).update(data).sign(pem)`), and `CipherContext.signatureData(data, hash)`
+ *   (`createSign(hash).update(data).sign(pem)`). Same signature scheme (ECDSA with a DER
+ *   signature, RSA PKCS#1 v1.5), same key, so the same kind of signature.
+ * - Detected: a proven version, `cipher.signatureData` and `cipher.localPrivateKey.sign`
+ *   functions (set by werift's constructor from our key), our key EC or RSA.
+ * - Fallback: werift signs as before (the PEM parsed at every signature).
+ */
+function signWithParsedKey(engine: Engine, keyPem: string): void {
+  if (!PROVEN_WERIFT_VERSIONS.includes(internalsOnce(engine).version ?? '')) return;
+  const cipher = engine.cipher as unknown as { signatureData?: unknown; localPrivateKey?: { sign?: unknown } } | undefined;
+  if (typeof cipher?.signatureData !== 'function' || typeof cipher.localPrivateKey?.sign !== 'function') return;
+  const key = privateKeyOf(keyPem);
+  if (key.asymmetricKeyType !== 'ec' && key.asymmetricKeyType !== 'rsa') return;
+  const sign = (data: Buffer, hash: string): Buffer => createSign(hash).update(data).sign(key);
+  cipher.localPrivateKey.sign = sign;
+  cipher.signatureData = sign;
+}
+
+type CurveModule = { generateKeyPair?: (curve: number) => kx.KeyPair };
+type PrfModule = { prfPreMasterSecret?: (publicKey: Buffer, privateKey: Buffer, curve: number) => Buffer };
+/** Whether entry 11 was installed (null: not decided yet). */
+let nativeKx: boolean | null = null;
+
+/**
+ * **werift entry 11: the handshake's ECDHE in OpenSSL** (`transports/dtls-kx.ts`) instead of
+ * werift's pure-JS curves, which took about 2 ms of CPU per handshake and side (tweetnacl's
+ * X25519, the curve werift's client offers first and our peers pick). Installed once for the
+ * process, on the first engine: werift's two module functions are replaced by wrappers that
+ * make and use native keys and hand anything else (another curve, a key they did not make)
+ * to werift's own function.
+ *
+ * - Mirrors: `cipher/namedCurve.js` `generateKeyPair(namedCurve)` (`{ curve, privateKey,
+ *   publicKey }`, raw keys; P-256 public keys uncompressed) and `cipher/prf.js`
+ *   `prfPreMasterSecret(publicKey, privateKey, curve)` (the raw shared secret: X25519's 32
+ *   bytes, P-256's x coordinate), which werift's flights call through the module objects
+ *   (`flight/server/flight2.js`, `flight6.js`, `flight/client/flight5.js`).
+ * - Detected: a proven version, both modules loadable with both functions.
+ * - Fallback: werift's curves, as before (slower, same results).
+ */
+function nativeKeyExchangeOnce(engine: Engine): void {
+  if (nativeKx !== null) return;
+  nativeKx = false;
+  if (!PROVEN_WERIFT_VERSIONS.includes(internalsOnce(engine).version ?? '')) return;
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const curves = tryLoad(() => require('werift-dtls/lib/dtls/src/cipher/namedCurve.js') as CurveModule);
+  const prf = tryLoad(() => require('werift-dtls/lib/dtls/src/cipher/prf.js') as PrfModule);
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const ownGenerate = curves?.generateKeyPair;
+  const ownSecret = prf?.prfPreMasterSecret;
+  if (!curves || !prf || typeof ownGenerate !== 'function' || typeof ownSecret !== 'function') return;
+  curves.generateKeyPair = (curve) => kx.generateKeyPair(curve) ?? ownGenerate(curve);
+  prf.prfPreMasterSecret = (publicKey, privateKey, curve) => kx.sharedSecret(publicKey, privateKey, curve) ?? ownSecret(publicKey, privateKey, curve);
+  nativeKx = true;
+}
+
+/** Whether the handshake's key exchange runs in OpenSSL (werift entry 11); null before the first engine. */
+export function nativeKeyExchange(): boolean | null {
+  return nativeKx;
+}
+
+/** What werift parsed from our certificate and key (entry 12), by the PEM texts. */
+interface ParsedIdentity {
+  localCert: Buffer;
+  localPrivateKey: object;
+}
+const parsedIdentities = new Map<string, ParsedIdentity>();
+
+/**
+ * **werift entry 12: our certificate and key parsed once.** werift's `CipherContext` parses both
+ * PEM texts with @fidm/x509 (pure-JS ASN.1) for every engine, so at every handshake of a
+ * server. The first engine of a certificate and key parses them as usual and what it made is
+ * kept; later engines are made without the `signatureHash` option, which makes werift skip the
+ * parsing, and get the kept objects and the signature algorithm set instead.
+ *
+ * - Mirrors: `context/cipher.js` `CipherContext` constructor → `parseX509` (`localCert`: the
+ *   certificate's DER, `localPrivateKey`: @fidm/x509's `PrivateKey`,
+ *   `signatureHashAlgorithm`), read by `flight/server/flight4.js`, `flight/client/flight5.js`
+ *   and `generateKeySignature`/`signatureData`; the options' `signatureHash` is read only
+ *   there (and by `renegotiation()`, which makes a new context from the options: set back too).
+ * - Detected: a proven version; after the first engine, `cipher.localCert` a Buffer and
+ *   `cipher.localPrivateKey` an object.
+ * - Fallback: werift parses the PEM texts for every engine.
+ */
+function reuseIdentity(engine: Engine, key: string, identity: ParsedIdentity | undefined, signatureHash: { hash: 4; signature: 1 | 3 }): void {
+  const cipher = engine.cipher as unknown as { localCert?: unknown; localPrivateKey?: unknown; signatureHashAlgorithm?: unknown };
+  if (identity) {
+    cipher.localCert = identity.localCert;
+    cipher.localPrivateKey = identity.localPrivateKey;
+    cipher.signatureHashAlgorithm = signatureHash;
+    (engine as unknown as { options: { signatureHash?: unknown } }).options.signatureHash = signatureHash;
+    return;
+  }
+  if (!PROVEN_WERIFT_VERSIONS.includes(internalsOnce(engine).version ?? '')) return;
+  const { localCert, localPrivateKey } = cipher;
+  if (Buffer.isBuffer(localCert) && typeof localPrivateKey === 'object' && localPrivateKey !== null) {
+    remember(parsedIdentities, key, () => ({ localCert, localPrivateKey }));
+  }
 }

@@ -13,6 +13,7 @@ import {
   isDtlsRecord,
   isForgedAfterHandshake,
   readProtectedAlert,
+  recordKeysOf,
   seedCookie,
   sendCloseNotify,
   srtpProfileOf,
@@ -24,6 +25,7 @@ import { ALERT_NO_APPLICATION_PROTOCOL, AlpnRefusal, DtlsAlpn, isPlainAlert } fr
 import { ClientHelloView, readClientHello, withoutCookie } from './dtls-cookie';
 import { FlightPacker } from './dtls-flights';
 import { HandshakeRepeatFilter } from './dtls-repeats';
+import { APPLICATION_DATA, DtlsRecordLayer } from './dtls-record';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 
 /** Our role in the DTLS handshake, and for a client the name to verify. */
@@ -51,6 +53,8 @@ class DtlsSession implements DatagramSession {
   private secured = false;
   private stopped = false;
   private noise = 0;
+  /** Application records that did not authenticate (dropped). */
+  private forged = 0;
   /** Gated server: the gate's ClientHello was given to the engine. */
   private seeded = false;
   /** The engine's records are dropped (its own HelloVerifyRequest, when seeded). */
@@ -62,6 +66,8 @@ class DtlsSession implements DatagramSession {
   private alpnSide: DtlsAlpn | null = null;
   /** werift's internals for ALPN were not found: the handshake fails at begin(). */
   private alpnMissing = false;
+  /** Our own protection of application records once the handshake is done (null: werift's, see werift entry 9). */
+  private records: DtlsRecordLayer | null = null;
 
   constructor(
     private readonly settings: DtlsSettings,
@@ -112,6 +118,16 @@ class DtlsSession implements DatagramSession {
         events.sessionTrace(`dropped a datagram that is not a DTLS record we accept, from ${address}:${port}; ${this.noise} so far`);
       }
       return;
+    }
+    if (secured && this.records && msg[0] === APPLICATION_DATA) {
+      const plain = this.records.open(msg, APPLICATION_DATA);
+      if (plain === 'forged') {
+        if (this.forged++ === 0 || (this.forged & (this.forged - 1)) === 0) {
+          events.sessionTrace(`dropped an application record that does not authenticate, from ${address}:${port}; ${this.forged} so far`);
+        }
+        return;
+      }
+      if (plain) return events.sessionData(plain); // else not a single record of our epoch: the engine's
     }
     if (!this.connected && !secured) this.to = { address, port }; // a bound server answers the latest sender
     if (!secured && this.alpnSide && !this.role.server && isPlainAlert(msg, ALERT_NO_APPLICATION_PROTOCOL)) {
@@ -198,6 +214,9 @@ class DtlsSession implements DatagramSession {
       return;
     }
     this.secured = true;
+    const keys = recordKeysOf(engine, server);
+    this.records = keys && new DtlsRecordLayer(keys);
+    if (!keys) events.sessionTrace("werift's record keys not found: werift protects every record (slower)");
     this.peerCert = peerCertificateOf(der);
     const srtp = srtpProfileOf(engine);
     const alpn = this.alpnSide ? `, ALPN=${this.alpnSide.protocol ?? 'none'}` : '';
@@ -250,6 +269,15 @@ class DtlsSession implements DatagramSession {
   }
 
   send(data: Buffer, done: SendDone): void {
+    if (this.records) {
+      // One buffer, straight to the path: no promise between the send and its completion.
+      const path = this.path;
+      const to = this.to;
+      if (!path || this.stopped || (!this.connected && !to)) queueMicrotask(() => done(null));
+      else if (this.connected) path.send(this.records.protect(APPLICATION_DATA, data, data.byteLength), undefined, undefined, done);
+      else path.send(this.records.protect(APPLICATION_DATA, data, data.byteLength), to!.port, to!.address, done);
+      return;
+    }
     this.engine!.send(data).then(
       () => done(null),
       (err: Error) => done(err),

@@ -6,33 +6,36 @@
 // until the server is ready, and takes the figure the measuring side reports. Runs alternate
 // framework, raw, framework, raw… (A/B pairs); the table gives the median of each side and the
 // ratio framework/raw pair by pair, whose median is checked against the issue's target. DTLS
-// has no raw counterpart (Node has no DTLS): dtls.ts measures the framework alone.
+// has no raw counterpart (Node has no DTLS): dtls.ts measures the framework alone, against the
+// framework's UDP echo run in the same rounds (issue #19).
 //
 // Options:
 //   --quick            small sizes (128 MiB bulk, 10k round trips, fewer connections), < 2 min
 //   --pairs=N          A/B pairs per workload (default 3, and 5 for the workloads whose runs take
 //                      a second or two: bulk, fan-in, UDP, accept rate)
-//   --only=a,b         only these workloads (names as in workloads.ts; `dtls` for DTLS; `multicore`
+//   --only=a,b         only these workloads (names as in workloads.ts; `dtls` for DTLS, or the names in
+//                      dtls.ts: dtls-echo-1, dtls-echo-100, dtls-handshakes, dtls-handshake-latency; `multicore`
 //                      for the multi-core section: accept rate and ping-pong ×100 against 1 and 2
 //                      cluster workers, and 2 with reusePort where Node has it)
 //   --pin=MODE         split (default: server on CPU 0, client on CPU 1), same (both on 0), none
 //   --no-dtls          skip the DTLS figures
 //   --out=DIR          where results.json/.svg go (a full run: docs/bench/; a quick run: nowhere)
 //   --profile=NAME[:raw]  one run of a workload with both peers under `node --cpu-prof`, summarised
-//                      (the top 15 functions by self time; --top=N for more)
+//                      (the top 15 functions by self time; --top=N for more; --profile-out=DIR
+//                      keeps the .cpuprofile files)
 //   --heap             one idle-memory run per side with heap snapshots, growth per connection compared
 //   --redraw           results.svg again from results.json, no runs
 //   --markdown         the tables in Markdown too
 //   --no-rudp, --rudp-paths=…, --only=rudp  the rudp section (rudp-bench.ts: rudp against ENet, TCP, dgram)
 // Figures are printed, never asserted: speed is not part of `npm test`.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { makeTestPki } from '../certs';
 import { buildPeers, ROOT } from './build';
 import type { Target } from './common';
 import { summarise } from './cpuprofile';
-import { benchDtls } from './dtls';
+import { benchDtls, dtlsWorkloads } from './dtls';
 import { compareHeaps, groupHeap, growth, HeapGroups } from './heapsnapshot';
 import { cpuTable, fmt, makeRow, Row, Runs, svg, table } from './report';
 import { runOnce } from './runner';
@@ -213,19 +216,21 @@ async function main(): Promise<void> {
     }
 
     let dtlsRows: Array<[string, string]> = [];
-    if (opts.dtls && (!opts.only || opts.only.includes('dtls'))) {
-      progress('DTLS (framework only: Node has no DTLS)');
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('no result within 60 s (a hang)')), 60_000);
+    let dtlsSeries: unknown[] = [];
+    if (opts.dtls && (!opts.only || opts.only.some((n) => n === 'dtls' || n.startsWith('dtls-')))) {
+      // Each run is bounded by its own time-out; no DTLS run starts after 480 s (quick: 60 s).
+      const dtls = await benchDtls({
+        quick: opts.quick,
+        rounds: opts.quick ? opts.pairs : opts.shortPairs,
+        only: opts.only,
+        peer: build.peer,
+        pin: opts.pin,
+        targetFor,
+        deadline: Date.now() + (opts.quick ? 60_000 : 480_000),
+        progress,
       });
-      try {
-        dtlsRows = await Promise.race([benchDtls(opts.quick), limit]);
-      } catch (err) {
-        dtlsRows = [['DTLS bench FAILED', String(err instanceof Error ? err.message : err)]];
-      } finally {
-        clearTimeout(timer);
-      }
+      dtlsRows = dtls.rows;
+      dtlsSeries = dtls.series;
       progressDone();
     }
     let rudp: RudpSection | null = null;
@@ -243,7 +248,7 @@ async function main(): Promise<void> {
     console.log('');
     if (rows.length > 0) console.log(table(rows) + '\n\n' + cpuTable(rows));
     if (dtlsRows.length > 0) {
-      console.log('\nDTLS (framework only: Node has no DTLS to compare with)');
+      console.log(`\nDTLS (framework only: Node has no DTLS; the reference is the framework's UDP echo of the same rounds; ${opts.pinText})`);
       const width = Math.max(...dtlsRows.map(([k]) => k.length));
       for (const [k, v] of dtlsRows) console.log(`  ${k.padEnd(width)}  ${v}`);
     }
@@ -284,6 +289,7 @@ async function main(): Promise<void> {
       loadAverage: { before: loadBefore, after: loadAfter },
       workloads: rows.map((r) => ({ ...r, sizes: workloads(opts.quick).find((w) => w.name === r.name)?.size })),
       dtls: dtlsRows.map(([what, value]) => ({ what, value })),
+      dtlsRuns: dtlsSeries,
       rudp: rudp?.json ?? null,
     };
     if (opts.out) {
@@ -306,7 +312,7 @@ async function main(): Promise<void> {
 /** One framework (or raw) run of a workload with both peers under --cpu-prof; prints the top self-time functions. */
 async function profile(opts: Options, peer: string, dir: string, targetFor: (w: Workload, run: number) => Target): Promise<void> {
   const [name, which] = opts.profile!.split(':');
-  const w = workloads(opts.quick).find((x) => x.name === name);
+  const w = [...workloads(opts.quick), ...dtlsWorkloads(opts.quick)].find((x) => x.name === name);
   if (!w) throw new Error(`no workload ${name}`);
   const impl = which === 'raw' ? 'raw' : 'fw';
   const profDir = join(dir, 'profiles');
@@ -330,10 +336,14 @@ async function profile(opts: Options, peer: string, dir: string, targetFor: (w: 
   console.log(
     `${w.title} (${impl}, ${opts.quick ? 'quick' : 'full'} size: ${w.sizeText}): ${out.result ? fmt(w.figure(out.result), w.unit) : 'no result'} under the profiler`,
   );
+  if (out.result?.windowUs) console.log(`measured window (µs of the monotonic clock): ${(out.result.windowUs as number[]).join(',')}`);
   for (const e of out.errors) console.log(`  ERROR ${e}`);
   // Only the measured window counts (start-up and module loading stay out), when the peer reported one.
   const window = out.result?.windowUs as [number, number] | undefined;
+  const keep = process.argv.find((a) => a.startsWith('--profile-out='))?.slice(14);
+  if (keep) mkdirSync(keep, { recursive: true });
   for (const f of readdirSync(profDir).sort()) {
+    if (keep) copyFileSync(join(profDir, f), join(keep, f));
     console.log(`\n${f}:`);
     console.log(
       summarise(JSON.parse(readFileSync(join(profDir, f), 'utf8')), Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 15), window),

@@ -29,6 +29,10 @@ const PEERS: Record<string, { module: string; fw: string; raw: string }> = {
   'bulk-async': { module: 'async', fw: 'bulkClientAsync', raw: 'bulkClient' },
   'sink-duplex': { module: 'async', fw: 'sinkServerDuplex', raw: 'sinkServer' },
   'bulk-duplex': { module: 'async', fw: 'bulkClientDuplex', raw: 'bulkClient' },
+  // Issue #19: DTLS has no raw Node side (Node has no DTLS).
+  'dtls-echo': { module: 'dtls', fw: 'dtlsServer', raw: '' },
+  'dtls-pump': { module: 'dtls', fw: 'dtlsEchoClient', raw: '' },
+  'dtls-handshake': { module: 'dtls', fw: 'dtlsHandshakeClient', raw: '' },
 };
 
 /** The modules of the peers, loaded on demand. */
@@ -37,13 +41,16 @@ const MODULES: Record<string, Record<'fw' | 'raw', () => Promise<object>>> = {
   udp: { fw: () => import('./udp-fw'), raw: () => import('./udp-raw') },
   conn: { fw: () => import('./conn-fw'), raw: () => import('./conn-raw') },
   async: { fw: () => import('./async-fw'), raw: () => import('./stream-raw') },
+  dtls: { fw: () => import('./dtls-fw'), raw: () => import('./dtls-fw') },
 };
 
 async function load(name: string, impl: 'fw' | 'raw'): Promise<Peer> {
   const entry = PEERS[name];
   if (!entry) throw new Error(`no peer ${name}`);
   const mod = (await MODULES[entry.module][impl]()) as Record<string, Peer>;
-  return mod[entry[impl]];
+  const peer = mod[entry[impl]];
+  if (!peer) throw new Error(`peer ${name} has no ${impl} implementation`);
+  return peer;
 }
 
 if (require.main === module) {

@@ -113,6 +113,11 @@ export interface RunOutcome {
   wallMs: number;
   /** CPU time of both processes (from their FINAL lines), or null if one is missing. */
   cpuMs: number | null;
+  /** Each process's own CPU time (the DTLS figures give the server's per datagram or handshake). */
+  serverCpuMs: number | null;
+  clientCpuMs: number | null;
+  /** The server's FINAL line (what its quit handler added). */
+  serverFinal?: Message;
   /** The server's open-files limit. */
   fdLimit: number | null;
   /** Share of the machine's CPU capacity used by other processes during the run (0..1), or null. */
@@ -144,7 +149,7 @@ export async function runOnce(peerJs: string, spec: RunSpec): Promise<RunOutcome
     const ready = await server.wait('READY', 15000);
     if (!ready) {
       errors.push(`server did not start: ${server.errorText || 'no READY line'}`);
-      return { errors, wallMs: Date.now() - started, cpuMs: null, fdLimit: null, otherLoad: null };
+      return { errors, wallMs: Date.now() - started, cpuMs: null, serverCpuMs: null, clientCpuMs: null, fdLimit: null, otherLoad: null };
     }
     client.go(Number(ready.port ?? 0));
     const measuring = spec.measuredBy === 'client' ? client : server;
@@ -177,8 +182,9 @@ export async function runOnce(peerJs: string, spec: RunSpec): Promise<RunOutcome
     }
     if (result && !p.get('FINAL')) errors.push(`${who} did not quit cleanly${p.errorText ? `: ${p.errorText.split('\n')[0]}` : ''}`);
   }
-  const cpu = [server.get('FINAL')?.cpuMs, client.get('FINAL')?.cpuMs];
-  const cpuMs = cpu.every((x) => typeof x === 'number') ? (cpu as number[]).reduce((a, b) => a + b, 0) : null;
+  const cpu = [server.get('FINAL')?.cpuMs, client.get('FINAL')?.cpuMs].map((x) => (typeof x === 'number' ? x : null));
+  const [serverCpuMs, clientCpuMs] = cpu;
+  const cpuMs = serverCpuMs !== null && clientCpuMs !== null ? serverCpuMs + clientCpuMs : null;
   // What the rest of the machine used meanwhile: all busy CPU time minus our two processes'.
   const jiffies1 = cpuJiffies();
   const wallMs = Date.now() - started;
@@ -189,5 +195,5 @@ export async function runOnce(peerJs: string, spec: RunSpec): Promise<RunOutcome
     otherLoad = Math.max(0, (busyMs - cpuMs) / capacityMs);
   }
   const fdLimit = typeof server.get('READY')?.fdLimit === 'number' ? (server.get('READY')!.fdLimit as number) : null;
-  return { result, errors, wallMs, cpuMs, fdLimit, otherLoad };
+  return { result, errors, wallMs, cpuMs, serverCpuMs, clientCpuMs, serverFinal: server.get('FINAL'), fdLimit, otherLoad };
 }

@@ -162,7 +162,7 @@ describe('FlightPacker', () => {
   });
 });
 
-describe('record sequence numbers (werift entry 9)', () => {
+describe('record sequence numbers (werift entry 13)', () => {
   it('after the handshake, application records and a resent flight 6 all carry new numbers, and the peer still reads them', async () => {
     const fromServer: Buffer[] = [];
     const fromClient: Buffer[] = [];
