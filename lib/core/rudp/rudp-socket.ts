@@ -94,6 +94,8 @@ export class RudpSocket extends SocketBase implements DatagramSink {
   private pendingRecv: { buffer: Uint8Array; len: number } | null = null;
   /** The rest of a message longer than the recv that took its start. */
   private partial: Buffer | null = null;
+  /** The peer closed cleanly while messages still waited for the app: BY_PEER once they are read. */
+  private peerGone = false;
   readonly simulator: Simulator | null;
 
   constructor(
@@ -256,8 +258,11 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       },
       messageReady: () => this.serveRecv(),
       peerClosed: (code) => {
-        if (code !== CloseCode.Normal) this.trace(`the peer closed the connection for an error (code ${code})`);
-        this.reportShutdown(code === CloseCode.Normal ? ShutdownReason.ByPeer : ShutdownReason.Lost, true);
+        if (code !== CloseCode.Normal) {
+          this.trace(`the peer closed the connection for an error (code ${code})`);
+          this.reportShutdown(ShutdownReason.Lost, true);
+        } else if (this.partial === null && this.conn?.inbound.waiting === 0) this.reportShutdown(ShutdownReason.ByPeer, true);
+        else this.peerGone = true; // as on a stream: what arrived is read first
       },
       protocolError: (why) => {
         this.trace(`${why}; closing the connection`);
@@ -413,6 +418,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
     // user has it (the source is the peer), else socketRecvResult; 0-byte messages are real messages.
     this.view.recvPosted();
     this.iomux.dispatcher.post(this.deliverMessage, this, { buffer: req.buffer, filled: take });
+    if (this.peerGone && this.partial === null && this.conn.inbound.waiting === 0) this.reportShutdown(ShutdownReason.ByPeer);
   }
 
   private deliverMessage(r: { buffer: Uint8Array; filled: number }): void {
@@ -448,7 +454,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       this.reportShutdown(ShutdownReason.Normal);
       return;
     }
-    if (this.state === 'connected') return this.closeWhenDelivered();
+    if (this.state === 'connected' && !this.peerGone) return this.closeWhenDelivered();
     this.reportShutdown(ShutdownReason.Normal);
   }
 
@@ -513,8 +519,10 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   override stats(): SocketStats {
     const base = super.stats();
+    if (this.listener) return base;
+    const lanes = { lanes: this.outgoing.laneStats(), unreliableSendDropped: this.outgoing.dropped };
     const c = this.conn;
-    if (!c) return base;
+    if (!c) return { ...base, ...lanes };
     return {
       ...base,
       rttMs: c.srtt,
@@ -525,8 +533,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       packetsLost: c.packetsLost,
       sendRateBytesPerSec: c.sendRate,
       unackedBytes: c.unackedBytes,
-      lanes: this.outgoing.laneStats(),
-      unreliableSendDropped: this.outgoing.dropped,
+      ...lanes,
       unreliableRecvDropped: c.inbound.dropped,
     };
   }
