@@ -38,6 +38,8 @@ export interface ConnectionHost {
   idleTimedOut(): void;
   /** The peer broke the protocol: the connection sent a close packet and stopped. */
   protocolError(why: string): void;
+  /** After {@link Connection.close}: the peer acknowledged the close, or the tries ran out. The path may go. */
+  closeFinished(): void;
   trace(message: string): void;
 }
 
@@ -55,6 +57,8 @@ const INITIAL_RTT = 100;
 const MAX_ACK_DELAY = 25;
 const ACK_DELAY = 5;
 const ACK_RANGES_PER_PACKET = 8;
+/** A close packet is sent up to this many times, until the peer acknowledges it. */
+const CLOSE_TRIES = 8;
 /**
  * The credit each end may use before it heard the peer's (a protocol constant, so that ends with
  * different `maxMessageSize` agree); the first packet from the receiver grants its real credit.
@@ -107,6 +111,10 @@ export class Connection {
   private timer: NodeJS.Timeout | null = null;
   private timerAt = 0;
   private stopped = false;
+  /** Closing: the close packet waits for its acknowledgement. */
+  private closeCode: CloseCode | null = null;
+  private closeTries = 0;
+  private closeTimer: NodeJS.Timeout | null = null;
   private readonly fragSize: number;
 
   constructor(
@@ -158,32 +166,73 @@ export class Connection {
     return m;
   }
 
-  /** Sends a close packet (twice: best effort) and stops. */
+  /**
+   * Stops sending data and sends a close packet, again every few round trips until the peer
+   * acknowledges it (at most {@link CLOSE_TRIES} times); then `closeFinished`.
+   */
   close(code = CloseCode.Normal): void {
     if (this.stopped) return;
-    const buf = Buffer.alloc(HEADER + 1);
-    writeHeader(buf, PacketType.Close, this.s.peerCid, this.s.localCid);
-    buf[HEADER] = code;
-    this.out(buf);
-    this.out(buf);
     this.stop();
+    this.closeCode = code;
+    this.sendClose();
   }
 
+  /** Sent a close packet and waits for its acknowledgement. */
+  get closing(): boolean {
+    return this.closeCode !== null;
+  }
+
+  private readonly sendClose = (): void => {
+    if (this.closeCode === null) return;
+    if (this.closeTries++ >= CLOSE_TRIES) return this.closeDone();
+    const buf = Buffer.alloc(HEADER + 1);
+    writeHeader(buf, PacketType.Close, this.s.peerCid, this.s.localCid);
+    buf[HEADER] = this.closeCode;
+    this.out(buf);
+    const interval = Math.min(200, Math.max(10, 2 * (this.srtt ?? INITIAL_RTT)));
+    this.closeTimer = setTimeout(this.sendClose, interval);
+  };
+
+  private closeDone(): void {
+    if (this.closeCode === null) return;
+    this.closeCode = null;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    this.host.closeFinished();
+  }
+
+  /** Stops everything, a close under way included. */
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    this.closeCode = null;
+  }
+
+  private sendCloseAck(): void {
+    const buf = Buffer.alloc(HEADER);
+    writeHeader(buf, PacketType.CloseAck, this.s.peerCid, this.s.localCid);
+    this.out(buf);
   }
 
   // ---- packets in ------------------------------------------------------------------------
 
   /** A Data or Close packet addressed to this connection (header checked by the caller). */
   receive(type: PacketType, buf: Buffer): void {
+    if (this.closeCode !== null) {
+      // Closing: an acknowledgement ends it, and so does the peer's own close (both closed at once).
+      if (type === PacketType.Close) this.sendCloseAck();
+      if (type === PacketType.Close || type === PacketType.CloseAck) this.closeDone();
+      return;
+    }
     if (this.stopped) return;
     const now = performance.now();
     this.lastHeard = now;
     this.bytesIn += buf.byteLength;
     if (type === PacketType.Close) {
+      this.sendCloseAck();
       this.stop();
       this.host.peerClosed(buf.byteLength > HEADER ? buf[HEADER] : CloseCode.Normal);
       return;

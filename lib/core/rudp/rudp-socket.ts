@@ -196,7 +196,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   private arrived(data: Buffer, address: string, port: number): void {
     if (this.listener) return this.listener.arrived(data, address, port);
-    if (this.ended) return;
+    if (this.ended && !this.conn?.closing) return; // after the end, only the close's acknowledgement matters
     const h = readHeader(data);
     if (!h || h.dcid !== this.localCid) return;
     if (this.state === 'handshaking') {
@@ -208,7 +208,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       else if (h.type === PacketType.Reject) this.connectFailed('the server denied the connection', ShutdownReason.ConnectRejected);
       return;
     }
-    if (this.conn && (h.type === PacketType.Data || h.type === PacketType.Close)) this.conn.receive(h.type, data);
+    if (this.conn && h.type >= PacketType.Data) this.conn.receive(h.type, data);
   }
 
   pathError(err: NodeJS.ErrnoException): void {
@@ -269,6 +269,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
         this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true);
       },
       idleTimedOut: () => this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true),
+      closeFinished: () => this.releasePath(),
       trace: (m) => this.trace(m),
     };
     this.conn = new Connection(
@@ -482,6 +483,15 @@ export class RudpSocket extends SocketBase implements DatagramSink {
   protected override onEnded(): void {
     this.clearConnectTimers();
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    // A close packet waiting for its acknowledgement keeps the path until then (bounded: closeFinished).
+    if (!this.conn?.closing) this.releasePath();
+  }
+
+  private pathReleased = false;
+
+  private releasePath(): void {
+    if (this.pathReleased) return;
+    this.pathReleased = true;
     this.conn?.stop();
     this.simulator?.stop();
     if (this.link) this.link.release();
