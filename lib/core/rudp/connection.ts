@@ -91,6 +91,7 @@ export class Connection {
   private lastElicitSent = 0;
   private lastSent = performance.now();
   private flushQueued = false;
+  private readFlushQueued = false;
   // receiving
   private readonly ranges: [number, number][] = []; // newest first, disjoint
   /** Packet numbers at or below this are no longer tracked: treated as duplicates. */
@@ -129,7 +130,9 @@ export class Connection {
     this.tokens = this.cwnd;
     this.inbound = new Inbound(s.maxMessageSize, receiveWindow(s.maxMessageSize));
     this.grantedCredit = INITIAL_CREDIT;
-    this.arm();
+    // The real credit goes at once: a message larger than the initial credit waits for it.
+    this.creditDirty = true;
+    this.wake();
   }
 
   // ---- the app's side --------------------------------------------------------------------
@@ -258,8 +261,23 @@ export class Connection {
       }
       if (this.inbound.waiting > before) this.host.messageReady();
     }
-    this.flush();
+    this.flushAfterReading();
   }
+
+  /**
+   * What a packet calls for (an ACK, more data as the window opens) goes once the datagrams
+   * that arrived together were all read: one ACK then covers a burst, however many packets it had.
+   */
+  private flushAfterReading(): void {
+    if (this.readFlushQueued) return;
+    this.readFlushQueued = true;
+    setImmediate(this.readFlushTask);
+  }
+
+  private readonly readFlushTask = (): void => {
+    this.readFlushQueued = false;
+    this.flush();
+  };
 
   /** The peer broke flow control or sent a message over the limit: close, and say why. */
   private refuse(verdict: Verdict, total: number): void {

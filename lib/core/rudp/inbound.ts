@@ -15,7 +15,7 @@
  */
 import { Fifo } from '../../util/fifo';
 import { MESSAGE_COST } from './send-lanes';
-import { Fragment } from './wire';
+import { Fragment, fragmentBytes } from './wire';
 
 /** An incomplete unreliable message is dropped after this long without a fragment. */
 export const UNRELIABLE_TIMEOUT_MS = 1000;
@@ -83,9 +83,9 @@ export class Inbound {
       const cost = f.total + MESSAGE_COST;
       if (this.held + cost > this.window) return Verdict.OverCredit;
       this.held += cost;
-      if (f.data.byteLength === f.total && f.msgId === lane.next) {
+      if (f.len === f.total && f.msgId === lane.next) {
         // The common case: a whole message, the next one on its lane.
-        this.push(Buffer.from(f.data), cost);
+        this.push(fragmentBytes(f), cost);
         lane.next++;
         this.deliverInOrder(lane);
         return Verdict.Ok;
@@ -102,8 +102,8 @@ export class Inbound {
   private add(m: Reassembly, f: Fragment): boolean {
     if (m.got.has(f.offset)) return false;
     m.got.add(f.offset);
-    f.data.copy(m.buf, f.offset);
-    m.bytes += f.data.byteLength;
+    f.packet.copy(m.buf, f.offset, f.at, f.at + f.len);
+    m.bytes += f.len;
     return true;
   }
 
@@ -121,7 +121,7 @@ export class Inbound {
       this.dropped++;
       return;
     }
-    if (f.data.byteLength === f.total) return this.unreliableWhole(Buffer.from(f.data));
+    if (f.len === f.total) return this.unreliableWhole(fragmentBytes(f));
     let m = this.unreliable.get(f.msgId);
     if (m === undefined) {
       while (this.unreliableBytes + f.total > this.window && this.unreliable.size > 0) this.dropOldest();

@@ -111,8 +111,17 @@ export interface Fragment {
   msgId: number;
   offset: number;
   total: number;
-  /** A view into the packet: copy what is kept. */
-  data: Buffer;
+  /** The fragment's bytes are `len` bytes of `packet` from `at` (copied out of it, never kept: no view per fragment). */
+  packet: Buffer;
+  at: number;
+  len: number;
+}
+
+/** A fragment's bytes, copied into a buffer of their own. */
+export function fragmentBytes(f: Fragment): Buffer {
+  const b = Buffer.allocUnsafe(f.len);
+  f.packet.copy(b, 0, f.at, f.at + f.len);
+  return b;
 }
 
 /** Ack ranges, newest first, inclusive. */
@@ -201,7 +210,7 @@ export function readFrames(body: Buffer): Frames | null {
         const len = body.readUInt16BE(i + 12);
         i += 14;
         if (i + len > body.byteLength || offset + len > total || (len === 0 && total !== 0)) return null;
-        frags.push({ reliable, lane, msgId, offset, total, data: body.subarray(i, i + len) });
+        frags.push({ reliable, lane, msgId, offset, total, packet: body, at: i, len });
         i += len;
         elicit = true;
       } else if (t === FrameType.Ping) {
