@@ -54,8 +54,15 @@ export interface ConnectionSettings {
 
 const PACKET_THRESHOLD = 3;
 const INITIAL_RTT = 100;
-const MAX_ACK_DELAY = 25;
-const ACK_DELAY = 5;
+/**
+ * A lone packet is acknowledged within ACK_DELAY ms (two or more, or one out of order, at the end
+ * of the read); both ends are this code, so the sender may count on MAX_ACK_DELAY (QUIC's
+ * `max_ack_delay`, which a peer advertises there) with room for a busy event loop.
+ */
+const ACK_DELAY = 1;
+const MAX_ACK_DELAY = 5;
+/** Consecutive probe time-outs double the next one up to this many times (RFC 9002 leaves the cap open). */
+const MAX_PTO_BACKOFF = 3;
 const ACK_RANGES_PER_PACKET = 8;
 /** A close packet is sent up to this many times, until the peer acknowledges it. */
 const CLOSE_TRIES = 8;
@@ -463,7 +470,7 @@ export class Connection {
     if (this.sent.size === 0) return 0;
     const srtt = this.srtt ?? INITIAL_RTT;
     const base = srtt + Math.max(4 * (this.srtt === null ? srtt / 2 : this.rttvar), 1) + MAX_ACK_DELAY;
-    return this.lastElicitSent + base * 2 ** Math.min(this.ptoCount, 6);
+    return this.lastElicitSent + base * 2 ** Math.min(this.ptoCount, MAX_PTO_BACKOFF);
   }
 
   private arm(): void {
@@ -483,7 +490,7 @@ export class Connection {
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.tick, Math.max(0, at - now));
+    this.timer = setTimeout(this.tick, Math.max(0, Math.ceil(at - now))); // not early: Node rounds a fraction down
   }
 
   private readonly tick = (): void => {

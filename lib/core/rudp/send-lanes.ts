@@ -56,6 +56,8 @@ export interface SentFrag {
   readonly offset: number;
   readonly len: number;
   acked: boolean;
+  /** Waiting in its lane's retransmission queue (so a probe and a loss do not queue it twice). */
+  queued: boolean;
 }
 
 class Lane {
@@ -184,7 +186,9 @@ export class SendLanes {
 
   /** A reliable fragment's packet was declared lost: it goes again, from its lane. */
   lost(f: SentFrag): void {
-    if (!f.acked) this.lanes[f.msg.lane].retransmit.push(f);
+    if (f.acked || f.queued) return;
+    f.queued = true;
+    this.lanes[f.msg.lane].retransmit.push(f);
   }
 
   private finish(m: OutMessage): void {
@@ -214,10 +218,12 @@ export class SendLanes {
         const f = lane.retransmit[0];
         if (f.acked) {
           lane.retransmit.shift();
+          f.queued = false;
           continue;
         }
         if (at + FRAGMENT_OVERHEAD + f.len > end) return at;
         lane.retransmit.shift();
+        f.queued = false;
         at = this.writeReliable(buf, at, f);
         frags.push(f);
         len = f.len;
@@ -231,7 +237,7 @@ export class SendLanes {
         if (len < 0 || (len < left && len < MIN_PIECE && len < fragSize)) return at;
         if (m.reliable && m.sent === 0) this.started += m.data.byteLength + MESSAGE_COST;
         if (m.reliable) {
-          const f: SentFrag = { msg: m, offset: m.sent, len, acked: false };
+          const f: SentFrag = { msg: m, offset: m.sent, len, acked: false, queued: false };
           m.unacked++;
           at = this.writeReliable(buf, at, f);
           frags.push(f);
