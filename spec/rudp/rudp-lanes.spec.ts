@@ -7,7 +7,7 @@
 import { ISocket, ShutdownReason } from '../../lib';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
 import { messageUser, rudp, rudpListener, WAIT } from './helpers';
-import { readTag, Tag, tagged } from './tags';
+import { readTag, Tag, tagged, thrownName } from './tags';
 
 afterEach(async () => {
   expect(await cleanupAndCheck(10000)).toEqual([]);
@@ -19,15 +19,6 @@ async function connectedClient(port: number, lanes: { priority: number; weight: 
   c.connect(`127.0.0.1:${port}`);
   await cu.waitFor('socketConnectComplete', 1, WAIT, c);
   return { c, cu };
-}
-
-function thrown(f: () => void): string {
-  try {
-    f();
-  } catch (err) {
-    return (err as Error).name;
-  }
-  return 'nothing';
 }
 
 describe('rudp lanes', () => {
@@ -116,8 +107,8 @@ describe('rudp lanes', () => {
     const s = server.sockets[0];
     expect(s.stats().lanes).toHaveLength(2);
     s.send(Buffer.from('on lane 1'), undefined, { lane: 1 });
-    expect(thrown(() => s.send(Buffer.from('x'), undefined, { lane: 2 }))).toBe('RangeError');
-    expect(thrown(() => c.send(Buffer.from('x'), undefined, { lane: 1 }))).toBe('RangeError');
+    expect(thrownName(() => s.send(Buffer.from('x'), undefined, { lane: 2 }))).toBe('RangeError');
+    expect(thrownName(() => c.send(Buffer.from('x'), undefined, { lane: 1 }))).toBe('RangeError');
     await server.waitFor('socketSendResult', 1, WAIT, s);
     expect(cu.count('socketSendResult')).toBe(0); // the refused sends left nothing behind
     c.shutdown();
@@ -126,7 +117,7 @@ describe('rudp lanes', () => {
   });
 
   it('checks the lanes option and the send options', () => {
-    const make = (lanes: unknown): string => thrown(() => rudp.createSocket(new RecordingUser('bad'), { lanes } as never));
+    const make = (lanes: unknown): string => thrownName(() => rudp.createSocket(new RecordingUser('bad'), { lanes } as never));
     expect(make('one')).toBe('TypeError');
     expect(make([])).toBe('RangeError');
     expect(make([{ priority: 0, weight: 0 }])).toBe('RangeError');
@@ -137,13 +128,13 @@ describe('rudp lanes', () => {
     const s = rudp.createSocket(new RecordingUser('ok'), { lanes: Array.from({ length: 255 }, (_, i) => ({ priority: i % 3, weight: 1 + i })) });
     s.connect('127.0.0.1:9'); // nothing listens: the sends below are checked anyway
     const data = Buffer.from('x');
-    expect(thrown(() => s.send(data, undefined, { lane: 255 }))).toBe('RangeError');
-    expect(thrown(() => s.send(data, undefined, { lane: -1 }))).toBe('RangeError');
-    expect(thrown(() => s.send(data, undefined, { lane: 1.5 }))).toBe('RangeError');
-    expect(thrown(() => s.send(data, undefined, { lane: '1' } as never))).toBe('TypeError');
-    expect(thrown(() => s.send(data, undefined, { reliable: 'no' } as never))).toBe('TypeError');
-    expect(thrown(() => s.send(data, undefined, null as never))).toBe('TypeError');
-    expect(thrown(() => s.send(data, undefined, { lane: 254, reliable: false }))).toBe('nothing');
+    expect(thrownName(() => s.send(data, undefined, { lane: 255 }))).toBe('RangeError');
+    expect(thrownName(() => s.send(data, undefined, { lane: -1 }))).toBe('RangeError');
+    expect(thrownName(() => s.send(data, undefined, { lane: 1.5 }))).toBe('RangeError');
+    expect(thrownName(() => s.send(data, undefined, { lane: '1' } as never))).toBe('TypeError');
+    expect(thrownName(() => s.send(data, undefined, { reliable: 'no' } as never))).toBe('TypeError');
+    expect(thrownName(() => s.send(data, undefined, null as never))).toBe('TypeError');
+    expect(thrownName(() => s.send(data, undefined, { lane: 254, reliable: false }))).toBe('nothing');
     expect(s.stats().lanes![254]).toEqual({ queuedMessages: 1, queuedBytes: 1 });
     s.shutdown();
   });

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { ShutdownReason } from '../../lib';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
 import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
+import { simulateSettings } from './tags';
 
 afterEach(async () => {
   expect(await cleanupAndCheck(10000)).toEqual([]);
@@ -50,13 +51,7 @@ describe('rudp model', () => {
   it('random loss, duplication, reordering, jitter, lanes, sizes and reliability: reliable exactly once in order per lane, unreliable at most once, both ends end right', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({
-          lossPercent: fc.integer({ min: 0, max: 20 }),
-          duplicatePercent: fc.integer({ min: 0, max: 10 }),
-          reorderPercent: fc.integer({ min: 0, max: 10 }),
-          jitterMs: fc.integer({ min: 0, max: 3 }),
-          seed: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
+        simulateSettings,
         fc.array(fc.record({ priority: fc.integer({ min: 0, max: 2 }), weight: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 3 }),
         fc.array(message, { minLength: 1, maxLength: 10 }),
         async (simulate, lanes, drawn) => {

@@ -1,4 +1,5 @@
-/** Messages that tell their lane, reliability and index, and whether they arrived intact; and a bounded poll. */
+/** Helpers of the lane and message specs: tagged messages, a bounded poll, the simulator's random settings, the name of what a call throws. */
+import fc from 'fast-check';
 import { pattern } from './helpers';
 
 /** Bytes of the tag at the front of a tagged message: lane (u8), reliable (u8), index (u32). */
@@ -40,4 +41,23 @@ export function poll(check: () => boolean, what: string, timeoutMs = 10_000): Pr
     };
     step();
   });
+}
+
+/** Random `simulate` settings: loss up to 20 %, duplication and reordering up to 10 %, jitter up to 3 ms. */
+export const simulateSettings = fc.record({
+  lossPercent: fc.integer({ min: 0, max: 20 }),
+  duplicatePercent: fc.integer({ min: 0, max: 10 }),
+  reorderPercent: fc.integer({ min: 0, max: 10 }),
+  jitterMs: fc.integer({ min: 0, max: 3 }),
+  seed: fc.integer({ min: 1, max: 1 << 30 }),
+});
+
+/** The name of the error `f` throws (`RangeError`, `TypeError`, …), or `'nothing'`. */
+export function thrownName(f: () => void): string {
+  try {
+    f();
+  } catch (err) {
+    return (err as Error).name;
+  }
+  return 'nothing';
 }
