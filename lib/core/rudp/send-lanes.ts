@@ -61,6 +61,8 @@ export interface SentFrag {
 }
 
 class Lane {
+  /** The lanes of its priority (set once they are grouped). */
+  group!: Group;
   /** The message being sent, then the ones after it. */
   head: OutMessage | null = null;
   readonly queue = new Fifo<OutMessage>();
@@ -110,6 +112,7 @@ export class SendLanes {
     this.lanes = config.map((c) => new Lane(c.priority, c.weight));
     const priorities = [...new Set(config.map((c) => c.priority))].sort((a, b) => a - b);
     this.groups = priorities.map((p) => ({ lanes: this.lanes.filter((l) => l.priority === p), vclock: 0 }));
+    for (const g of this.groups) for (const l of g.lanes) l.group = g;
     this.peerCredit = initialCredit;
   }
 
@@ -135,17 +138,10 @@ export class SendLanes {
     this.backlog += cost;
     lane.pending++;
     lane.unsent += data.byteLength;
-    if (!lane.busy) {
-      const g = this.groupOf(lane);
-      lane.vtime = Math.max(lane.vtime, g.vclock); // an idle lane saves up no share
-    }
+    if (!lane.busy) lane.vtime = Math.max(lane.vtime, lane.group.vclock); // an idle lane saves up no share
     if (lane.head === null) lane.head = msg;
     else lane.queue.push(msg);
     return true;
-  }
-
-  private groupOf(lane: Lane): Group {
-    return this.groups.find((g) => g.lanes.includes(lane))!;
   }
 
   /** Messages done at the front of the send order (acknowledged, or unreliable and sent): one result each. */
@@ -212,7 +208,6 @@ export class SendLanes {
     for (;;) {
       const lane = this.pick();
       if (lane === null) return at;
-      const g = this.groupOf(lane);
       let len: number;
       if (lane.retransmit.length > 0) {
         const f = lane.retransmit[0];
@@ -250,7 +245,7 @@ export class SendLanes {
         lane.unsent -= len;
         if (m.sent === m.data.byteLength) this.sentInFull(lane, m);
       }
-      g.vclock = lane.vtime;
+      lane.group.vclock = lane.vtime;
       lane.vtime += (len + MESSAGE_COST) / lane.weight;
     }
   }
