@@ -11,6 +11,20 @@ import { DTLS_TRANSITIONS, TransitionTable } from './socket-state';
 import { kUpgradeTo } from './upgrade';
 import { checkCount, checkUser } from './validate';
 
+/** How long new peers' sessions may start in one turn of the event loop (at least one starts). */
+const START_BUDGET_MS = 10;
+
+/** The datagrams without exact repeats (a client's retransmitted ClientHello while its session waited to start). */
+function distinct(held: Datagram[]): Datagram[] {
+  const seen = new Set<string>();
+  return held.filter((d) => {
+    const key = Buffer.from(d.data.buffer, d.data.byteOffset, d.data.byteLength).toString('latin1');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /** One peer of the DTLS listener, from its first datagram to the app's decision. */
 interface Pending {
   socket: SecureDatagramSocket;
@@ -38,6 +52,9 @@ export class SecureDatagramListener extends DatagramBase {
 
   private readonly pending = new Set<Pending>();
   private handshakes = 0;
+  /** Admitted peers whose session has not started yet (see {@link SecureDatagramListener.startSoon}). */
+  private readonly starts: Array<() => void> = [];
+  private startsScheduled = false;
   /** Datagrams from unknown peers that admitted nothing (no ClientHello: dropped; no valid cookie: answered), with no state kept. */
   private garbage = 0;
   private offered = 0;
@@ -71,7 +88,7 @@ export class SecureDatagramListener extends DatagramBase {
     this.addresses.local = local;
     const host: ListenerHost = {
       socket: this,
-      post: (call) => queueMicrotask(() => call(this.internalUser)),
+      post: (call) => this.startSoon(() => call(this.internalUser)),
       trace: (m) => this.trace(m),
       makeAccepted: (_user, path, held) => this.startPeer(path, held),
       admit: (address, port, data) => this.admit(address, port, data),
@@ -79,6 +96,29 @@ export class SecureDatagramListener extends DatagramBase {
     this.listener.setHost(host);
     this.setState('listening', `DTLS listener on ${local.address}:${local.port} (at most ${this.maxHandshakes} handshakes at once)`);
   }
+
+  /**
+   * A new peer's session starts in a later turn of the event loop, at most
+   * {@link START_BUDGET_MS} of them per turn (at least one). Starting one costs several
+   * milliseconds (the engine, a key pair, a signature); 200 peers admitted at once used to keep
+   * the loop from reading the shared socket for seconds, while their retransmissions filled the
+   * socket's receive buffer (the OS then drops datagrams of any peer, application data too).
+   * Meanwhile the peer's datagrams wait in its queue (`datagramQueueLength`).
+   */
+  private startSoon(start: () => void): void {
+    this.starts.push(start);
+    if (this.startsScheduled) return;
+    this.startsScheduled = true;
+    setImmediate(this.runStarts);
+  }
+
+  private readonly runStarts = (): void => {
+    const until = performance.now() + START_BUDGET_MS;
+    do this.starts.shift()?.();
+    while (this.starts.length > 0 && performance.now() < until);
+    if (this.starts.length > 0) setImmediate(this.runStarts);
+    else this.startsScheduled = false;
+  };
 
   /** The listener's offer of a new peer is taken at once: its handshake is the admission. */
   private readonly internalUser = {
@@ -101,11 +141,12 @@ export class SecureDatagramListener extends DatagramBase {
         );
       return 'dropped';
     }
-    if (this.handshakes >= this.maxHandshakes) {
+    const handshakes = this.handshakes + this.starts.length;
+    if (handshakes >= this.maxHandshakes) {
       this.trace(`maxHandshakes ${this.maxHandshakes} reached: dropped a datagram from ${address}:${port}`);
       return false;
     }
-    return this.handshakes + this.offered + this.connectionCount < this.maxConnections;
+    return handshakes + this.offered + this.connectionCount < this.maxConnections;
   }
 
   /** A new peer: a DTLS server socket over its path, running its handshake; offered once it is done. */
@@ -120,7 +161,7 @@ export class SecureDatagramListener extends DatagramBase {
     this.pending.add(entry);
     this.handshakes++;
     const peer = path.remoteAddress();
-    socket.start({ path, queued: held, peer, connected: true, hostAsWritten: undefined, options: this.peerOptions }, this.makeSession(), true);
+    socket.start({ path, queued: distinct(held), peer, connected: true, hostAsWritten: undefined, options: this.peerOptions }, this.makeSession(), true);
     return socket;
   }
 
@@ -197,7 +238,7 @@ export class SecureDatagramListener extends DatagramBase {
   }
 
   protected override listenerStats(): ListenerStats | null {
-    return { ...this.listener.stats(), live: this.connectionCount, garbageDatagrams: this.garbage, handshaking: this.handshakes };
+    return { ...this.listener.stats(), live: this.connectionCount, garbageDatagrams: this.garbage, handshaking: this.handshakes + this.starts.length };
   }
 
   // ---- what a listener does not do -------------------------------------------------------------
@@ -254,6 +295,7 @@ export class SecureDatagramListener extends DatagramBase {
   }
 
   protected override onEnded(): void {
+    this.starts.length = 0; // admitted peers whose session has not started: the listener forgets them below
     for (const entry of [...this.pending]) {
       this.peerGone(entry);
       entry.socket.shutdown();

@@ -49,6 +49,8 @@ export interface EngineOptions {
 
 /** Makes a client or server engine over `transport`. */
 export function createEngine(transport: EngineTransport, options: EngineOptions): Engine {
+  const sequencer = new RecordSequencer();
+  let engine: Engine | null = null;
   const wrapped = {
     type: 'udp',
     closed: false,
@@ -59,7 +61,7 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
     set onData(handler: (data: Buffer) => void) {
       transport.onData = handler;
     },
-    send: (data: Buffer) => transport.send(data),
+    send: (data: Buffer) => transport.send(engine ? sequencer.stamp(engine, data) : data),
     close: async () => {
       wrapped.closed = true;
     },
@@ -75,15 +77,26 @@ export function createEngine(transport: EngineTransport, options: EngineOptions)
   };
   // The engine's typings want its own transport class; ours has the same shape.
   const { DtlsClient, DtlsServer } = engines();
-  const engine = options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
-  internalsOnce(engine);
-  return engine;
+  const made = options.server ? new DtlsServer(engineOptions as never) : new DtlsClient(engineOptions as never);
+  internalsOnce(made);
+  sequencers.set(made, sequencer);
+  engine = made;
+  return made;
 }
+
+/** Keys seen (at most {@link MAX_KEY_TYPES}): parsing one took about 2 ms of every DTLS listener's new peer. */
+const keyTypes = new Map<string, 1 | 3>();
+const MAX_KEY_TYPES = 16;
 
 /** The engine needs the signature algorithm of our key: ECDSA or RSA, with SHA-256. */
 function signatureHashOf(keyPem: string): { hash: 4; signature: 1 | 3 } {
-  const type = createPrivateKey(keyPem).asymmetricKeyType;
-  return { hash: 4, signature: type === 'ec' ? 3 : 1 };
+  let signature = keyTypes.get(keyPem);
+  if (signature === undefined) {
+    signature = createPrivateKey(keyPem).asymmetricKeyType === 'ec' ? 3 : 1;
+    if (keyTypes.size >= MAX_KEY_TYPES) keyTypes.clear();
+    keyTypes.set(keyPem, signature);
+  }
+  return { hash: 4, signature };
 }
 
 /** Starts the client's handshake; the promise settles when its first flight is done. */
@@ -313,4 +326,96 @@ export function seedCookie(engine: Engine, cookie: Buffer): boolean {
   if (!internalsOnce(engine).cookie) return false;
   engine.dtls.cookie = cookie;
   return true;
+}
+
+/**
+ * **werift entry 9: every record we send has a sequence number of its own** (RFC 6347 §4.1:
+ * unique within its epoch, retransmissions included). werift breaks this twice: it resets its
+ * counter to 0 after its Finished, the first record of epoch 1, so its application data repeats
+ * 1, 2, … and one record repeats the Finished's number; and it retransmits a flight as the same
+ * bytes, sequence numbers included. A peer with an anti-replay window (OpenSSL) drops those
+ * records as replays, and `openssl s_client` then blocks in its read: it printed 6 echoes and
+ * stopped, or stopped after a late retransmitted flight 5 made us resend flight 6. Each
+ * outgoing record is checked here: one whose number is not above the last one sent in its epoch
+ * gets the next number (epoch 0: the header rewritten; a protected record: opened with our own
+ * write key and sealed again under the new number, a fresh AES-GCM nonce), and werift's counter
+ * is moved past it, so its next records are new numbers.
+ *
+ * - Mirrors: `record/builder.js` `createPlaintext` (`++dtls.recordSequenceNumber`), the resets
+ *   in `flight/server/flight2.js`, `flight/client/flight5.js` and `flight/server/flight6.js`
+ *   `sendFinished`, `flight/flight.js` `transmit` (the same buffers resent), and
+ *   `cipher/suites/aead.js` `encrypt`/`decrypt` (epoch and sequence number in nonce and AAD).
+ * - Detected: with entry 1 (`dtls.recordSequenceNumber` a number, a proven version); the
+ *   cipher's `encrypt`/`decrypt` at the time of use.
+ * - Fallback: the records go as werift made them (OpenSSL peers may stall as described).
+ */
+class RecordSequencer {
+  /** The next sequence number of each epoch. */
+  private readonly next: number[] = [];
+
+  /** `data` with every record numbered above the last one sent in its epoch (a copy if one changed). */
+  stamp(engine: Engine, data: Buffer): Buffer {
+    if (!internalsOnce(engine).closeNotify) return data;
+    let out = data;
+    for (let o = 0; o + 13 <= out.length; o += 13 + out.readUInt16BE(o + 11)) {
+      const epoch = out.readUInt16BE(o + 3);
+      const seq = out.readUIntBE(o + 5, 6);
+      const next = this.next[epoch] ?? 0;
+      if (seq >= next) {
+        this.next[epoch] = seq + 1;
+        continue;
+      }
+      const end = o + 13 + out.readUInt16BE(o + 11);
+      const record = end <= out.length ? renumber(engine, out.subarray(o, end), next) : null;
+      if (!record) continue;
+      if (out === data) out = Buffer.from(data);
+      record.copy(out, o);
+      this.next[epoch] = next + 1;
+    }
+    const dtls = engine.dtls;
+    const after = this.next[dtls.epoch];
+    if (after !== undefined && dtls.recordSequenceNumber < after - 1) dtls.recordSequenceNumber = after - 1;
+    return out;
+  }
+
+  /** Our records of `epoch` are numbered from `seq` on (at least). */
+  startAt(engine: Engine, epoch: number, seq: number): void {
+    this.next[epoch] = Math.max(this.next[epoch] ?? 0, seq);
+    const dtls = engine.dtls;
+    if (internalsOnce(engine).closeNotify && dtls.epoch === epoch && dtls.recordSequenceNumber < seq - 1) dtls.recordSequenceNumber = seq - 1;
+  }
+}
+
+const sequencers = new WeakMap<Engine, RecordSequencer>();
+
+/** The same record under sequence number `seq`, or null if it cannot be sealed again. */
+function renumber(engine: Engine, record: Buffer, seq: number): Buffer | null {
+  const epoch = record.readUInt16BE(3);
+  const out = Buffer.from(record);
+  out.writeUIntBE(seq, 5, 6);
+  if (epoch === 0) return out;
+  const own = (engine.cipher as { sessionType?: unknown }).sessionType;
+  const aead = engine.cipher.cipher as { encrypt?: unknown; decrypt?: unknown } | undefined;
+  if ((own !== 1 && own !== 2) || typeof aead?.encrypt !== 'function' || typeof aead.decrypt !== 'function') return null;
+  const header = { type: record[0], version: record.readUInt16BE(1), epoch, sequenceNumber: record.readUIntBE(5, 6) };
+  try {
+    // decrypt() of the other side's type opens with our own write key.
+    const plain = (aead.decrypt as (t: number, d: Buffer, h: object) => Buffer).call(aead, own === 1 ? 2 : 1, record.subarray(13), header);
+    const sealed = (aead.encrypt as (t: number, d: Buffer, h: object) => Buffer).call(aead, own, plain, { ...header, sequenceNumber: seq });
+    if (sealed.length !== record.length - 13) return null;
+    sealed.copy(out, 13);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The gated server's first records: RFC 6347 §4.2.1 numbers a HelloVerifyRequest with its
+ * ClientHello's record sequence number, so (as OpenSSL's `DTLSv1_listen`) the ServerHello
+ * flight starts at the number of the ClientHello that returned the cookie, above every
+ * HelloVerifyRequest the gate sent to that peer.
+ */
+export function startSequenceAt(engine: Engine, seq: number): void {
+  sequencers.get(engine)?.startAt(engine, 0, seq);
 }

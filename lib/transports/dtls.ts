@@ -2,7 +2,7 @@
 // dtls-engine.ts). The socket (core/datagram-secure.ts) runs the states, the time-out, the queues
 // and the rules; this file speaks the protocol, filters what may reach the engine, and verifies
 // the peer's certificate (the engine does not).
-import { PeerCertificate } from '../api';
+import { PeerCertificate, ShutdownReason } from '../api';
 import { DtlsSettings } from '../context';
 import { DatagramPath, HostPort, SendDone } from '../core/datagram-path';
 import { DatagramSession, SessionEvents, SessionStart } from '../core/datagram-secure';
@@ -16,10 +16,14 @@ import {
   seedCookie,
   sendCloseNotify,
   srtpProfileOf,
+  startSequenceAt,
   startClient,
   stopRetransmissions,
 } from './dtls-engine';
+import { ALERT_NO_APPLICATION_PROTOCOL, AlpnRefusal, DtlsAlpn, isPlainAlert } from './dtls-alpn';
 import { ClientHelloView, readClientHello, withoutCookie } from './dtls-cookie';
+import { FlightPacker } from './dtls-flights';
+import { HandshakeRepeatFilter } from './dtls-repeats';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 
 /** Our role in the DTLS handshake, and for a client the name to verify. */
@@ -52,6 +56,12 @@ class DtlsSession implements DatagramSession {
   /** The engine's records are dropped (its own HelloVerifyRequest, when seeded). */
   private muted = false;
   private peerCert: PeerCertificate | null = null;
+  private readonly repeats = new HandshakeRepeatFilter();
+  private readonly flights = new FlightPacker((datagram, done) => this.sendFlight(datagram, done));
+  /** With an ALPN list in the context: the ALPN side of the handshake. */
+  private alpnSide: DtlsAlpn | null = null;
+  /** werift's internals for ALPN were not found: the handshake fails at begin(). */
+  private alpnMissing = false;
 
   constructor(
     private readonly settings: DtlsSettings,
@@ -75,6 +85,10 @@ class DtlsSession implements DatagramSession {
       certificateRequest: server && s.requireClient,
     });
     this.engine = engine;
+    if (s.alpn.length > 0) {
+      this.alpnSide = new DtlsAlpn(s.alpn, server, (refusal) => this.refuseAlpn(refusal));
+      this.alpnMissing = !this.alpnSide.attach(engine);
+    }
     engine.onConnect.subscribe(() => this.onSecure());
     engine.onData.subscribe((data: Buffer) => events.sessionData(data));
     engine.onError.subscribe((err: Error) => this.onEngineError(err));
@@ -82,6 +96,10 @@ class DtlsSession implements DatagramSession {
   }
 
   begin(): void {
+    if (this.alpnMissing) {
+      this.events!.sessionFailed('ALPN over DTLS needs werift internals not found in this werift version (see werift entries 6–8 in transports/dtls-alpn.ts)');
+      return;
+    }
     if (!this.role.server) startClient(this.engine!).catch((err: Error) => this.onEngineError(err));
   }
 
@@ -96,6 +114,10 @@ class DtlsSession implements DatagramSession {
       return;
     }
     if (!this.connected && !secured) this.to = { address, port }; // a bound server answers the latest sender
+    if (!secured && this.alpnSide && !this.role.server && isPlainAlert(msg, ALERT_NO_APPLICATION_PROTOCOL)) {
+      this.alpnSide.peerRefused = true; // unauthenticated: it names the time-out's end, it does not end the handshake
+      events.sessionTrace('the peer sent a no_application_protocol alert during the DTLS handshake (no ALPN protocol in common)');
+    }
     if (secured && msg[0] === 21) {
       // A protected alert ends the session (close_notify, or a fatal error); one that does not
       // decrypt is a forgery and is ignored.
@@ -108,6 +130,13 @@ class DtlsSession implements DatagramSession {
       }
       return;
     }
+    const fresh = this.repeats.filter(msg, secured);
+    if (fresh === null) {
+      const n = this.repeats.dropped;
+      if ((n & (n - 1)) === 0) events.sessionTrace(`dropped a repeated handshake record from ${address}:${port}; ${n} so far`);
+      return;
+    }
+    msg = fresh;
     try {
       const hello = this.role.gated && !this.seeded && !secured ? readClientHello(msg) : null;
       if (hello && hello.cookie.length > 0) this.seed(msg, hello);
@@ -139,6 +168,7 @@ class DtlsSession implements DatagramSession {
     } finally {
       this.muted = false;
     }
+    startSequenceAt(this.engine!, hello.recordSeq.readUIntBE(0, 6));
     this.transport.onData(msg);
   }
 
@@ -162,10 +192,22 @@ class DtlsSession implements DatagramSession {
     } else if (!server) {
       events.sessionTrace('DTLS peer certificate NOT verified (setVerifyPeer(false))');
     }
+    const alpnRefused = !server && this.alpnSide ? this.alpnSide.settle(engine) : null;
+    if (alpnRefused) {
+      events.sessionFailed(alpnRefused, ShutdownReason.AlpnSelectionFailed);
+      return;
+    }
     this.secured = true;
     this.peerCert = peerCertificateOf(der);
     const srtp = srtpProfileOf(engine);
-    events.sessionSecured(this.to, `${srtp ? `, ${srtp.name}` : ''}, peer=${this.peerCert?.subject?.CN ?? 'none'}`);
+    const alpn = this.alpnSide ? `, ALPN=${this.alpnSide.protocol ?? 'none'}` : '';
+    events.sessionSecured(this.to, `${srtp ? `, ${srtp.name}` : ''}${alpn}, peer=${this.peerCert?.subject?.CN ?? 'none'}`);
+  }
+
+  /** Server: ALPN refused the client's offer: the fatal alert goes out, then the handshake ends. */
+  private refuseAlpn(refusal: AlpnRefusal): void {
+    const events = this.events!;
+    void this.sendRecord(refusal.record).then(() => events.sessionFailed(refusal.why, refusal.reason));
   }
 
   /**
@@ -177,26 +219,34 @@ class DtlsSession implements DatagramSession {
     this.events!.sessionTrace(`DTLS engine error${this.secured ? '' : ' during the handshake'}: ${err?.message ?? String(err)}`);
   }
 
-  /** A record from the engine: to the peer, or (before one is locked) to the latest sender. */
+  /**
+   * A record from the engine. Handshake-phase records wait for the rest of their flight and
+   * leave packed ({@link FlightPacker}); an application record goes at once, in its own
+   * datagram, after what was gathered before it.
+   */
   private sendRecord(data: Buffer): Promise<void> {
+    if (!this.path || this.stopped || this.muted) return Promise.resolve();
+    if (data[0] !== 23) return this.flights.add(data);
+    this.flights.flush();
+    // An application record is reported by send() (and not counted as sent) when it fails.
+    return new Promise((resolve, reject) => this.sendDatagram(data, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Handshake records are retransmitted by the engine, which must not see a failure: it is logged. */
+  private readonly sendFlight = (datagram: Buffer, done: () => void): void =>
+    this.sendDatagram(datagram, (err) => {
+      if (err) this.events!.sessionTrace(`sending a DTLS handshake record failed: ${this.events!.sessionErrorCode(err)} ${err.message}`);
+      done();
+    });
+
+  /** To the peer, or (before one is locked) to the latest sender. */
+  private sendDatagram(data: Buffer, done: SendDone): void {
     const path = this.path;
     const to = this.to;
-    if (!path || this.stopped || this.muted) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = (err: Error | null): void => {
-        if (!err) resolve();
-        // An application record is reported by send() (and not counted as sent); a handshake
-        // record is retransmitted by the engine, which must not see a rejection.
-        else if (data[0] === 23) reject(err);
-        else {
-          this.events!.sessionTrace(`sending a DTLS handshake record failed: ${this.events!.sessionErrorCode(err)} ${err.message}`);
-          resolve();
-        }
-      };
-      if (this.connected) path.send(data, undefined, undefined, done);
-      else if (to) path.send(data, to.port, to.address, done);
-      else resolve();
-    });
+    if (!path || this.stopped) done(null);
+    else if (this.connected) path.send(data, undefined, undefined, done);
+    else if (to) path.send(data, to.port, to.address, done);
+    else done(null);
   }
 
   send(data: Buffer, done: SendDone): void {
@@ -214,12 +264,21 @@ class DtlsSession implements DatagramSession {
 
   stop(): void {
     this.stopped = true;
+    this.flights.drop();
     // The engine may still retransmit a flight: stop it, and sendRecord drops everything now.
     if (this.engine) stopRetransmissions(this.engine);
   }
 
   peerCertificate(): PeerCertificate | null {
     return this.peerCert;
+  }
+
+  alpn(): string | null {
+    return this.secured ? (this.alpnSide?.protocol ?? null) : null;
+  }
+
+  handshakeTimeoutReason(): ShutdownReason {
+    return this.alpnSide?.peerRefused ? ShutdownReason.AlpnSelectionFailed : ShutdownReason.TlsHandshakeFailed;
   }
 
   keyingMaterial(): { profile: string; material: Uint8Array } | null {

@@ -4,11 +4,10 @@
  * is offered in `socketListenResult` once it is done; `accept(user)` hands over its DTLS socket.
  */
 import { createTlsSocketProvider, createUdpSocketProvider, ISocket, ISocketContext, ShutdownReason, UpgradeOptions } from '../../lib';
-import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
-import { clientHello, cookieOfVerifyRequest } from '../helpers/dtls-hello';
 import { loadPki } from '../helpers/tls-fixture';
 import { cleanupAndCheck, guardProvider, RecordingUser } from '../helpers/recording-user';
+import { dtlsListener as startListener, echoPeers, returnCookieOnce } from './fixtures/dtls-listener';
 
 const WAIT = 30000;
 const pki = loadPki();
@@ -29,26 +28,9 @@ function contexts(): { server: ISocketContext; client: ISocketContext } {
   return { server, client };
 }
 
-/** A bound, listening UDP socket upgraded to a DTLS listener; resolves with it and its port. */
-async function dtlsListener(lu: RecordingUser, server: ISocketContext, extra: UpgradeOptions = {}): Promise<{ l: ISocket; port: number }> {
-  const bu = new RecordingUser('udp-listener');
-  const u = udp.createSocket(bu);
-  u.bind('127.0.0.1', 0);
-  u.listen();
-  await bu.waitFor('socketBindResult', 1, WAIT, u);
-  const port = u.localPort as number;
-  const l = tls.upgradeToTls(u, lu, { serverSide: true, context: server, ...extra });
-  return { l, port };
-}
-
-/** Echo servers: every accepted DTLS socket echoes what it receives. */
-function echoUser(): RecordingUser {
-  return new RecordingUser('dtls-peers')
-    .on('socketAcceptComplete', (s) => s.recv(new Uint8Array(2048)))
-    .on('socketRecvFromResult', (s, buf: Uint8Array, len: number) => {
-      s.send(Buffer.from(buf.subarray(0, len)));
-      s.recv(buf);
-    });
+/** A DTLS listener of this file's providers. */
+function dtlsListener(lu: RecordingUser, server: ISocketContext, extra: UpgradeOptions = {}): Promise<{ l: ISocket; port: number }> {
+  return startListener({ udp, tls }, lu, { context: server, ...extra }, WAIT);
 }
 
 function connectClients(n: number, port: number, client: ISocketContext, cu: RecordingUser): void {
@@ -64,7 +46,7 @@ function payload(port: number, i: number): Buffer {
 
 it('20 DTLS clients on one listener port: each offered after its handshake, 20 datagrams each byte-checked, SRTP keying per peer', async () => {
   const { server, client } = contexts();
-  const peers = echoUser();
+  const peers = echoPeers();
   const lu = new RecordingUser('dtls-listener', { accept: () => peers });
   const { l, port } = await dtlsListener(lu, server);
   expect(() => l.listen()).toThrow(/DTLS listener already/);
@@ -101,7 +83,7 @@ it('20 DTLS clients on one listener port: each offered after its handshake, 20 d
 
 it('accept(null) ends that client BY_PEER; a client that sends close_notify ends its server socket BY_PEER', async () => {
   const { server, client } = contexts();
-  const peers = echoUser();
+  const peers = echoPeers();
   let n = 0;
   const lu = new RecordingUser('dtls-listener', { accept: () => (n++ === 0 ? null : peers) });
   const { l, port } = await dtlsListener(lu, server);
@@ -122,7 +104,7 @@ it('accept(null) ends that client BY_PEER; a client that sends close_notify ends
 
 it('listener shutdown leaves accepted DTLS sockets working; upgradeToTls order is listen() first', async () => {
   const { server, client } = contexts();
-  const peers = echoUser();
+  const peers = echoPeers();
   const lu = new RecordingUser('dtls-listener', { accept: () => peers });
   const { l, port } = await dtlsListener(lu, server);
   const cu = new RecordingUser('clients').on('socketUpgradeToTlsComplete', (s) => s.recv(new Uint8Array(2048)));
@@ -151,7 +133,7 @@ it('listener shutdown leaves accepted DTLS sockets working; upgradeToTls order i
 
 it('bounds: at most maxHandshakes handshakes at once (more new peers dropped, no state), a stuck handshake freed after handshakeTimeoutMs', async () => {
   const { server, client } = contexts();
-  const peers = echoUser();
+  const peers = echoPeers();
   const lu = new RecordingUser('dtls-listener', { accept: () => peers });
   const { l, port } = await dtlsListener(lu, server, { maxHandshakes: 2, handshakeTimeoutMs: 300 });
   // Garbage from a new peer makes no state: dropped and counted.
@@ -161,14 +143,7 @@ it('bounds: at most maxHandshakes handshakes at once (more new peers dropped, no
   expect(l.stats().listener).toMatchObject({ garbageDatagrams: 1, handshaking: 0 });
   // Five silent "peers" that answer the cookie once and never finish a handshake.
   const stuck = Array.from({ length: 5 }, () => dgram.createSocket('udp4'));
-  for (const s of stuck) {
-    const random = randomBytes(32);
-    s.on('message', (m: Buffer) => {
-      const cookie = cookieOfVerifyRequest(m);
-      if (cookie) s.send(clientHello({ random, cookie, recordSeq: 1, messageSeq: 1 }), port, '127.0.0.1');
-    });
-    s.send(clientHello({ random }), port, '127.0.0.1');
-  }
+  for (const s of stuck) returnCookieOnce(s, port);
   for (let t = 0; t < 100 && (l.stats().listener?.refusedDatagrams ?? 0) < 3; t++) await new Promise((r) => setTimeout(r, 20));
   expect(l.stats().listener).toMatchObject({ refusedDatagrams: 3, handshaking: 2 });
   // Once the two stuck handshakes timed out, a real client gets through.
