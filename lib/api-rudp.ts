@@ -3,6 +3,13 @@ import type { RudpSimulate } from './core/rudp/simulate';
 
 /** Options of rudp sockets (a listener's apply to the connections it accepts); other sockets ignore them. */
 export interface RudpOptions {
+  /**
+   * rudp: the lanes of the messages this end sends, by index (`send`'s and `sendMessage`'s
+   * `lane`). A lane of a lower `priority` number is served strictly first; lanes of one priority
+   * share the bandwidth in proportion to `weight` (as GameNetworkingSockets' lanes). Reliable
+   * messages arrive in order per lane. Default one lane, `[{ priority: 0, weight: 1 }]`; at most 255.
+   */
+  lanes?: RudpLane[];
   /** rudp: the largest message in bytes; a larger `send` throws `RangeError`. Default 512 KiB. */
   maxMessageSize?: number;
   /** rudp: a PING after this many ms without sending anything. Default `idleTimeoutMs / 3`; 0 disables. */
@@ -11,6 +18,26 @@ export interface RudpOptions {
   mtu?: number;
   /** rudp: fault injection on every datagram the socket sends and receives (tests and demos). */
   simulate?: RudpSimulate;
+}
+
+/** One lane of the `lanes` option. */
+export interface RudpLane {
+  /** Any integer: lanes of a lower number are served strictly first. */
+  priority: number;
+  /** Greater than 0: the lane's share of the bandwidth among the lanes of its priority. */
+  weight: number;
+}
+
+/**
+ * How one message is sent (`ISocket.send`'s and `IMessageSocket.sendMessage`'s options). rudp
+ * honours both; TCP, TLS and local sockets send every message reliably, in call order, on one
+ * lane; UDP and DTLS send every message as one datagram. Elsewhere they are checked and ignored.
+ */
+export interface SendOptions {
+  /** rudp: false sends the message unreliably (it may be lost; never duplicated or corrupted). Default true. */
+  reliable?: boolean;
+  /** rudp: the index of the lane in the socket's `lanes` option; a bad index throws `RangeError`. Default 0. */
+  lane?: number;
 }
 
 /** What `stats()` adds on a rudp connection (absent on other sockets). */
@@ -31,13 +58,20 @@ export interface RudpStats {
   sendRateBytesPerSec?: number;
   /** Bytes sent and not yet acknowledged (in flight). */
   unackedBytes?: number;
-  /** Per lane (only lane 0 so far): messages not yet acknowledged, bytes not yet sent. */
+  /** Per lane of the `lanes` option: its messages not done yet and bytes not sent yet. */
   lanes?: RudpLaneStats[];
+  /** Unreliable messages dropped at `send` because the send queue was full. */
+  unreliableSendDropped?: number;
+  /**
+   * Unreliable messages from the peer dropped: incomplete when their fragments timed out or
+   * the reassembly memory was full, or complete while the receive queue was full.
+   */
+  unreliableRecvDropped?: number;
 }
 
 /** One lane's queue, in {@link RudpStats.lanes}. */
 export interface RudpLaneStats {
-  /** Messages not yet acknowledged. */
+  /** Messages not done yet: reliable ones not yet acknowledged, unreliable ones not yet sent. */
   queuedMessages: number;
   /** Bytes not yet sent. */
   queuedBytes: number;

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { IoMux } from './core/iomux';
-import type { RudpOptions, RudpStats } from './api-rudp';
+import type { RudpOptions, RudpStats, SendOptions } from './api-rudp';
 
 /** Why a socket ended. Reported exactly once per socket through {@link USocket.socketShutdown}. */
 export enum ShutdownReason {
@@ -367,10 +367,14 @@ export interface ISocket {
    * Queues the first `len` bytes of `data` (default: all of it); the caller may reuse `data` at
    * once. May be called before the connection is up: the data is sent once it is. One
    * `socketSendResult` follows once the bytes were handed to the OS. UDP and DTLS: one datagram.
-   * @throws RangeError/TypeError for bad arguments; SocketStateError on a server-mode stream
-   *   socket, a bound UDP socket (use `sendTo`), or a socket with no mode yet.
+   * rudp: one message, sent as `options` say (reliable or not, on which lane; default reliable
+   * on lane 0), and its `socketSendResult` once acknowledged (unreliable: once sent). Other
+   * sockets ignore `options` (docs/rudp.md, "Send options").
+   * @throws RangeError/TypeError for bad arguments (rudp: also a lane that is not one of the
+   *   socket's `lanes`); SocketStateError on a server-mode stream socket, a bound UDP socket
+   *   (use `sendTo`), or a socket with no mode yet.
    */
-  send(data: Uint8Array, len?: number): void;
+  send(data: Uint8Array, len?: number, options?: SendOptions): void;
   /**
    * UDP: sends one datagram to `dstAddress:dstPort` (an IP literal of the socket's family);
    * binds the socket to an ephemeral port first if it has no mode yet. One `socketSendResult`

@@ -27,7 +27,7 @@ export { IoMux, getDefaultIoMux, type IoMuxOptions } from './core/iomux';
 export { claimSocket, type OwnedSocket } from './core/claim';
 export { LOG_ENV, getDefaultLog } from './core/log';
 export type { RudpSimulate } from './core/rudp/simulate';
-export type { RudpOptions, RudpStats, RudpLaneStats } from './api-rudp';
+export type { RudpOptions, RudpStats, RudpLaneStats, RudpLane, SendOptions } from './api-rudp';
 export {
   createTcpSocketProvider,
   createTlsSocketProvider,

@@ -1,4 +1,5 @@
 import type { ISocket, USocket } from '../api';
+import type { SendOptions } from '../api-rudp';
 import { SocketErrorCode, SocketStateError } from '../errors';
 
 /**
@@ -12,7 +13,7 @@ import { SocketErrorCode, SocketStateError } from '../errors';
 /** The calls the owner of a claimed socket makes on it (the socket's own methods throw `ERR_SOCKET_OWNED`). */
 export interface OwnedSocket {
   /** The socket's `send()`, for the owner. */
-  send(data: Uint8Array, len?: number): void;
+  send(data: Uint8Array, len?: number, options?: SendOptions): void;
   /** The socket's `recv()`, for the owner. */
   recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void;
   /** The socket's `recvCancel()`, for the owner. */
@@ -61,7 +62,7 @@ export function claimSocket(socket: ISocket, owner: string): OwnedSocket {
   if (by !== undefined) throw ownedError('claimSocket', by);
   foreignClaims.set(socket, owner);
   return {
-    send: (data, len) => socket.send(data, len),
+    send: (data, len, options) => socket.send(data, len, options),
     recv: (buffer, len, recvPartial) => socket.recv(buffer, len, recvPartial),
     recvCancel: () => socket.recvCancel(),
     setUser: (user) => socket.setUser(user),

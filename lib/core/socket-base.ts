@@ -12,6 +12,7 @@ import {
   SocketType,
   USocket,
 } from '../api';
+import type { SendOptions } from '../api-rudp';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { Addresses, HostPort } from './addresses';
 import { errorCode } from './os-errors';
@@ -442,7 +443,7 @@ export abstract class SocketBase implements ISocket, Upgradable, Claimable {
     }
     this.owner = owner;
     return {
-      send: (data, len) => send.call(this, data, len),
+      send: (data, len, options) => send.call(this, data, len, options),
       recv: (buffer, len, recvPartial) => recv.call(this, buffer, len, recvPartial),
       recvCancel: () => recvCancel.call(this),
       setUser: (user) => setUser.call(this, user),
@@ -497,7 +498,7 @@ export abstract class SocketBase implements ISocket, Upgradable, Claimable {
   abstract bind(localAddress?: string | null, localPort?: number, reuseAddr?: boolean): void;
   abstract listen(): void;
   abstract accept(remoteUser: USocket | null): void;
-  abstract send(data: Uint8Array, len?: number): void;
+  abstract send(data: Uint8Array, len?: number, options?: SendOptions): void;
   abstract recv(buffer: Uint8Array, len?: number, recvPartial?: boolean): void;
   abstract recvCancel(): void;
   abstract readonly bytesSent: number;

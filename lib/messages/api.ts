@@ -3,11 +3,13 @@
  * byte stream, made by `createMessageSocket()` over any connected socket.
  */
 import type { IInstanceLog, ISocket, ShutdownReason } from '../api';
+import type { SendOptions } from '../public-api';
 import type { IoMux } from '../public-api';
 
 /**
  * How a stream socket cuts its byte stream into messages (docs/messages.md has the wire
- * diagrams). Datagram sockets (UDP, DTLS) ignore it: there one datagram is one message.
+ * diagrams). Datagram sockets (UDP, DTLS) ignore it: there one datagram is one message; so does
+ * rudp, where one rudp message is one message.
  *
  * - `'u32'` (the default): a 4-byte big-endian length, then that many bytes.
  * - `'varint'`: the length as an unsigned LEB128 varint (1–5 bytes), then that many bytes.
@@ -24,12 +26,13 @@ export type MessageFraming =
 
 /** Options for `createMessageSocket`. */
 export interface MessageSocketOptions {
-  /** Stream sockets: how messages are framed. Default `'u32'`. Ignored over UDP and DTLS. */
+  /** Stream sockets: how messages are framed. Default `'u32'`. Ignored over UDP, DTLS and rudp. */
   framing?: MessageFraming;
   /**
    * The largest message in bytes, in either direction. Default 16 MiB (16 777 216), at most
-   * 4 294 967 295. A larger incoming message ends the connection (`framingError`
-   * `ERR_MESSAGE_TOO_LARGE`); a larger outgoing one throws `RangeError`.
+   * 4 294 967 295; over rudp 512 KiB (rudp's own default `maxMessageSize`: the rudp socket's
+   * option bounds what it carries too). A larger incoming message ends the connection
+   * (`framingError` `ERR_MESSAGE_TOO_LARGE`); a larger outgoing one throws `RangeError`.
    */
   maxMessageSize?: number;
   /** Where framing errors are logged, under the socket's transport flag. Default: the package's log. */
@@ -83,7 +86,7 @@ export const MessageErrorCode = {
 
 export type MessageErrorCode = (typeof MessageErrorCode)[keyof typeof MessageErrorCode];
 
-/** The framing a message socket uses; `'datagram'` over UDP and DTLS. */
+/** The framing a message socket uses; `'datagram'` over UDP, DTLS and rudp (one datagram, or one rudp message, per message). */
 export type MessageFramingKind = 'u32' | 'varint' | 'delimiter' | 'datagram';
 
 /**
@@ -111,10 +114,16 @@ export interface IMessageSocket {
    * Sends one message: one `send` of the framed bytes. The message is copied before this
    * returns, so the caller may reuse it. One `messageSendResult` follows, in call order.
    * Ignored after `shutdown()`, after a framing error, or once the socket ended.
-   * @throws TypeError if `message` is not a Uint8Array; RangeError if it is larger than
-   * `maxMessageSize`, contains the delimiter, or is empty on a datagram socket.
+   *
+   * `options` (default reliable, lane 0): over rudp the message goes reliably or not, on that
+   * lane of the socket's `lanes` option. Over TCP, TLS and local sockets every message is
+   * reliable and in call order (lanes are not scheduled); over UDP and DTLS every message is one
+   * datagram. There the options are checked and otherwise ignored.
+   * @throws TypeError if `message` is not a Uint8Array, or for options of the wrong type;
+   * RangeError if it is larger than `maxMessageSize`, contains the delimiter, or is empty on a
+   * UDP or DTLS socket, or for a lane that is negative, not whole, or (rudp) not one of the socket's lanes.
    */
-  sendMessage(message: Uint8Array): void;
+  sendMessage(message: Uint8Array, options?: SendOptions): void;
   /**
    * Asks for the next message: one `messageReceived` follows when it is complete (or the
    * socket ends first). Nothing is read from the socket while no `receiveNext` is pending.
@@ -144,7 +153,10 @@ export abstract class UMessageSocket {
    * change: its own memory, never a view into a buffer the socket reuses.
    */
   messageReceived(socket: IMessageSocket, message: Uint8Array): void {}
-  /** The framed bytes of one `sendMessage` were handed to the OS; one per `sendMessage`, in call order. */
+  /**
+   * The framed bytes of one `sendMessage` were handed to the OS (rudp: a reliable message was
+   * acknowledged by the peer, an unreliable one sent); one per `sendMessage`, in call order.
+   */
   messageSendResult(socket: IMessageSocket): void {}
   /**
    * The message socket ended, for `reason` (the wrapped socket's reason; `SOCKET_LOST` when

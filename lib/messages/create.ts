@@ -9,6 +9,9 @@ import { READ_CHUNK } from './stream-reader';
 /** The default `maxMessageSize`: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
+/** The default `maxMessageSize` over rudp: the rudp socket's own default (docs/rudp.md). */
+const RUDP_DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
+
 /** The default `unreadWarningMs`: 10 s. */
 export const DEFAULT_UNREAD_WARNING_MS = 10_000;
 
@@ -53,7 +56,7 @@ export function createMessageSocket(socket: ISocket, user: UMessageSocket, optio
 }
 
 function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSocketSettings {
-  const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  const max = options.maxMessageSize ?? (socket.type === 'rudp' ? RUDP_DEFAULT_MAX_MESSAGE_SIZE : DEFAULT_MAX_MESSAGE_SIZE);
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
     throw new RangeError(`maxMessageSize: expected a whole number >= 1, got ${max === null ? 'null' : `${typeof max} ${String(max)}`}`);
   }
@@ -70,16 +73,23 @@ function settingsFor(socket: ISocket, options: MessageSocketOptions): MessageSoc
       `unreadWarningMs: expected a whole number >= 0, got ${unreadWarningMs === null ? 'null' : `${typeof unreadWarningMs} ${String(unreadWarningMs)}`}`,
     );
   }
-  const common = { maxMessageSize: max, log, iomux, autoReceive, unreadWarningMs };
+  const common = { maxMessageSize: max, log, iomux, autoReceive, unreadWarningMs, lanes: 0 };
   const framing = options.framing ?? 'u32';
   // Checked for datagram sockets too, which ignore it: a bad option is a mistake anywhere.
   const delimiter = checkFraming(framing);
   if (socket.type === 'udp') return { kind: 'datagram', framing: null, growLimit: 0, ...common };
+  // rudp carries whole messages itself (0 bytes too); its lanes bound the `lane` option.
+  if (socket.type === 'rudp') return { kind: 'datagram', framing: null, growLimit: 0, ...common, lanes: laneCount(socket) };
   let made: Framing;
   if (delimiter) made = new DelimiterFraming(delimiter, max);
   else made = framing === 'varint' ? new VarintFraming(max) : new U32Framing(max);
   const growLimit = Math.max(READ_CHUNK, max + (delimiter?.byteLength ?? 0));
   return { kind: delimiter ? 'delimiter' : (framing as 'u32' | 'varint'), framing: made, growLimit, ...common };
+}
+
+/** The lanes of a rudp socket (its `lanes` option), as its stats tell. */
+function laneCount(socket: ISocket): number {
+  return socket.stats().lanes?.length ?? 1;
 }
 
 /** Checks the framing option; returns the delimiter's bytes for a delimited framing. */

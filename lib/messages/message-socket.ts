@@ -1,5 +1,5 @@
 import { IInstanceLog, ISocket, LogFlag, ShutdownReason, USocket } from '../api';
-import type { IoMux, OwnedSocket } from '../public-api';
+import type { IoMux, OwnedSocket, SendOptions } from '../public-api';
 import { SocketErrorCode, SocketStateError } from '../errors';
 import { IMessageSocket, MessageErrorCode, MessageFramingKind, UMessageSocket } from './api';
 import { CallbackQueue } from './callback-queue';
@@ -24,6 +24,8 @@ export interface MessageSocketSettings {
   readonly autoReceive: boolean;
   /** Warn when data waits and no `receiveNext()` was pending for this long; 0: never. */
   readonly unreadWarningMs: number;
+  /** rudp: the socket's lane count (it carries whole messages, empty ones too); 0 on other sockets. */
+  readonly lanes: number;
 }
 
 /**
@@ -60,6 +62,8 @@ export class MessageSocket implements IMessageSocket {
   private readonly reader: StreamReader | null;
   /** Datagram sockets: the reused buffer one datagram is received into. */
   private readonly datagramBuffer: Uint8Array | null;
+  /** rudp: its lane count; 0 on other sockets. */
+  private readonly lanes: number;
   private readonly log: IInstanceLog;
   private readonly flag: LogFlag;
   /** Per send handed to the socket and not yet reported: how many messages it completes. */
@@ -103,7 +107,10 @@ export class MessageSocket implements IMessageSocket {
     this.flag = FLAGS[socket.type];
     this.framer = settings.framing;
     this.reader = settings.framing ? new StreamReader(settings.framing, settings.growLimit) : null;
-    this.datagramBuffer = settings.framing ? null : new Uint8Array(Math.min(settings.maxMessageSize + 1, DATAGRAM_BUFFER_LIMIT));
+    this.lanes = settings.lanes;
+    // One byte more than the limit tells "too large" (rudp delivers the rest of a longer message with the next recv).
+    const limit = this.lanes > 0 ? Infinity : DATAGRAM_BUFFER_LIMIT;
+    this.datagramBuffer = settings.framing ? null : new Uint8Array(Math.min(settings.maxMessageSize + 1, limit));
     this.autoReceive = settings.autoReceive;
     io.setUser(new SocketSide(this));
     this.unread = this.autoReceive || settings.unreadWarningMs === 0 ? null : watchUnread(this, settings.unreadWarningMs);
@@ -125,24 +132,38 @@ export class MessageSocket implements IMessageSocket {
 
   // ---- the app's calls ------------------------------------------------------------------
 
-  sendMessage(message: Uint8Array): void {
+  sendMessage(message: Uint8Array, options?: SendOptions): void {
     if (!(message instanceof Uint8Array)) throw new TypeError(`sendMessage: expected a Uint8Array, got ${message === null ? 'null' : typeof message}`);
     const n = message.byteLength;
     if (n > this.maxMessageSize) throw new RangeError(`sendMessage: a message of ${n} bytes is larger than maxMessageSize ${this.maxMessageSize}`);
-    if (!this.framer && n === 0) throw new RangeError('sendMessage: an empty message cannot be sent as a datagram');
+    if (!this.framer && n === 0 && this.lanes === 0) throw new RangeError('sendMessage: an empty message cannot be sent as a datagram');
+    if (options !== undefined) this.checkOptions(options);
     // Framed before the state check: a message the framing refuses throws in every state.
     const frame = this.framer ? this.framer.frame(message) : message;
     if (this.stopped || this.socketEnd !== null) return;
     if (!this.framer || (this.queue.isEmpty && this.inFlight.length < MAX_SENDS_IN_FLIGHT)) {
+      // rudp takes the options (elsewhere they mean nothing more): every message is one send there.
+      if (this.lanes > 0) this.io.send(frame, undefined, options);
+      else this.io.send(frame);
       this.sentCount++;
       this.inFlight.push(1);
-      this.io.send(frame);
       return;
     }
     // Memory for it may be refused (RangeError, as for any allocation in the caller's call):
     // then nothing was queued and nothing counted.
     this.queue.push(frame);
     this.sentCount++;
+  }
+
+  /** Send options are checked on every transport, so that code written for rudp fails the same way elsewhere. */
+  private checkOptions(options: SendOptions): void {
+    if (typeof options !== 'object' || options === null) throw new TypeError('sendMessage: options must be an object');
+    const { reliable, lane = 0 } = options;
+    if (reliable !== undefined && typeof reliable !== 'boolean') throw new TypeError('sendMessage: options.reliable must be a boolean');
+    if (typeof lane !== 'number') throw new TypeError('sendMessage: options.lane must be a number');
+    if (!Number.isInteger(lane) || lane < 0 || (this.lanes > 0 && lane >= this.lanes)) {
+      throw new RangeError(`sendMessage: lane ${lane} is not ${this.lanes > 0 ? `one of this socket's lanes (0..${this.lanes - 1})` : 'a whole number >= 0'}`);
+    }
   }
 
   /** Hands queued pieces to the socket while sends are free, or all of them (`all`: before closing). */

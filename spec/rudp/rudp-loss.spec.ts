@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { ShutdownReason } from '../../lib';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
 import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
+import { simulateSettings } from './tags';
 
 afterEach(async () => {
   expect(await cleanupAndCheck(10000)).toEqual([]);
@@ -16,13 +17,7 @@ describe('rudp under loss', () => {
   it('fast-check model: every reliable message exactly once, intact, in order; shutdown then BY_PEER', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.record({
-          lossPercent: fc.integer({ min: 0, max: 20 }),
-          duplicatePercent: fc.integer({ min: 0, max: 10 }),
-          reorderPercent: fc.integer({ min: 0, max: 10 }),
-          jitterMs: fc.integer({ min: 0, max: 3 }),
-          seed: fc.integer({ min: 1, max: 1 << 30 }),
-        }),
+        simulateSettings,
         fc.array(fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 40_000 })), { minLength: 1, maxLength: 12 }),
         async (simulate, sizes) => {
           const server = messageUser('server');

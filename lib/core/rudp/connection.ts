@@ -2,23 +2,44 @@
  * One rudp connection's reliability engine, after RFC 9000/9002 (docs/rudp-wire.md): packet
  * numbers never reused, ACK ranges with the ack delay, loss detection by packet threshold (3)
  * and time threshold (9/8 × max(srtt, latest RTT)), a probe time-out, retransmission of lost
- * fragments in new packets, NewReno congestion control with a token-bucket pacer, and a byte
- * credit (flow control) granted by the receiver as the app reads. It knows no socket: it
- * speaks to its owner through {@link ConnectionHost}.
+ * reliable fragments in new packets, NewReno congestion control with a token-bucket pacer, and a
+ * byte credit (flow control) granted by the receiver as the app reads and enforced on the peer.
+ * What is sent comes from {@link SendLanes} (the app's queue, in lanes); what arrives goes to
+ * {@link Inbound}. It knows no socket: it speaks to its owner through {@link ConnectionHost}.
  */
-import { ackSize, AckInfo, FRAGMENT_OVERHEAD, FrameType, Fragment, HEADER, MAX_ACK_RANGES, PacketType, readFrames, writeHeader } from './wire';
+import { Inbound, Verdict } from './inbound';
+import { MESSAGE_COST, SendLanes, SentFrag } from './send-lanes';
+import { SentPacket, SentPackets } from './sent-packets';
+import {
+  ackSize,
+  AckInfo,
+  CloseCode,
+  CREDIT_SIZE,
+  FRAGMENT_OVERHEAD,
+  FrameType,
+  HEADER,
+  MAX_ACK_RANGES,
+  PacketType,
+  readFrames,
+  writeCredit,
+  writeHeader,
+} from './wire';
 
 export interface ConnectionHost {
   /** One datagram to the peer. */
   sendDatagram(buf: Buffer): void;
-  /** The oldest unacknowledged reliable message is now acknowledged in full (in send order). */
-  messageAcked(): void;
-  /** A complete message is in the inbox. */
+  /** `n` more messages are done (acknowledged; unreliable: sent or dropped), in send order. */
+  messagesDone(n: number): void;
+  /** A whole message is waiting in the inbox. */
   messageReady(): void;
-  /** The peer sent a close packet. */
-  peerClosed(): void;
+  /** The peer sent a close packet (`code`: why). */
+  peerClosed(code: CloseCode): void;
   /** Nothing heard from the peer for `idleTimeoutMs`. */
   idleTimedOut(): void;
+  /** The peer broke the protocol: the connection sent a close packet and stopped. */
+  protocolError(why: string): void;
+  /** After {@link Connection.close}: the peer acknowledged the close, or the tries ran out. The path may go. */
+  closeFinished(): void;
   trace(message: string): void;
 }
 
@@ -31,53 +52,37 @@ export interface ConnectionSettings {
   keepAliveMs: number;
 }
 
-interface OutMessage {
-  data: Buffer;
-  id: number;
-  cost: number;
-  sentOffset: number;
-  frags: number;
-  acked: Set<number>;
-}
-interface SentFrag {
-  msg: OutMessage;
-  offset: number;
-  len: number;
-}
-interface SentPacket {
-  pn: number;
-  time: number;
-  size: number;
-  frags: SentFrag[];
-  elicit: boolean;
-}
-interface InMessage {
-  total: number;
-  buf: Buffer;
-  got: Set<number>;
-  bytes: number;
-}
-
 const PACKET_THRESHOLD = 3;
 const INITIAL_RTT = 100;
-const MAX_ACK_DELAY = 25;
-const ACK_DELAY = 5;
+/**
+ * A lone packet is acknowledged within ACK_DELAY ms (two or more, or one out of order, at the end
+ * of the read); both ends are this code, so the sender may count on MAX_ACK_DELAY (QUIC's
+ * `max_ack_delay`, which a peer advertises there) with room for a busy event loop.
+ */
+const ACK_DELAY = 1;
+const MAX_ACK_DELAY = 5;
+/** Consecutive probe time-outs double the next one up to this many times (RFC 9002 leaves the cap open). */
+const MAX_PTO_BACKOFF = 3;
 const ACK_RANGES_PER_PACKET = 8;
-/** Flow-control cost of a message beyond its bytes (so 0-byte messages are bounded too). */
-export const MESSAGE_COST = 16;
+/** A close packet is sent up to this many times, until the peer acknowledges it. */
+const CLOSE_TRIES = 8;
+/**
+ * The credit each end may use before it heard the peer's (a protocol constant, so that ends with
+ * different `maxMessageSize` agree); the first packet from the receiver grants its real credit.
+ */
+export const INITIAL_CREDIT = 64 * 1024;
+
+/** Receive credit beyond what the app consumed, for a `maxMessageSize`: two messages' worth, at least the initial credit. */
+export function receiveWindow(maxMessageSize: number): number {
+  return Math.max(INITIAL_CREDIT, 2 * (maxMessageSize + MESSAGE_COST));
+}
 
 export class Connection {
   // sending
-  private readonly queue: OutMessage[] = []; // not fully sent yet
-  private readonly unacked: OutMessage[] = []; // sent order, not fully acked
-  private readonly retransmit: SentFrag[] = [];
-  private readonly sent = new Map<number, SentPacket>();
+  private readonly sent = new SentPackets();
   private nextPn = 0;
-  private nextMsgId = 0;
   private inFlight = 0;
   private largestAcked = -1;
-  private streamSent = 0;
-  private peerCredit: number;
   cwnd: number;
   private ssthresh = Infinity;
   private recoveryStart = -1;
@@ -92,20 +97,20 @@ export class Connection {
   private lossTime = 0;
   private lastElicitSent = 0;
   private lastSent = performance.now();
+  private flushQueued = false;
+  private readFlushQueued = false;
   // receiving
   private readonly ranges: [number, number][] = []; // newest first, disjoint
+  /** Packet numbers at or below this are no longer tracked: treated as duplicates. */
+  private floor = -1;
   private largestRecvTime = 0;
   private ackPending = 0;
   private ackDeadline = 0;
-  private readonly inbound = new Map<number, InMessage>();
-  private nextDeliver = 0;
-  readonly inbox: Buffer[] = [];
-  private consumed = 0;
+  readonly inbound: Inbound;
   private grantedCredit: number;
   private creditDirty = false;
   private lastHeard = performance.now();
   // facts
-  retransmits = 0;
   packetsSent = 0;
   packetsReceived = 0;
   packetsLost = 0;
@@ -114,83 +119,132 @@ export class Connection {
   private timer: NodeJS.Timeout | null = null;
   private timerAt = 0;
   private stopped = false;
+  /** Closing: the close packet waits for its acknowledgement. */
+  private closeCode: CloseCode | null = null;
+  private closeTries = 0;
+  private closeTimer: NodeJS.Timeout | null = null;
   private readonly fragSize: number;
-  /** Receive credit beyond what the app consumed (bytes of message cost). */
-  readonly window: number;
 
   constructor(
     private readonly s: ConnectionSettings,
     private readonly host: ConnectionHost,
+    /** The app's queue (made by the socket, which queues into it before the connection is up). */
+    readonly lanes: SendLanes,
   ) {
-    this.fragSize = s.mtu - HEADER - 4 - FRAGMENT_OVERHEAD - ackSize(ACK_RANGES_PER_PACKET) - 9;
+    // A fragment fits any packet: header, packet number, a full ACK, a credit and a PING besides.
+    this.fragSize = s.mtu - HEADER - 4 - FRAGMENT_OVERHEAD - ackSize(ACK_RANGES_PER_PACKET) - CREDIT_SIZE - 1;
     this.cwnd = 10 * s.mtu;
     this.tokens = this.cwnd;
-    this.window = 2 * (s.maxMessageSize + MESSAGE_COST);
-    this.peerCredit = this.window;
-    this.grantedCredit = this.window;
-    this.arm();
+    this.inbound = new Inbound(s.maxMessageSize, receiveWindow(s.maxMessageSize));
+    this.grantedCredit = INITIAL_CREDIT;
+    // The real credit goes at once: a message larger than the initial credit waits for it.
+    this.creditDirty = true;
+    this.wake();
   }
 
   // ---- the app's side --------------------------------------------------------------------
 
-  /** Queues one reliable message (copied by the caller). */
-  send(data: Buffer): void {
-    const frags = Math.max(1, Math.ceil(data.byteLength / this.fragSize));
-    this.queue.push({ data, id: this.nextMsgId++, cost: data.byteLength + MESSAGE_COST, sentOffset: 0, frags, acked: new Set() });
-    this.flush();
+  /** Messages were queued: they go out after the current tick, so that a tick's small messages share datagrams. */
+  wake(): void {
+    if (this.flushQueued || this.stopped) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flushTask);
   }
 
-  /** Messages not yet acknowledged in full (queued or in flight). */
-  get pendingMessages(): number {
-    return this.unacked.length + this.queue.length;
-  }
-  get queuedBytes(): number {
-    let n = 0;
-    for (const m of this.queue) n += m.data.byteLength - m.sentOffset;
-    return n;
-  }
+  private readonly flushTask = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
   get unackedBytes(): number {
     return this.inFlight;
   }
   get sendRate(): number {
     return (this.cwnd * 1000) / Math.max(1, this.srtt ?? INITIAL_RTT);
   }
+  get retransmits(): number {
+    return this.lanes.retransmits;
+  }
 
-  /** The app took `n` bytes' worth of message cost from the inbox: more credit for the peer. */
-  consumedMessage(bytes: number): void {
-    this.consumed += bytes + MESSAGE_COST;
-    if (this.consumed + this.window - this.grantedCredit >= this.window / 4) {
+  /** The next whole message for the app; reading grants the peer more credit. */
+  takeMessage(): Buffer | undefined {
+    const m = this.inbound.take();
+    if (m !== undefined && this.inbound.consumed + this.inbound.window - this.grantedCredit >= this.inbound.window / 4) {
       this.creditDirty = true;
-      this.flush();
+      this.wake();
     }
+    return m;
   }
 
-  /** Sends a close packet (twice: best effort) and stops. */
-  close(): void {
+  /**
+   * Stops sending data and sends a close packet, again every few round trips until the peer
+   * acknowledges it (at most {@link CLOSE_TRIES} times); then `closeFinished`.
+   */
+  close(code = CloseCode.Normal): void {
     if (this.stopped) return;
-    const buf = Buffer.alloc(HEADER);
-    writeHeader(buf, PacketType.Close, this.s.peerCid, this.s.localCid);
-    this.out(buf);
-    this.out(buf);
     this.stop();
+    this.closeCode = code;
+    this.sendClose();
   }
 
+  /** Sent a close packet and waits for its acknowledgement. */
+  get closing(): boolean {
+    return this.closeCode !== null;
+  }
+
+  private readonly sendClose = (): void => {
+    if (this.closeCode === null) return;
+    if (this.closeTries++ >= CLOSE_TRIES) return this.closeDone();
+    const buf = Buffer.alloc(HEADER + 1);
+    writeHeader(buf, PacketType.Close, this.s.peerCid, this.s.localCid);
+    buf[HEADER] = this.closeCode;
+    this.out(buf);
+    const interval = Math.min(200, Math.max(10, 2 * (this.srtt ?? INITIAL_RTT)));
+    this.closeTimer = setTimeout(this.sendClose, interval);
+  };
+
+  private closeDone(): void {
+    if (this.closeCode === null) return;
+    this.closeCode = null;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    this.host.closeFinished();
+  }
+
+  /** Stops everything, a close under way included. */
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    this.closeCode = null;
+  }
+
+  private sendCloseAck(): void {
+    const buf = Buffer.alloc(HEADER);
+    writeHeader(buf, PacketType.CloseAck, this.s.peerCid, this.s.localCid);
+    this.out(buf);
   }
 
   // ---- packets in ------------------------------------------------------------------------
 
   /** A Data or Close packet addressed to this connection (header checked by the caller). */
   receive(type: PacketType, buf: Buffer): void {
+    if (this.closeCode !== null) {
+      // Closing: an acknowledgement ends it, and so does the peer's own close (both closed at once).
+      if (type === PacketType.Close) this.sendCloseAck();
+      if (type === PacketType.Close || type === PacketType.CloseAck) this.closeDone();
+      return;
+    }
     if (this.stopped) return;
-    this.lastHeard = performance.now();
+    const now = performance.now();
+    this.lastHeard = now;
     this.bytesIn += buf.byteLength;
     if (type === PacketType.Close) {
+      this.sendCloseAck();
       this.stop();
-      this.host.peerClosed();
+      this.host.peerClosed(buf.byteLength > HEADER ? buf[HEADER] : CloseCode.Normal);
       return;
     }
     if (type !== PacketType.Data || buf.byteLength < HEADER + 4) return;
@@ -198,20 +252,53 @@ export class Connection {
     const frames = readFrames(buf.subarray(HEADER + 4));
     if (frames === null) return;
     this.packetsReceived++;
-    const fresh = this.noteReceived(pn);
-    for (const a of frames.acks) this.onAck(a);
-    if (frames.credit !== null && frames.credit > this.peerCredit) this.peerCredit = frames.credit;
+    const fresh = this.noteReceived(pn, now);
+    for (const a of frames.acks) this.onAck(a, now);
+    if (frames.credit !== null && frames.credit > this.lanes.peerCredit) this.lanes.peerCredit = frames.credit;
     if (frames.elicit) {
       this.ackPending++;
-      if (!fresh || this.ackPending >= 2 || pn !== this.ranges[0][1]) this.ackDeadline = performance.now();
-      else if (this.ackDeadline === 0) this.ackDeadline = performance.now() + ACK_DELAY;
+      if (!fresh || this.ackPending >= 2 || pn !== this.ranges[0]?.[1]) this.ackDeadline = now;
+      else if (this.ackDeadline === 0) this.ackDeadline = now + ACK_DELAY;
     }
-    if (fresh) for (const f of frames.frags) this.onFragment(f);
-    this.flush();
+    if (fresh && frames.frags.length > 0) {
+      const before = this.inbound.waiting;
+      for (const f of frames.frags) {
+        const verdict = this.inbound.fragment(f, now);
+        if (verdict !== Verdict.Ok) return this.refuse(verdict, f.total);
+      }
+      if (this.inbound.waiting > before) this.host.messageReady();
+    }
+    this.flushAfterReading();
   }
 
-  /** Records `pn`; false if it was seen before (a duplicate). */
-  private noteReceived(pn: number): boolean {
+  /**
+   * What a packet calls for (an ACK, more data as the window opens) goes once the datagrams
+   * that arrived together were all read: one ACK then covers a burst, however many packets it had.
+   */
+  private flushAfterReading(): void {
+    if (this.readFlushQueued) return;
+    this.readFlushQueued = true;
+    setImmediate(this.readFlushTask);
+  }
+
+  private readonly readFlushTask = (): void => {
+    this.readFlushQueued = false;
+    this.flush();
+  };
+
+  /** The peer broke flow control or sent a message over the limit: close, and say why. */
+  private refuse(verdict: Verdict, total: number): void {
+    const why =
+      verdict === Verdict.OverCredit
+        ? `the peer sent beyond the credit it was granted (a reliable message of ${total} bytes with ${this.inbound.window} bytes of credit in use): flow control violated`
+        : `the peer sent a reliable message of ${total} bytes, more than maxMessageSize (${this.s.maxMessageSize})`;
+    this.close(CloseCode.FlowControl);
+    this.host.protocolError(why);
+  }
+
+  /** Records `pn`; false if it was seen before (or is too old to tell). */
+  private noteReceived(pn: number, now: number): boolean {
+    if (pn <= this.floor) return false;
     const r = this.ranges;
     let i = 0;
     while (i < r.length && r[i][0] > pn) i++;
@@ -225,63 +312,39 @@ export class Connection {
     } else if (joinsBelow) r[i][1] = pn;
     else if (joinsAbove) r[i - 1][0] = pn;
     else r.splice(i, 0, [pn, pn]);
-    if (r.length > MAX_ACK_RANGES) r.length = MAX_ACK_RANGES; // the oldest ranges were acked long ago
-    if (pn === r[0][1]) this.largestRecvTime = performance.now();
+    if (r.length > MAX_ACK_RANGES) {
+      // The oldest ranges were acked long ago; below them nothing can be told from a duplicate.
+      this.floor = r[MAX_ACK_RANGES][1];
+      r.length = MAX_ACK_RANGES;
+    }
+    if (pn === r[0][1]) this.largestRecvTime = now;
     return true;
   }
 
-  private onFragment(f: Fragment): void {
-    if (f.msgId < this.nextDeliver || f.total > this.s.maxMessageSize) return; // delivered before, or too big
-    let m = this.inbound.get(f.msgId);
-    if (!m) {
-      m = { total: f.total, buf: Buffer.allocUnsafe(f.total), got: new Set(), bytes: 0 };
-      this.inbound.set(f.msgId, m);
-    }
-    if (m.total !== f.total || m.got.has(f.offset)) return;
-    m.got.add(f.offset);
-    f.data.copy(m.buf, f.offset);
-    m.bytes += f.data.byteLength;
-    let ready = false;
-    for (;;) {
-      const next = this.inbound.get(this.nextDeliver);
-      if (!next || next.bytes < next.total || (next.total === 0 && next.got.size === 0)) break;
-      this.inbound.delete(this.nextDeliver++);
-      this.inbox.push(next.buf);
-      ready = true;
-    }
-    if (ready) this.host.messageReady();
-  }
-
-  private onAck(a: AckInfo): void {
-    const now = performance.now();
-    let newlyAcked: SentPacket[] = [];
-    for (const [lo, hi] of a.ranges) {
-      if (hi - lo > 1_000_000) continue;
-      for (let pn = lo; pn <= hi; pn++) {
-        const p = this.sent.get(pn);
-        if (p) newlyAcked.push(p);
-      }
-    }
+  private onAck(a: AckInfo, now: number): void {
+    const newlyAcked: SentPacket[] = [];
+    for (const [lo, hi] of a.ranges) this.sent.takeRange(lo, hi, newlyAcked);
     if (newlyAcked.length === 0) return;
-    newlyAcked = newlyAcked.sort((x, y) => y.pn - x.pn);
-    const largest = newlyAcked[0];
-    if (largest.pn > this.largestAcked) this.largestAcked = largest.pn;
-    if (largest.pn === a.ranges[0]?.[1] && largest.elicit) this.rttSample(now - largest.time, a.delayMs);
+    let largest = newlyAcked[0];
     for (const p of newlyAcked) {
-      this.sent.delete(p.pn);
+      if (p.pn > largest.pn) largest = p;
       this.inFlight -= p.size;
       if (p.time > this.recoveryStart) {
         if (this.cwnd < this.ssthresh) this.cwnd += p.size;
         else this.cwnd += (this.s.mtu * p.size) / this.cwnd;
       }
-      for (const f of p.frags) f.msg.acked.add(f.offset);
+      for (const f of p.frags) this.lanes.acked(f);
     }
+    if (largest.pn > this.largestAcked) this.largestAcked = largest.pn;
+    if (largest.pn === a.ranges[0]?.[1]) this.rttSample(now - largest.time, a.delayMs);
     this.ptoCount = 0;
     this.detectLoss(now);
-    while (this.unacked.length > 0 && this.unacked[0].acked.size === this.unacked[0].frags) {
-      this.unacked.shift();
-      this.host.messageAcked();
-    }
+    this.reportDone();
+  }
+
+  private reportDone(): void {
+    const n = this.lanes.popDone();
+    if (n > 0) this.host.messagesDone(n);
   }
 
   private rttSample(rtt: number, delayMs: number): void {
@@ -301,13 +364,14 @@ export class Connection {
     const delay = Math.max(1, (9 / 8) * Math.max(this.latestRtt, this.srtt ?? INITIAL_RTT));
     this.lossTime = 0;
     let lostLatest = -1;
-    for (const p of this.sent.values()) {
-      if (p.pn > this.largestAcked) continue;
+    this.sent.forEach((p) => {
+      if (p.pn > this.largestAcked) return false;
       if (p.pn <= this.largestAcked - PACKET_THRESHOLD || p.time <= now - delay) {
         this.declareLost(p);
         lostLatest = Math.max(lostLatest, p.time);
       } else if (this.lossTime === 0 || p.time + delay < this.lossTime) this.lossTime = p.time + delay;
-    }
+      return true;
+    });
     if (lostLatest > this.recoveryStart) {
       this.recoveryStart = now;
       this.ssthresh = Math.max(this.cwnd / 2, 2 * this.s.mtu);
@@ -316,10 +380,11 @@ export class Connection {
   }
 
   private declareLost(p: SentPacket): void {
-    this.sent.delete(p.pn);
+    this.sent.remove(p);
     this.inFlight -= p.size;
     this.packetsLost++;
-    for (const f of p.frags) if (!f.msg.acked.has(f.offset)) this.retransmit.push(f);
+    for (const f of p.frags) this.lanes.lost(f);
+    if (p.credit) this.creditDirty = true;
   }
 
   // ---- packets out -----------------------------------------------------------------------
@@ -328,95 +393,53 @@ export class Connection {
   flush(): void {
     if (this.stopped) return;
     const now = performance.now();
+    const mtu = this.s.mtu;
     const rate = (1.25 * this.cwnd) / Math.max(1, this.srtt ?? INITIAL_RTT); // bytes per ms
-    this.tokens = Math.min(Math.max(10 * this.s.mtu, this.cwnd / 4), this.tokens + rate * (now - this.tokensAt));
+    this.tokens = Math.min(Math.max(10 * mtu, this.cwnd / 4), this.tokens + rate * (now - this.tokensAt));
     this.tokensAt = now;
     for (;;) {
       const ackNow = this.ackPending > 0 && this.ackDeadline <= now;
       const probing = this.probes > 0;
-      const canData = probing || (this.inFlight + this.s.mtu <= this.cwnd && this.tokens >= this.s.mtu);
-      const hasData = this.retransmit.length > 0 || this.sendableNew();
-      if (!(canData && hasData) && !ackNow && !this.creditDirty && !probing) break;
-      const buf = Buffer.allocUnsafe(this.s.mtu);
+      const canData = probing || (this.inFlight + mtu <= this.cwnd && this.tokens >= mtu);
+      const hasData = canData && this.lanes.hasSendable();
+      if (!hasData && !ackNow && !this.creditDirty && !probing) break;
+      const buf = Buffer.allocUnsafe(mtu);
       writeHeader(buf, PacketType.Data, this.s.peerCid, this.s.localCid);
       const pn = this.nextPn++;
       buf.writeUInt32BE(pn, HEADER);
       let at = HEADER + 4;
-      if (this.ackPending > 0 && this.ranges.length > 0) at = this.writeAck(buf, at, now);
-      if (this.creditDirty || pn % 16 === 0) {
-        this.grantedCredit = this.consumed + this.window;
-        buf[at] = FrameType.Credit;
-        buf.writeUInt32BE(Math.floor(this.grantedCredit / 0x100000000), at + 1);
-        buf.writeUInt32BE(this.grantedCredit >>> 0, at + 5);
-        at += 9;
+      const acking = this.ackPending > 0 && this.ranges.length > 0;
+      if (acking) at = this.writeAck(buf, at, now);
+      // The credit rides on every ACK (cheap), and is resent when a packet that updated it is lost.
+      const creditUpdate = this.creditDirty;
+      if (creditUpdate || acking || pn % 16 === 0) {
+        this.grantedCredit = this.inbound.consumed + this.inbound.window;
+        at = writeCredit(buf, at, this.grantedCredit);
         this.creditDirty = false;
       }
       const frags: SentFrag[] = [];
-      if (canData) {
-        while (at + FRAGMENT_OVERHEAD <= this.s.mtu) {
-          const f = this.nextFrag(this.s.mtu - at - FRAGMENT_OVERHEAD);
-          if (!f) break;
-          buf[at] = FrameType.Fragment;
-          buf.writeUInt32BE(f.msg.id, at + 1);
-          buf.writeUInt32BE(f.offset, at + 5);
-          buf.writeUInt32BE(f.msg.data.byteLength, at + 9);
-          buf.writeUInt16BE(f.len, at + 13);
-          f.msg.data.copy(buf, at + 15, f.offset, f.offset + f.len);
-          at += 15 + f.len;
-          frags.push(f);
-        }
-      }
-      let elicit = frags.length > 0;
+      const dataAt = at;
+      if (hasData) at = this.lanes.pack(buf, at, mtu, this.fragSize, frags);
+      let elicit = at > dataAt;
       if (at === HEADER + 4 && !probing) {
         this.nextPn--; // nothing to say after all
         break;
       }
-      if (probing && !elicit) {
-        buf[at++] = FrameType.Ping;
+      if (!elicit && (probing || creditUpdate)) {
+        buf[at++] = FrameType.Ping; // a probe, or a credit update that must be acknowledged (and so resent if lost)
         elicit = true;
       }
       if (probing) this.probes--;
-      const packet = buf.subarray(0, at);
       if (elicit) {
-        this.sent.set(pn, { pn, time: now, size: at, frags, elicit });
+        this.sent.push({ pn, time: now, size: at, frags, credit: creditUpdate, gone: false });
         this.inFlight += at;
         this.tokens -= at;
         this.lastElicitSent = now;
       }
-      this.out(packet);
+      this.out(buf.subarray(0, at));
     }
+    this.reportDone(); // unreliable messages are done once sent
     this.arm();
-  }
-
-  private sendableNew(): boolean {
-    const m = this.queue[0];
-    if (!m) return false;
-    return m.sentOffset > 0 || this.streamSent + m.cost <= this.peerCredit;
-  }
-
-  private nextFrag(room: number): SentFrag | null {
-    while (this.retransmit.length > 0) {
-      const f = this.retransmit[0];
-      if (f.msg.acked.has(f.offset)) {
-        this.retransmit.shift();
-        continue;
-      }
-      if (f.len > room) return null;
-      this.retransmits++;
-      return this.retransmit.shift()!;
-    }
-    if (!this.sendableNew()) return null;
-    const m = this.queue[0];
-    const len = Math.min(this.fragSize, m.data.byteLength - m.sentOffset);
-    if (len > room) return null;
-    if (m.sentOffset === 0) {
-      this.streamSent += m.cost;
-      this.unacked.push(m);
-    }
-    const f = { msg: m, offset: m.sentOffset, len };
-    m.sentOffset += len;
-    if (m.sentOffset >= m.data.byteLength) this.queue.shift();
-    return f;
   }
 
   private writeAck(buf: Buffer, at: number, now: number): number {
@@ -447,33 +470,30 @@ export class Connection {
     if (this.sent.size === 0) return 0;
     const srtt = this.srtt ?? INITIAL_RTT;
     const base = srtt + Math.max(4 * (this.srtt === null ? srtt / 2 : this.rttvar), 1) + MAX_ACK_DELAY;
-    return this.lastElicitSent + base * 2 ** Math.min(this.ptoCount, 6);
+    return this.lastElicitSent + base * 2 ** Math.min(this.ptoCount, MAX_PTO_BACKOFF);
   }
 
   private arm(): void {
     if (this.stopped) return;
     const now = performance.now();
-    const times: number[] = [];
-    if (this.lossTime > 0) times.push(this.lossTime);
-    else {
-      const pto = this.ptoTime();
-      if (pto > 0) times.push(pto);
-    }
-    if (this.ackPending > 0) times.push(this.ackDeadline);
-    if (this.retransmit.length > 0 || this.sendableNew()) {
-      if (this.inFlight + this.s.mtu <= this.cwnd) times.push(now + 1); // the pacer refills
-    }
-    if (this.s.keepAliveMs > 0) times.push(this.lastSent + this.s.keepAliveMs);
-    if (this.s.idleTimeoutMs > 0) times.push(this.lastHeard + this.s.idleTimeoutMs);
-    if (times.length === 0) return;
-    const at = Math.min(...times);
+    let at = Infinity;
+    const consider = (t: number): void => {
+      if (t > 0 && t < at) at = t;
+    };
+    consider(this.lossTime > 0 ? this.lossTime : this.ptoTime());
+    if (this.ackPending > 0) consider(Math.max(this.ackDeadline, now));
+    if (this.inFlight + this.s.mtu <= this.cwnd && this.lanes.hasSendable()) consider(now + 1); // the pacer refills
+    if (this.s.keepAliveMs > 0) consider(this.lastSent + this.s.keepAliveMs);
+    if (this.s.idleTimeoutMs > 0) consider(this.lastHeard + this.s.idleTimeoutMs);
+    consider(this.inbound.nextDeadline);
+    if (at === Infinity) return;
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, at - now));
+    this.timer = setTimeout(this.tick, Math.max(0, Math.ceil(at - now))); // not early: Node rounds a fraction down
   }
 
-  private tick(): void {
+  private readonly tick = (): void => {
     this.timer = null;
     if (this.stopped) return;
     const now = performance.now();
@@ -483,15 +503,15 @@ export class Connection {
       this.host.idleTimedOut();
       return;
     }
+    this.inbound.sweep(now);
     if (this.lossTime > 0 && now >= this.lossTime) this.detectLoss(now);
     else if (this.lossTime === 0 && this.sent.size > 0 && now >= this.ptoTime()) {
       this.ptoCount++;
-      // Probe: the oldest fragments in flight go again, in new packets (or a PING).
-      const oldest = [...this.sent.values()].slice(0, 2);
-      for (const p of oldest.reverse()) for (const f of p.frags) if (!f.msg.acked.has(f.offset)) this.retransmit.unshift(f);
+      // Probe: the oldest reliable fragments in flight go again (from their lanes), in new packets, or a PING.
+      for (const p of this.sent.oldest(2)) for (const f of p.frags) this.lanes.lost(f);
       this.probes = 2;
     }
     if (this.s.keepAliveMs > 0 && now - this.lastSent >= this.s.keepAliveMs && this.probes === 0) this.probes = 1;
     this.flush();
-  }
+  };
 }

@@ -5,6 +5,7 @@
  * which makes one accepted RudpSocket per peer. The reliability is {@link Connection}'s.
  */
 import { ISocket, ListenerStats, LogFlag, ShutdownReason, SocketOptions, SocketStats, SocketUser, USocket } from '../../api';
+import type { SendOptions } from '../../api-rudp';
 import { SocketErrorCode, SocketStateError } from '../../errors';
 import { reasonForError } from '../os-errors';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../address';
@@ -15,10 +16,12 @@ import { SocketBase } from '../socket-base';
 import { TransitionTable } from '../socket-state';
 import { kUpgradeTo, UpgradeOffer } from '../upgrade';
 import { checkBuffer, checkCount, checkPort, checkString, checkTimeout } from '../validate';
-import { Connection, ConnectionHost } from './connection';
+import { Connection, ConnectionHost, INITIAL_CREDIT } from './connection';
+import { checkLanes, checkSendOptions } from './options';
 import { RudpListener } from './rudp-listener';
+import { LaneConfig, SendLanes, sendQueueLimit } from './send-lanes';
 import { Simulator } from './simulate';
-import { COOKIE_BYTES, HEADER, INITIAL_SIZE, newConnectionId, PacketType, readHeader, writeHeader } from './wire';
+import { CloseCode, COOKIE_BYTES, HEADER, INITIAL_SIZE, newConnectionId, PacketType, readHeader, writeHeader } from './wire';
 
 export const DEFAULT_RUDP_IDLE_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
@@ -48,6 +51,7 @@ export interface RudpSettings {
   maxMessageSize: number;
   connectTimeoutMs: number;
   shutdownTimeoutMs: number;
+  lanes: readonly LaneConfig[];
 }
 
 export function rudpSettings(o: SocketOptions): RudpSettings {
@@ -61,6 +65,7 @@ export function rudpSettings(o: SocketOptions): RudpSettings {
     maxMessageSize: checkCount('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 0),
     connectTimeoutMs: checkTimeout('connectTimeoutMs', o.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
     shutdownTimeoutMs: checkTimeout('shutdownTimeoutMs', o.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS),
+    lanes: checkLanes(o.lanes),
   };
 }
 
@@ -84,11 +89,13 @@ export class RudpSocket extends SocketBase implements DatagramSink {
   private retryTimer: NodeJS.Timeout | null = null;
   private connectTimer: NodeJS.Timeout | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
-  /** Sends made while connecting. */
-  private held: Buffer[] = [];
+  /** The app's messages, in lanes: queued from the first send (also while connecting), sent by the connection. */
+  private readonly outgoing: SendLanes;
   private pendingRecv: { buffer: Uint8Array; len: number } | null = null;
   /** The rest of a message longer than the recv that took its start. */
   private partial: Buffer | null = null;
+  /** The peer closed cleanly while messages still waited for the app: BY_PEER once they are read. */
+  private peerGone = false;
   readonly simulator: Simulator | null;
 
   constructor(
@@ -98,6 +105,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
   ) {
     super(user, options);
     this.settings = rudpSettings(options);
+    this.outgoing = new SendLanes(this.settings.lanes, sendQueueLimit(this.settings.maxMessageSize), INITIAL_CREDIT);
     this.simulator = options.simulate ? new Simulator(options.simulate) : null;
     checkCount('maxConnections', options.maxConnections, Infinity);
     this.register();
@@ -188,7 +196,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   private arrived(data: Buffer, address: string, port: number): void {
     if (this.listener) return this.listener.arrived(data, address, port);
-    if (this.ended) return;
+    if (this.ended && !this.conn?.closing) return; // after the end, only the close's acknowledgement matters
     const h = readHeader(data);
     if (!h || h.dcid !== this.localCid) return;
     if (this.state === 'handshaking') {
@@ -200,7 +208,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       else if (h.type === PacketType.Reject) this.connectFailed('the server denied the connection', ShutdownReason.ConnectRejected);
       return;
     }
-    if (this.conn && (h.type === PacketType.Data || h.type === PacketType.Close)) this.conn.receive(h.type, data);
+    if (this.conn && h.type >= PacketType.Data) this.conn.receive(h.type, data);
   }
 
   pathError(err: NodeJS.ErrnoException): void {
@@ -219,8 +227,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
     this.emit((user) => {
       if (!this.view.shutdownAsked) user.socketConnectComplete?.(this);
     });
-    for (const m of this.held) this.conn!.send(m);
-    this.held = [];
+    this.conn!.wake(); // the sends made while connecting
     if (this.view.shutdownAsked) this.closeWhenDelivered();
   }
 
@@ -245,18 +252,30 @@ export class RudpSocket extends SocketBase implements DatagramSink {
     const s = this.settings;
     const host: ConnectionHost = {
       sendDatagram: (buf) => this.wire(buf),
-      messageAcked: () => {
-        this.emitSendResult();
-        if (this.view.shutdownAsked && this.conn?.pendingMessages === 0) this.finishClose();
+      messagesDone: (n) => {
+        for (let i = 0; i < n; i++) this.emitSendResult();
+        if (this.view.shutdownAsked && this.outgoing.pending === 0) this.finishClose();
       },
       messageReady: () => this.serveRecv(),
-      peerClosed: () => this.reportShutdown(ShutdownReason.ByPeer, true),
+      peerClosed: (code) => {
+        if (code !== CloseCode.Normal) {
+          this.trace(`the peer closed the connection for an error (code ${code})`);
+          this.reportShutdown(ShutdownReason.Lost, true);
+        } else if (this.partial === null && this.conn?.inbound.waiting === 0) this.reportShutdown(ShutdownReason.ByPeer, true);
+        else this.peerGone = true; // as on a stream: what arrived is read first
+      },
+      protocolError: (why) => {
+        this.trace(`${why}; closing the connection`);
+        this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true);
+      },
       idleTimedOut: () => this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true),
+      closeFinished: () => this.releasePath(),
       trace: (m) => this.trace(m),
     };
     this.conn = new Connection(
       { localCid: this.localCid, peerCid, mtu: s.mtu, maxMessageSize: s.maxMessageSize, idleTimeoutMs: s.idleTimeoutMs, keepAliveMs: s.keepAliveMs },
       host,
+      this.outgoing,
     );
   }
 
@@ -339,10 +358,11 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   // ---- messages --------------------------------------------------------------------------
 
-  send(data: Uint8Array, len?: number): void {
+  send(data: Uint8Array, len?: number, options?: SendOptions): void {
     this.throwIfTakenOver('send');
     // A 0-byte message is a message (checkBuffer refuses an empty buffer for the streams).
     const n = data instanceof Uint8Array && data.byteLength === 0 && (len === undefined || len === 0) ? 0 : checkBuffer('send', data, len);
+    const how = checkSendOptions('send', options, this.outgoing.laneCount);
     if (this.modeValue === 'server')
       throw new SocketStateError(SocketErrorCode.WrongMode, 'send() on a listening rudp socket: each peer talks through its accepted socket');
     if (this.ignoresCalls) return;
@@ -350,8 +370,25 @@ export class RudpSocket extends SocketBase implements DatagramSink {
     if (n > this.settings.maxMessageSize) throw new RangeError(`send: ${n} bytes is more than maxMessageSize (${this.settings.maxMessageSize})`);
     const copy = Buffer.allocUnsafe(n);
     copy.set(data.subarray(0, n));
-    if (this.conn) this.conn.send(copy);
-    else this.held.push(copy);
+    if (this.outgoing.push(copy, how.reliable, how.lane)) this.conn?.wake();
+    else if (!how.reliable)
+      this.conn?.wake(); // dropped (the queue is full): its result still comes, in order
+    else this.sendQueueFull();
+  }
+
+  /**
+   * A reliable message found the send queue full: the app sent faster than the peer takes
+   * messages, for longer than the bound allows. As a network failure, the connection ends
+   * (SOCKET_LOST, logged; the peer too), rather than grow without bound or throw at a caller
+   * that did nothing wrong by itself (docs/decisions.md, "rudp: a full send queue").
+   */
+  private sendQueueFull(): void {
+    this.trace(
+      `send: the send queue holds more than ${this.outgoing.limit} bytes not yet sent (the peer takes messages slower than they are sent); ` +
+        'closing the connection. Send the next message from socketSendResult to stay within the bound',
+    );
+    this.conn?.close(CloseCode.Aborted);
+    this.reportShutdown(ShutdownReason.Lost);
   }
 
   recv(buffer: Uint8Array, len?: number, _recvPartial?: boolean): void {
@@ -371,13 +408,8 @@ export class RudpSocket extends SocketBase implements DatagramSink {
   private serveRecv(): void {
     const req = this.pendingRecv;
     if (!req || !this.conn) return;
-    let msg = this.partial;
-    if (!msg) {
-      const next = this.conn.inbox.shift();
-      if (next === undefined) return;
-      msg = next;
-      this.conn.consumedMessage(next.byteLength);
-    }
+    const msg = this.partial ?? this.conn.takeMessage();
+    if (msg === undefined) return;
     const take = Math.min(req.len, msg.byteLength);
     req.buffer.set(msg.subarray(0, take));
     this.partial = take < msg.byteLength ? msg.subarray(take) : null;
@@ -387,6 +419,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
     // user has it (the source is the peer), else socketRecvResult; 0-byte messages are real messages.
     this.view.recvPosted();
     this.iomux.dispatcher.post(this.deliverMessage, this, { buffer: req.buffer, filled: take });
+    if (this.peerGone && this.partial === null && this.conn.inbound.waiting === 0) this.reportShutdown(ShutdownReason.ByPeer);
   }
 
   private deliverMessage(r: { buffer: Uint8Array; filled: number }): void {
@@ -422,12 +455,12 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       this.reportShutdown(ShutdownReason.Normal);
       return;
     }
-    if (this.state === 'connected') return this.closeWhenDelivered();
+    if (this.state === 'connected' && !this.peerGone) return this.closeWhenDelivered();
     this.reportShutdown(ShutdownReason.Normal);
   }
 
   private closeWhenDelivered(): void {
-    if (!this.conn || this.conn.pendingMessages === 0) return this.finishClose();
+    if (!this.conn || this.outgoing.pending === 0) return this.finishClose();
     if (this.settings.shutdownTimeoutMs > 0) {
       this.closeTimer = setTimeout(() => {
         this.trace('shutdown: shutdownTimeoutMs passed with messages unacknowledged');
@@ -450,6 +483,15 @@ export class RudpSocket extends SocketBase implements DatagramSink {
   protected override onEnded(): void {
     this.clearConnectTimers();
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    // A close packet waiting for its acknowledgement keeps the path until then (bounded: closeFinished).
+    if (!this.conn?.closing) this.releasePath();
+  }
+
+  private pathReleased = false;
+
+  private releasePath(): void {
+    if (this.pathReleased) return;
+    this.pathReleased = true;
     this.conn?.stop();
     this.simulator?.stop();
     if (this.link) this.link.release();
@@ -476,12 +518,10 @@ export class RudpSocket extends SocketBase implements DatagramSink {
     return 0;
   }
   protected queuedSendBytes(): number {
-    return this.conn?.queuedBytes ?? 0;
+    return this.outgoing.unsent;
   }
   protected readAheadBytes(): number {
-    let n = this.partial?.byteLength ?? 0;
-    for (const m of this.conn?.inbox ?? []) n += m.byteLength;
-    return n;
+    return (this.partial?.byteLength ?? 0) + (this.conn?.inbound.inboxBytes ?? 0);
   }
   protected override listenerStats(): ListenerStats | null {
     return this.listener?.stats() ?? null;
@@ -489,8 +529,10 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   override stats(): SocketStats {
     const base = super.stats();
+    if (this.listener) return base;
+    const lanes = { lanes: this.outgoing.laneStats(), unreliableSendDropped: this.outgoing.dropped };
     const c = this.conn;
-    if (!c) return base;
+    if (!c) return { ...base, ...lanes };
     return {
       ...base,
       rttMs: c.srtt,
@@ -501,7 +543,8 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       packetsLost: c.packetsLost,
       sendRateBytesPerSec: c.sendRate,
       unackedBytes: c.unackedBytes,
-      lanes: [{ queuedMessages: c.pendingMessages, queuedBytes: c.queuedBytes }],
+      ...lanes,
+      unreliableRecvDropped: c.inbound.dropped,
     };
   }
 }

@@ -16,6 +16,7 @@ export const enum PacketType {
   Reject = 4,
   Data = 5,
   Close = 6,
+  CloseAck = 7,
 }
 
 export const enum FrameType {
@@ -23,6 +24,7 @@ export const enum FrameType {
   Fragment = 2,
   Ping = 3,
   Credit = 4,
+  Unreliable = 5,
 }
 
 export interface Header {
@@ -43,7 +45,7 @@ export function writeHeader(buf: Buffer, type: PacketType, dcid: number, scid: n
 export function readHeader(buf: Buffer): Header | null {
   if (buf.byteLength < HEADER || buf[0] !== WIRE_VERSION) return null;
   const type = buf[1] & 0x0f;
-  if (type < PacketType.Initial || type > PacketType.Close) return null;
+  if (type < PacketType.Initial || type > PacketType.CloseAck) return null;
   return { type, flags: buf[1] >> 4, dcid: buf.readUInt32BE(2), scid: buf.readUInt32BE(6) };
 }
 
@@ -100,12 +102,26 @@ function mac(secret: Buffer, address: string, port: number, cid: number, epoch: 
   return createHmac('sha256', secret).update(`${address}|${port}|${cid}|${epoch}`).digest().subarray(0, 16);
 }
 
-/** A fragment of a reliable message (lane 0). */
+/** A fragment of a message: reliable (in order on its lane) or unreliable (never sent again). */
 export interface Fragment {
+  reliable: boolean;
+  /** Reliable: the lane (the receiver orders per lane); unreliable: 0 (the receiver needs no lane). */
+  lane: number;
+  /** Reliable: the message's number on its lane; unreliable: its number on the connection. */
   msgId: number;
   offset: number;
   total: number;
-  data: Buffer;
+  /** The fragment's bytes are `len` bytes of `packet` from `at` (copied out of it, never kept: no view per fragment). */
+  packet: Buffer;
+  at: number;
+  len: number;
+}
+
+/** A fragment's bytes, copied into a buffer of their own. */
+export function fragmentBytes(f: Fragment): Buffer {
+  const b = Buffer.allocUnsafe(f.len);
+  f.packet.copy(b, 0, f.at, f.at + f.len);
+  return b;
 }
 
 /** Ack ranges, newest first, inclusive. */
@@ -114,15 +130,57 @@ export interface AckInfo {
   ranges: [number, number][];
 }
 
-export const FRAGMENT_OVERHEAD = 1 + 4 + 4 + 4 + 2;
+/** FRAGMENT: type, lane, message ID, offset, message length, fragment length. */
+export const FRAGMENT_OVERHEAD = 1 + 1 + 4 + 4 + 4 + 2;
+/** UNRELIABLE: type, message ID, offset, message length, fragment length. */
+export const UNRELIABLE_OVERHEAD = 1 + 4 + 4 + 4 + 2;
+export const CREDIT_SIZE = 1 + 8;
 export const MAX_ACK_RANGES = 32;
 
 export function ackSize(ranges: number): number {
   return 1 + 2 + 1 + ranges * 8;
 }
 
-/** Parses the frames of a Data packet's body; null if malformed. */
-export function readFrames(body: Buffer): { acks: AckInfo[]; frags: Fragment[]; credit: number | null; elicit: boolean } | null {
+/** Writes a FRAGMENT or UNRELIABLE frame header at `at`; the caller copies the bytes after it. Returns where they go. */
+export function writeFragmentHeader(
+  buf: Buffer,
+  at: number,
+  reliable: boolean,
+  lane: number,
+  msgId: number,
+  offset: number,
+  total: number,
+  len: number,
+): number {
+  if (reliable) {
+    buf[at] = FrameType.Fragment;
+    buf[at + 1] = lane;
+    at += 2;
+  } else buf[at++] = FrameType.Unreliable;
+  buf.writeUInt32BE(msgId >>> 0, at);
+  buf.writeUInt32BE(offset, at + 4);
+  buf.writeUInt32BE(total, at + 8);
+  buf.writeUInt16BE(len, at + 12);
+  return at + 14;
+}
+
+/** Writes a CREDIT frame (a 64-bit byte count) at `at`; returns the end. */
+export function writeCredit(buf: Buffer, at: number, credit: number): number {
+  buf[at] = FrameType.Credit;
+  buf.writeUInt32BE(Math.floor(credit / 0x100000000), at + 1);
+  buf.writeUInt32BE(credit >>> 0, at + 5);
+  return at + CREDIT_SIZE;
+}
+
+export interface Frames {
+  acks: AckInfo[];
+  frags: Fragment[];
+  credit: number | null;
+  elicit: boolean;
+}
+
+/** Parses the frames of a Data packet's body; null if malformed (the whole packet is then dropped). */
+export function readFrames(body: Buffer): Frames | null {
   const acks: AckInfo[] = [];
   const frags: Fragment[] = [];
   let credit: number | null = null;
@@ -143,14 +201,16 @@ export function readFrames(body: Buffer): { acks: AckInfo[]; frags: Fragment[]; 
           ranges.push([lo, hi]);
         }
         acks.push({ delayMs, ranges });
-      } else if (t === FrameType.Fragment) {
+      } else if (t === FrameType.Fragment || t === FrameType.Unreliable) {
+        const reliable = t === FrameType.Fragment;
+        const lane = reliable ? body[i++] : 0;
         const msgId = body.readUInt32BE(i);
         const offset = body.readUInt32BE(i + 4);
         const total = body.readUInt32BE(i + 8);
         const len = body.readUInt16BE(i + 12);
         i += 14;
-        if (i + len > body.byteLength || offset + len > total) return null;
-        frags.push({ msgId, offset, total, data: Buffer.from(body.subarray(i, i + len)) });
+        if (i + len > body.byteLength || offset + len > total || (len === 0 && total !== 0)) return null;
+        frags.push({ reliable, lane, msgId, offset, total, packet: body, at: i, len });
         i += len;
         elicit = true;
       } else if (t === FrameType.Ping) {
@@ -164,4 +224,13 @@ export function readFrames(body: Buffer): { acks: AckInfo[]; frags: Fragment[]; 
     return null; // a truncated frame
   }
   return { acks, frags, credit, elicit };
+}
+
+/** Why a connection was closed, in a Close packet's optional byte (none: a normal close). */
+export const enum CloseCode {
+  Normal = 0,
+  /** The peer sent more than the credit it was granted (as QUIC's FLOW_CONTROL_ERROR). */
+  FlowControl = 1,
+  /** The sender gave up on the connection (its app's send queue overflowed). */
+  Aborted = 2,
 }
