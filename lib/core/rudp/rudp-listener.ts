@@ -5,6 +5,9 @@
  * in `socketListenResult`; `accept(user)` makes an accepted {@link AcceptedRudp} and answers
  * Accept, `accept(null)` (or no call) answers Reject.
  *
+ * A known connection ID from another address goes to the connection's {@link PathValidator}
+ * (core/rudp/migration.ts): the connection moves only once the new address answers a challenge.
+ *
  * It does not reuse `core/datagram-listener.ts`: that one keys peers by address and offers them
  * on their first datagram, while rudp must check a cookie before it keeps any state and keys
  * connections by ID (docs/rudp.md says so).
@@ -13,6 +16,7 @@ import { ISocket, ListenerStats, SocketUser, USocket } from '../../api';
 import { SocketErrorCode, SocketStateError } from '../../errors';
 import { DatagramHandle } from '../datagram-path';
 import { checkUser } from '../validate';
+import { PathValidator } from './migration';
 import { CookieJar, INITIAL_SIZE, COOKIE_BYTES, HEADER, newConnectionId, PacketType, readHeader, writeHeader } from './wire';
 
 /** Peers remembered after a decision (their retransmitted Initials get the same answer); the oldest forgotten first. */
@@ -28,6 +32,10 @@ export interface AcceptedRudp {
     remote: { address: string; port: number },
   ): void;
   packet(type: PacketType, data: Buffer): void;
+  /** The peer moved to `remote` (it answered a path challenge from there). */
+  migrated(remote: { address: string; port: number }): void;
+  /** The connection's smoothed RTT in ms; null before a sample. */
+  pathRtt(): number | null;
 }
 
 /** What the listener needs of the listening socket. */
@@ -42,6 +50,13 @@ interface Offer {
   port: number;
   clientCid: number;
 }
+interface Conn {
+  socket: AcceptedRudp;
+  /** The validated path: where the connection's packets go and whose packets it takes. */
+  address: string;
+  port: number;
+  paths: PathValidator;
+}
 interface Decided {
   accepted: boolean;
   serverCid: number;
@@ -49,7 +64,7 @@ interface Decided {
 
 export class RudpListener {
   private readonly cookies = new CookieJar();
-  private readonly conns = new Map<number, { socket: AcceptedRudp; address: string; port: number }>();
+  private readonly conns = new Map<number, Conn>();
   private readonly offered = new Set<string>();
   private readonly decided = new Map<string, Decided>();
   private window: { offer: Offer; decided: boolean } | null = null;
@@ -78,8 +93,11 @@ export class RudpListener {
     if (!h) return;
     if (h.dcid !== 0) {
       const c = this.conns.get(h.dcid);
-      // Migration is not implemented yet: a known ID from another address is dropped.
-      if (c && c.address === address && c.port === port) c.socket.packet(h.type, data);
+      if (!c) return;
+      if (c.address === address && c.port === port) {
+        c.paths.fromCurrent(h.type, data);
+        c.socket.packet(h.type, data);
+      } else c.paths.fromOther(h.type, data, address, port);
       return;
     }
     if (h.type !== PacketType.Initial || data.byteLength < INITIAL_SIZE || this.closed) return;
@@ -132,10 +150,11 @@ export class RudpListener {
     const socket = this.makeSocket(remoteUser as USocket);
     const serverCid = newConnectionId();
     const { address, port } = offer;
-    this.conns.set(serverCid, { socket, address, port });
+    const conn: Conn = { socket, address, port, paths: this.pathsOf(socket, serverCid, offer.clientCid) };
+    this.conns.set(serverCid, conn);
     socket.startAccepted(
       {
-        send: (buf) => this.out(buf, address, port),
+        send: (buf) => this.out(buf, conn.address, conn.port),
         release: () => this.released(serverCid),
       },
       serverCid,
@@ -147,6 +166,21 @@ export class RudpListener {
     this.totals.accepted++;
     this.remember(offer.key, { accepted: true, serverCid });
     this.answer({ accepted: true, serverCid }, offer.clientCid, address, port);
+  }
+
+  private pathsOf(socket: AcceptedRudp, serverCid: number, clientCid: number): PathValidator {
+    return new PathValidator(serverCid, clientCid, {
+      sendTo: (buf, address, port) => this.out(buf, address, port),
+      rttMs: () => socket.pathRtt(),
+      validated: (address, port) => {
+        const c = this.conns.get(serverCid);
+        if (!c) return;
+        this.owner.traceLine(`connection ${serverCid.toString(16)} moved from ${c.address}:${c.port} to ${address}:${port}`);
+        c.address = address;
+        c.port = port;
+        socket.migrated({ address, port });
+      },
+    });
   }
 
   private deny(offer: Offer): void {

@@ -16,6 +16,7 @@ import { TransitionTable } from '../socket-state';
 import { kUpgradeTo, UpgradeOffer } from '../upgrade';
 import { checkBuffer, checkCount, checkPort, checkString, checkTimeout } from '../validate';
 import { Connection, ConnectionHost } from './connection';
+import { answerChallenge, kRebind, openRebound } from './migration';
 import { RudpListener } from './rudp-listener';
 import { Simulator } from './simulate';
 import { COOKIE_BYTES, HEADER, INITIAL_SIZE, newConnectionId, PacketType, readHeader, writeHeader } from './wire';
@@ -200,7 +201,8 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       else if (h.type === PacketType.Reject) this.connectFailed('the server denied the connection', ShutdownReason.ConnectRejected);
       return;
     }
-    if (this.conn && (h.type === PacketType.Data || h.type === PacketType.Close)) this.conn.receive(h.type, data);
+    if (h.type === PacketType.PathChallenge) this.answerPathChallenge(data);
+    else if (this.conn && (h.type === PacketType.Data || h.type === PacketType.Close)) this.conn.receive(h.type, data);
   }
 
   pathError(err: NodeJS.ErrnoException): void {
@@ -238,7 +240,8 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   /** @internal A packet of this accepted connection, from the listener. */
   packet(type: PacketType, data: Buffer): void {
-    this.conn?.receive(type, data);
+    if (type === PacketType.PathChallenge) this.answerPathChallenge(data);
+    else this.conn?.receive(type, data);
   }
 
   private startConnection(peerCid: number): void {
@@ -459,6 +462,42 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   [kUpgradeTo](_offer: UpgradeOffer): ISocket {
     throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: rudp sockets cannot be upgraded (payloads are not encrypted yet)');
+  }
+
+  // ---- migration (core/rudp/migration.ts) ---------------------------------------------------
+
+  /** The peer checks that it reaches us on this path: the challenge's bytes go back. */
+  private answerPathChallenge(data: Buffer): void {
+    const peerCid = data.byteLength >= HEADER ? data.readUInt32BE(6) : 0;
+    const answer = this.conn ? answerChallenge(data, this.localCid, peerCid) : null;
+    if (answer) this.wire(answer);
+  }
+
+  /** @internal The listener validated the peer's new address. */
+  migrated(remote: { address: string; port: number }): void {
+    this.addresses.remote = remote;
+    this.trace(`the peer moved to ${remote.address}:${remote.port}`);
+  }
+
+  /** @internal */
+  pathRtt(): number | null {
+    return this.conn?.srtt ?? null;
+  }
+
+  /** @internal Tests only: the client moves to a new local port, as behind a NAT that rebinds. */
+  [kRebind](done: () => void): void {
+    const old = this.handle;
+    const remote = this.addresses.remote;
+    if (!old || this.link || !remote || this.ended) return done();
+    const settings = { ipv6: this.ipv6, reuseAddr: false, recvBufferSize: DEFAULT_UDP_BUFFER, sendBufferSize: DEFAULT_UDP_BUFFER, shared: false };
+    openRebound(this.transport, settings, this, remote, (next) => {
+      if (next && this.handle === old && !this.ended) {
+        this.handle = next;
+        old.close();
+        this.addresses.local = next.localAddress();
+      } else next?.close();
+      done();
+    });
   }
 
   // ---- facts -------------------------------------------------------------------------------
