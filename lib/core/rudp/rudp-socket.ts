@@ -183,7 +183,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
   // ---- the handle's sink (client and listening server) -----------------------------------------
 
   datagramArrived(data: Buffer, address: string, port: number): void {
-    if (this.simulator) this.simulator.apply(() => this.arrived(data, address, port));
+    if (this.simulator) this.simulator.apply(() => this.arrived(data, address, port), data.byteLength);
     else this.arrived(data, address, port);
   }
 
@@ -269,7 +269,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       if (this.link) this.link.send(buf);
       else this.handle?.send(buf, undefined, undefined, () => {});
     };
-    if (this.simulator) this.simulator.apply(go);
+    if (this.simulator) this.simulator.apply(go, buf.byteLength);
     else go();
   }
 
