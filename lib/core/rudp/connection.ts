@@ -66,6 +66,14 @@ const ACK_RANGES_PER_PACKET = 8;
 /** Flow-control cost of a message beyond its bytes (so 0-byte messages are bounded too). */
 export const MESSAGE_COST = 16;
 
+/**
+ * At most one recorded fragment per 64 bytes of a message (plus its last): a sender's fragments
+ * are hundreds of bytes, so only a peer slicing a message into tiny pieces meets this bound.
+ */
+function fragmentRecordable(m: InMessage, f: Fragment): boolean {
+  return m.got.size <= m.total / 64 + 1 || f.offset + f.data.byteLength === m.total;
+}
+
 export class Connection {
   // sending
   private readonly queue: OutMessage[] = []; // not fully sent yet
@@ -101,6 +109,8 @@ export class Connection {
   private nextDeliver = 0;
   readonly inbox: Buffer[] = [];
   private consumed = 0;
+  /** Cost of the messages partly received or in the inbox (bounded by {@link admits}). */
+  private held = 0;
   private grantedCredit: number;
   private creditDirty = false;
   private lastHeard = performance.now();
@@ -159,6 +169,7 @@ export class Connection {
   /** The app took `n` bytes' worth of message cost from the inbox: more credit for the peer. */
   consumedMessage(bytes: number): void {
     this.consumed += bytes + MESSAGE_COST;
+    this.held -= bytes + MESSAGE_COST;
     if (this.consumed + this.window - this.grantedCredit >= this.window / 4) {
       this.creditDirty = true;
       this.flush();
@@ -234,10 +245,11 @@ export class Connection {
     if (f.msgId < this.nextDeliver || f.total > this.s.maxMessageSize) return; // delivered before, or too big
     let m = this.inbound.get(f.msgId);
     if (!m) {
+      if (!this.admits(f.total)) return;
       m = { total: f.total, buf: Buffer.allocUnsafe(f.total), got: new Set(), bytes: 0 };
       this.inbound.set(f.msgId, m);
     }
-    if (m.total !== f.total || m.got.has(f.offset)) return;
+    if (m.total !== f.total || m.got.has(f.offset) || !fragmentRecordable(m, f)) return;
     m.got.add(f.offset);
     f.data.copy(m.buf, f.offset);
     m.bytes += f.data.byteLength;
@@ -252,16 +264,21 @@ export class Connection {
     if (ready) this.host.messageReady();
   }
 
+  /**
+   * Receiver memory bound: a new message is taken only while the cost of the messages held
+   * (partly received or unread) stays within the credit granted. An honest sender never
+   * exceeds it; one that ignores the credit has its fragments dropped.
+   */
+  private admits(total: number): boolean {
+    if (this.held + total + MESSAGE_COST > this.grantedCredit - this.consumed) return false;
+    this.held += total + MESSAGE_COST;
+    return true;
+  }
+
   private onAck(a: AckInfo): void {
     const now = performance.now();
     let newlyAcked: SentPacket[] = [];
-    for (const [lo, hi] of a.ranges) {
-      if (hi - lo > 1_000_000) continue;
-      for (let pn = lo; pn <= hi; pn++) {
-        const p = this.sent.get(pn);
-        if (p) newlyAcked.push(p);
-      }
-    }
+    for (const [lo, hi] of a.ranges) this.collectAcked(lo, hi, newlyAcked);
     if (newlyAcked.length === 0) return;
     newlyAcked = newlyAcked.sort((x, y) => y.pn - x.pn);
     const largest = newlyAcked[0];
@@ -282,6 +299,16 @@ export class Connection {
       this.unacked.shift();
       this.host.messageAcked();
     }
+  }
+
+  /** The packets in flight numbered lo…hi: walks the range or what is in flight, whichever is shorter. */
+  private collectAcked(lo: number, hi: number, into: SentPacket[]): void {
+    if (hi - lo < this.sent.size) {
+      for (let pn = lo; pn <= hi; pn++) {
+        const p = this.sent.get(pn);
+        if (p) into.push(p);
+      }
+    } else for (const p of this.sent.values()) if (p.pn >= lo && p.pn <= hi) into.push(p);
   }
 
   private rttSample(rtt: number, delayMs: number): void {
