@@ -37,8 +37,12 @@ export function answerChallenge(challenge: Buffer, localCid: number, peerCid: nu
   return pathPacket(PacketType.PathResponse, peerCid, localCid, challenge.subarray(HEADER, HEADER + CHALLENGE_BYTES));
 }
 
-/** What a {@link PathValidator} needs of its connection's owner (the listener). */
+/** What a {@link PathValidator} needs of its connection (the listener's record of it). */
 export interface PathHost {
+  readonly localCid: number;
+  readonly peerCid: number;
+  /** The highest packet number of a Data packet from the validated path. */
+  readonly largestPn: number;
   /** One datagram to `address`:`port` on the shared handle. */
   sendTo(buf: Buffer, address: string, port: number): void;
   /** The peer answered from `address`:`port`: the connection moves there. */
@@ -56,25 +60,11 @@ interface Candidate {
   lastChallengeAt: number;
 }
 
-/** One connection's path state on the server: the validated path's newest packet number and the candidate paths. */
+/** One connection's candidate paths on the server (made when a first packet comes from another address). */
 export class PathValidator {
-  /** The highest packet number of a Data packet from the validated path. */
-  private largestPn = -1;
   private candidates: Candidate[] = [];
-  /** Facts for tests and traces. */
-  challengesSent = 0;
-  bytesToCandidates = 0;
 
-  constructor(
-    private readonly localCid: number,
-    private readonly peerCid: number,
-    private readonly host: PathHost,
-  ) {}
-
-  /** A packet from the validated path (it goes to the connection as well). */
-  fromCurrent(type: PacketType, data: Buffer): void {
-    if (type === PacketType.Data && data.byteLength >= HEADER + 4) this.largestPn = Math.max(this.largestPn, data.readUInt32BE(HEADER));
-  }
+  constructor(private readonly host: PathHost) {}
 
   /**
    * A packet with this connection's ID from another address. Only a Data packet newer than any
@@ -91,7 +81,7 @@ export class PathValidator {
       return;
     }
     if (!c) {
-      if (type !== PacketType.Data || data.byteLength < HEADER + 4 || data.readUInt32BE(HEADER) <= this.largestPn) return;
+      if (type !== PacketType.Data || data.byteLength < HEADER + 4 || data.readUInt32BE(HEADER) <= this.host.largestPn) return;
       c = { address, port, received: 0, sent: 0, challenges: [], lastChallengeAt: 0 };
       this.candidates.push(c);
       if (this.candidates.length > MAX_CANDIDATES) this.candidates.shift();
@@ -105,10 +95,8 @@ export class PathValidator {
     c.challenges.push(challenge);
     if (c.challenges.length > CHALLENGES_KEPT) c.challenges.shift();
     c.lastChallengeAt = now;
-    const buf = pathPacket(PacketType.PathChallenge, this.peerCid, this.localCid, challenge);
+    const buf = pathPacket(PacketType.PathChallenge, this.host.peerCid, this.host.localCid, challenge);
     c.sent += buf.byteLength;
-    this.challengesSent++;
-    this.bytesToCandidates += buf.byteLength;
     this.host.sendTo(buf, address, port);
   }
 }
