@@ -50,7 +50,7 @@ it(
     const s = server.sockets[0];
     // The window fills: the sender stops getting results.
     const fits = Math.floor(WINDOW / (SIZE + MESSAGE_COST));
-  await server.waitUntil(() => (s.stats().readAheadBytes ?? 0) >= fits * SIZE, 'the window full', WAIT);
+    await server.waitUntil(() => (s.stats().readAheadBytes ?? 0) >= fits * SIZE, 'the window full', WAIT);
     await sleep(500);
     const start = memory();
     const sentAtStart = sent;

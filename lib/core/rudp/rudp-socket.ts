@@ -484,6 +484,21 @@ export class RudpSocket extends SocketBase implements DatagramSink {
     return this.conn?.srtt ?? null;
   }
 
+  /**
+   * @internal One end of an in-process pair (core/rudp/pair.ts): connected at once through
+   * `link`; `first` reports `socketConnectComplete`, the other `socketAcceptComplete`.
+   */
+  startPaired(link: PeerLink, localCid: number, peerCid: number, first: boolean): void {
+    this.modeValue = 'client';
+    this.link = link;
+    this.localCid = localCid;
+    this.addresses.local = { address: '', port: 0 };
+    this.addresses.remote = { address: '', port: 0 };
+    this.startConnection(peerCid);
+    this.setState('connected', 'socket pair');
+    this.emit((user) => (first ? user.socketConnectComplete?.(this) : user.socketAcceptComplete?.(this)));
+  }
+
   /** @internal Tests only: the client moves to a new local port, as behind a NAT that rebinds. */
   [kRebind](done: () => void): void {
     const old = this.handle;
