@@ -4,16 +4,13 @@
  * sender's queue stays at what the app handed it, and the process's memory is flat from the
  * moment the window filled to the end; then the receiver reads and every message arrives.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ISocket } from '../../lib';
 import { MESSAGE_COST } from '../../lib/core/rudp/connection';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../../lib/core/rudp/rudp-socket';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
+import { memory } from './forge';
 import { pattern, rudp, rudpListener, WAIT } from './helpers';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 afterEach(async () => {
@@ -25,12 +22,6 @@ const SIZE = 64 * 1024;
 const OUTSTANDING = 4;
 /** The receiver's window: what it grants beyond what the app read (docs/rudp.md, "Bounds"). */
 const WINDOW = 2 * (DEFAULT_MAX_MESSAGE_SIZE + MESSAGE_COST);
-
-function memory(): number {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 it(
   `a receiver that stops reading for ${RUN_MS / 1000} s: both sides bounded, memory flat, then everything arrives`,

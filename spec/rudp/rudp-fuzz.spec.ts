@@ -5,38 +5,19 @@
  * throws out of the library, no unrelated connection is harmed, a stranger never gets more
  * than 3× the bytes it sent, and the heap stays bounded.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { ISocket } from '../../lib';
-import { FrameType, HEADER, PacketType, readHeader, writeHeader } from '../../lib/core/rudp/wire';
+import { PacketType, readHeader } from '../../lib/core/rudp/wire';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
 import { fuzzRuns, runFuzz } from '../reliability/helpers/fuzz-runner';
+import { ackFrame, catchUncaught, creditFrame, forgePacket, fragmentFrame, memory, pingFrame } from './forge';
 import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
 import { Relay, startRelay, Stranger, stranger } from './relay';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Heap and Buffer memory after a full GC. */
-function memory(): number {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const FILE = 'spec/rudp/rudp-fuzz.spec.ts';
 
-const uncaught: unknown[] = [];
-const onUncaught = (err: unknown): void => void uncaught.push(err);
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUncaught);
-});
-afterAll(() => {
-  process.removeListener('uncaughtException', onUncaught);
-  process.removeListener('unhandledRejection', onUncaught);
-});
+const uncaught = catchUncaught();
 afterEach(async () => {
   expect(uncaught).toEqual([]);
   expect(await cleanupAndCheck(10000)).toEqual([]);
@@ -61,36 +42,18 @@ const frameArb: fc.Arbitrary<Buffer> = fc.oneof(
       ranges: fc.array(fc.tuple(u32, fc.integer({ min: 0, max: 3_000_000 })), { maxLength: 12 }),
       delay: fc.nat(65535),
     })
-    .map(({ n, ranges, delay }) => {
-      const b = Buffer.alloc(4 + ranges.length * 8);
-      b[0] = FrameType.Ack;
-      b.writeUInt16BE(delay, 1);
-      b[3] = n;
-      ranges.forEach(([lo, span], i) => {
-        b.writeUInt32BE(lo, 4 + i * 8);
-        b.writeUInt32BE(Math.min(0xffffffff, lo + span), 8 + i * 8);
-      });
-      return b;
-    }),
+    .map(({ n, ranges, delay }) =>
+      ackFrame(
+        delay,
+        n,
+        ranges.map(([lo, span]) => [lo, Math.min(0xffffffff, lo + span)]),
+      ),
+    ),
   fc
     .record({ msgId: u32, offset: u32, total: fc.oneof(u32, fc.integer({ min: 0, max: 600_000 })), len: fc.integer({ min: 0, max: 1100 }) })
-    .map(({ msgId, offset, total, len }) => {
-      const b = Buffer.alloc(15 + len, 0x5a);
-      b[0] = FrameType.Fragment;
-      b.writeUInt32BE(msgId, 1);
-      b.writeUInt32BE(offset, 5);
-      b.writeUInt32BE(total, 9);
-      b.writeUInt16BE(len, 13);
-      return b;
-    }),
-  fc.constant(Buffer.from([FrameType.Ping])),
-  fc.tuple(u32, u32).map(([hi, lo]) => {
-    const b = Buffer.alloc(9);
-    b[0] = FrameType.Credit;
-    b.writeUInt32BE(hi, 1);
-    b.writeUInt32BE(lo, 5);
-    return b;
-  }),
+    .map(({ msgId, offset, total, len }) => fragmentFrame(msgId, offset, total, len)),
+  fc.constant(pingFrame()),
+  fc.tuple(u32, u32).map(([hi, lo]) => creditFrame(hi, lo)),
   fc.uint8Array({ minLength: 1, maxLength: 20 }).map((a) => Buffer.from(a)),
 );
 
@@ -132,12 +95,11 @@ const packetArb = (closes: boolean): fc.Arbitrary<PacketMaker> =>
         pn: u32,
         frames: fc.array(frameArb, { maxLength: 6 }),
       })
-      .map(({ type, to, pn, frames }) => (k: Known) => {
-        const head = Buffer.alloc(HEADER + 4);
-        writeHeader(head, type as PacketType, k.cids[to % k.cids.length], 0x1234);
-        head.writeUInt32BE(pn, HEADER);
-        return Buffer.concat([head, ...frames]).subarray(0, 1400);
-      }),
+      .map(
+        ({ type, to, pn, frames }) =>
+          (k: Known) =>
+            forgePacket(type as PacketType, k.cids[to % k.cids.length], 0x1234, pn, frames).subarray(0, 1400),
+      ),
   );
 
 const scenarioArb = (closes: boolean): fc.Arbitrary<[number, PacketMaker][]> =>

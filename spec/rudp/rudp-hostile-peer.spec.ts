@@ -4,16 +4,13 @@
  * ACK frames whose ranges span millions of packet numbers. The receiver holds at most its
  * window, and an ACK costs work in proportion to what is in flight, not to the ranges' width.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ISocket } from '../../lib';
-import { FrameType, HEADER, PacketType, readHeader, writeHeader } from '../../lib/core/rudp/wire';
+import { HEADER, PacketType, readFrames, readHeader } from '../../lib/core/rudp/wire';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
+import { ackFrame, forgePacket, fragmentFrame as fragment, memory } from './forge';
 import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
 import { Relay, startRelay } from './relay';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 afterEach(async () => {
@@ -24,26 +21,10 @@ afterEach(async () => {
 function forge(relay: Relay, pn: number, frames: Buffer[]): Buffer {
   const real = relay.toServer.find((p) => readHeader(p)?.type === PacketType.Data)!;
   const h = readHeader(real)!;
-  const head = Buffer.alloc(HEADER + 4);
-  writeHeader(head, PacketType.Data, h.dcid, h.scid);
-  head.writeUInt32BE(pn, HEADER);
-  return Buffer.concat([head, ...frames]);
-}
-
-function fragment(msgId: number, offset: number, total: number, len: number): Buffer {
-  const b = Buffer.alloc(15 + len, 0xa5);
-  b[0] = FrameType.Fragment;
-  b.writeUInt32BE(msgId, 1);
-  b.writeUInt32BE(offset, 5);
-  b.writeUInt32BE(total, 9);
-  b.writeUInt16BE(len, 13);
-  return b;
-}
-
-function memory(): number {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+  const packet = forgePacket(PacketType.Data, h.dcid, h.scid, pn, frames);
+  // The forged frames must be what this version's parser reads, or the attack would not be one.
+  expect(readFrames(packet.subarray(HEADER + 4))).not.toBeNull();
+  return packet;
 }
 
 async function connected(
@@ -119,13 +100,9 @@ describe('rudp against a hostile peer', () => {
     const { l, lu, relay, c, cu } = await connected(server);
     try {
       await server.waitFor('socketAcceptComplete', 1, WAIT);
-      const ack = Buffer.alloc(4 + 255 * 8);
-      ack[0] = FrameType.Ack;
-      ack[3] = 255;
-      for (let i = 0; i < 255; i++) {
-        ack.writeUInt32BE(i * 1_000_000, 4 + i * 8);
-        ack.writeUInt32BE(i * 1_000_000 + 999_999, 8 + i * 8);
-      }
+      // Newest first, as the wire format has them: 254 000 000…254 999 999 down to 0…999 999.
+      const ranges = Array.from({ length: 255 }, (_, i): [number, number] => [(254 - i) * 1_000_000, (254 - i) * 1_000_000 + 999_999]);
+      const ack = ackFrame(0, 255, ranges);
       for (let k = 0; k < 50; k++) relay.injectToServer(forge(relay, 9000 + k, [ack]));
       // Each such ACK walked 255 million packet numbers before: 50 of them would take minutes.
       for (let i = 0; i < 5; i++) c.send(pattern(3000, 50 + i));
