@@ -194,12 +194,6 @@ class TlsUpgrade implements UpgradeOffer {
       throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls of a UDP socket needs options.context on which enableDtls() was called');
     }
     const settings = context.dtlsSettings;
-    if (settings.alpn.length > 0) {
-      throw new SocketStateError(
-        SocketErrorCode.NotSupported,
-        'upgradeToTls: ALPN is TLS-only for now; the DTLS engine has none (use a context without setAlpnProtocols for DTLS)',
-      );
-    }
     if (this.serverSide && !settings.serverIdentity) {
       throw new SocketStateError(SocketErrorCode.NoServerCertificate, 'upgradeToTls: a DTLS server side needs a server certificate (setServerCertificate)');
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `socket-provider`: a netcat-like command line tool built on the package's public API.
- * `connect` or `listen` over tcp, tls, udp or local sockets, piping stdin and stdout.
+ * `connect` or `listen` over tcp, tls (also DTLS), udp, local sockets or rudp, piping stdin and stdout.
  * docs/cli.md has the options, the STARTTLS exchange and the exit codes.
  */
 import { parseCommandLine, USAGE, UsageError } from './args';

@@ -35,12 +35,14 @@ export class Reporter {
   }
 }
 
-/** `ADDR:PORT (tls, ALPN h2, certificate CN=localhost)`, for --verbose. */
-export function describePeer(socket: ISocket): string {
+/** `ADDR:PORT (tls, ALPN h2, certificate CN=localhost)`, or for DTLS `ADDR:PORT (DTLS, SRTP_AES128_CM_SHA1_80, …)`, for --verbose. */
+export function describePeer(socket: ISocket, dtls = false): string {
   const where = socket.type === 'local' ? 'a local socket' : formatAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0, false);
-  const facts: string[] = [socket.type];
-  if (socket.type === 'tls') {
-    facts.push(`ALPN ${socket.alpnProtocol ?? 'none'}`);
+  const facts: string[] = [dtls ? 'DTLS' : socket.type];
+  if (socket.type === 'tls') facts.push(`ALPN ${socket.alpnProtocol ?? 'none'}`);
+  else if (dtls && socket.alpnProtocol !== null) facts.push(`ALPN ${socket.alpnProtocol}`);
+  if (dtls) facts.push(socket.getSrtpKeyingMaterial()?.profile ?? 'no SRTP');
+  if (socket.type === 'tls' || dtls) {
     const cn = socket.getPeerCertificate()?.subject?.CN;
     if (cn) facts.push(`certificate CN=${cn}`);
   }

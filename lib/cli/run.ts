@@ -1,66 +1,24 @@
-import {
-  createLocalSocketProvider,
-  createTcpSocketProvider,
-  createTlsSocketProvider,
-  createUdpSocketProvider,
-  ISocket,
-  ISocketContext,
-  ISocketProvider,
-  ShutdownReason,
-  SocketOptions,
-  USocket,
-} from '../index';
+import { ISocket, ShutdownReason, SocketOptions, USocket } from '../index';
 import { formatAddress, isIpv6ConnectAddress, localSocketAddress, parseListenAddress } from './address';
 import type { CliOptions } from './args';
-import { DatagramSession } from './datagram-session';
-import { PeersListener } from './peers-session';
 import { Ending, ExitCode } from './exit';
+import { MessageSession } from './message-session';
 import { SessionEnv } from './pipe-session';
+import { makePlan, Plan } from './plan';
 import { Reporter } from './report';
-import { StarttlsClient, StarttlsServer } from './starttls';
 import { StdinSource } from './stdio';
-import { StreamSession } from './stream-session';
-import { buildContext } from './tls-context';
 
-/** Runs the command: one socket (listen: a listener and the one connection it accepts) piped to stdio. */
+/** Runs the command: one socket (listen: a listener and the connections it accepts) piped to stdio. */
 export function run(o: CliOptions): void {
   const reporter = new Reporter(o.verbose);
   const ending = new Ending(o.verbose);
   process.on('SIGINT', () => ending.interrupt(ExitCode.Interrupted, 'SIGINT'));
   process.on('SIGTERM', () => ending.interrupt(ExitCode.Terminated, 'SIGTERM'));
   const env: SessionEnv = { reporter, ending, stdin: new StdinSource() };
-  const plan = o.transport === 'udp' ? planDatagram(env) : planStream(o, env);
+  const plan = makePlan(o, env);
   const options: SocketOptions = { log: reporter.log, context: plan.context };
   if (o.command === 'connect') connect(o, env, plan, options);
   else listen(o, env, plan, options);
-}
-
-/** Which provider makes the first socket, and which user it gets. */
-interface Plan {
-  provider: ISocketProvider;
-  /** connect: the socket's user; listen: the user of the accepted connection. */
-  user: USocket;
-  context?: ISocketContext;
-}
-
-function planDatagram(env: SessionEnv): Plan {
-  return { provider: createUdpSocketProvider(), user: new DatagramSession(env) };
-}
-
-function planStream(o: CliOptions, env: SessionEnv): Plan {
-  const session = new StreamSession(env, o.waitPeer);
-  if (o.transport === 'local') return { provider: createLocalSocketProvider(), user: session };
-  if (o.transport === 'tcp') return { provider: createTcpSocketProvider(), user: session };
-  const tls = createTlsSocketProvider();
-  const context = buildContext(tls, o, env.reporter);
-  if (!o.starttls) return { provider: tls, user: session, context };
-  // STARTTLS: the connection starts as plain TCP; the TLS socket that takes it over gets the session.
-  const serverSide = o.command === 'listen';
-  const upgrade = (plain: ISocket): void => {
-    tls.upgradeToTls(plain, session, { serverSide, context, serverName: o.serverName ?? undefined, log: env.reporter.log });
-  };
-  const user = serverSide ? new StarttlsServer(env, upgrade, o.starttlsTimeoutMs) : new StarttlsClient(env, upgrade, o.starttlsTimeoutMs);
-  return { provider: createTcpSocketProvider(), user };
 }
 
 function connect(o: CliOptions, env: SessionEnv, plan: Plan, options: SocketOptions): void {
@@ -68,9 +26,9 @@ function connect(o: CliOptions, env: SessionEnv, plan: Plan, options: SocketOpti
   const address = local ? localSocketAddress(o.address) : o.address;
   const socket = plan.provider.createSocket(plan.user, { ...options, ipv6: !local && isIpv6ConnectAddress(address) });
   env.ending.setCloser(() => socket.shutdown());
-  env.reporter.info(`connecting to ${o.address} (${o.transport}${o.starttls ? ', STARTTLS' : ''})`);
-  // The server name goes with the TLS handshake: to connect() for tls, to the upgrade for STARTTLS.
-  const serverName = o.starttls ? undefined : (o.serverName ?? undefined);
+  env.reporter.info(`connecting to ${o.address} (${o.transport}${o.starttls ? ', STARTTLS' : ''}${o.dtls ? ', DTLS' : ''})`);
+  // The server name goes with the TLS handshake: to connect() for tls, to the upgrade for STARTTLS and DTLS.
+  const serverName = o.starttls || o.dtls ? undefined : (o.serverName ?? undefined);
   socket.connect(address, serverName);
 }
 
@@ -81,12 +39,12 @@ function listen(o: CliOptions, env: SessionEnv, plan: Plan, options: SocketOptio
     env.ending.exit(ExitCode.AddressInvalid, `invalid address: ${where} (${ShutdownReason.AddressInvalid})`);
     return;
   }
-  // A UDP socket is its own session (or, with --peers, a datagram listener); a stream listener hands its one connection to the session.
-  const user = o.peers ? new PeersListener(env) : plan.user instanceof DatagramSession ? plan.user : new Listener(env, plan.user, local);
+  // A listener of many peers and a bound UDP socket are their own users; a stream listener hands its one connection to the session.
+  const user = plan.peers || plan.user instanceof MessageSession ? plan.user : new Listener(env, plan.user, local);
   const socket = plan.provider.createSocket(user, { ...options, ipv6: where.ipv6 });
   env.ending.setCloser(() => socket.shutdown());
   socket.bind(where.host, where.port);
-  if (o.peers) socket.listen(); // listens once bound
+  if (plan.peers) socket.listen(); // listens once bound
 }
 
 /**

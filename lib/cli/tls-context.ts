@@ -23,9 +23,10 @@ function apply(option: string, set: () => void): void {
 }
 
 /**
- * The socket context for --cert, --ca, --alpn and --insecure. On listen, --cert is the
+ * The socket context for --cert, --ca, --alpn, --insecure and --dtls. On listen, --cert is the
  * server certificate and --ca makes a client certificate required; on connect, --cert is
- * the client certificate and --ca replaces Node's root store.
+ * the client certificate and --ca replaces Node's root store. --dtls enables DTLS with
+ * DTLS-SRTP offered (a peer that does not want SRTP still completes its handshake, without it).
  */
 export function buildContext(tls: ISocketProvider, o: CliOptions, reporter: Reporter): ISocketContext {
   const context = tls.createSocketContext(reporter.log);
@@ -47,5 +48,6 @@ export function buildContext(tls: ISocketProvider, o: CliOptions, reporter: Repo
     context.setVerifyPeer(false);
     reporter.notice("warning: --insecure: the server's certificate and name are NOT verified");
   }
+  if (o.dtls) context.enableDtls(true);
   return context;
 }

@@ -25,6 +25,8 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
   private session: DatagramSession | null = null;
   /** The peer sent close_notify: no more datagrams come. */
   private peerClosed = false;
+  /** The user refused the ALPN protocol: the socket ends once its close_notify is sent. */
+  private alpnRefused = false;
   private handshakeTimer: Deadline | null = null;
   private readonly handshakeTimeoutMs: number;
 
@@ -53,6 +55,10 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
     return this.state === 'connected' && this.session ? this.session.keyingMaterial() : null;
   }
 
+  override get alpnProtocol(): string | null {
+    return this.session?.alpn() ?? null;
+  }
+
   // ---- the handshake -------------------------------------------------------------------------
 
   /** Takes over `handed` and runs `session`'s handshake (`server`: our role, for the log). */
@@ -77,8 +83,29 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
   handTo(user: USocket): void {
     this.setUser(user);
     this.emit((u) => {
-      if (!this.view.shutdownAsked) u.socketAcceptComplete?.(this);
+      if (!this.view.shutdownAsked && this.approveAlpn(u)) this.user.socketAcceptComplete?.(this);
     });
+  }
+
+  /**
+   * The user approves the ALPN protocol (as for TLS: in the delivery of the completion, just
+   * before it; a `setUser()` inside applies to the completion). A refusal, or a throw (re-thrown),
+   * sends close_notify, so the peer ends BY_PEER, then ends this socket with SOCKET_ALPN_SELECTION_FAILED.
+   */
+  private approveAlpn(user: USocket): boolean {
+    const alpn = this.session?.alpn() ?? null;
+    if (alpn === null) return true;
+    let accepted = false;
+    try {
+      accepted = user.socketAcceptSelectedAlpnProtocol?.(this, alpn) !== false;
+    } finally {
+      if (!accepted) {
+        this.trace(`ALPN protocol ${JSON.stringify(alpn)} refused by socketAcceptSelectedAlpnProtocol`);
+        this.alpnRefused = true;
+        this.session!.close(() => this.reportShutdown(ShutdownReason.AlpnSelectionFailed));
+      }
+    }
+    return accepted;
   }
 
   override listen(): void {
@@ -93,7 +120,7 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
     this.handshakeTimer = null;
     this.trace(`DTLS handshake not finished within ${this.handshakeTimeoutMs} ms`);
     this.noteError('ERR_TLS_HANDSHAKE_TIMEOUT');
-    this.reportShutdown(ShutdownReason.TlsHandshakeFailed);
+    this.reportShutdown(this.session?.handshakeTimeoutReason() ?? ShutdownReason.TlsHandshakeFailed);
   };
 
   /** @internal */
@@ -119,16 +146,16 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
     this.markHandshakeDone();
     this.setState('connected', `DTLS with ${locked?.address}:${locked?.port}${detail}`);
     this.emit((user) => {
-      if (!this.view.shutdownAsked) user.socketUpgradeToTlsComplete?.(this);
+      if (!this.view.shutdownAsked && this.approveAlpn(user)) this.user.socketUpgradeToTlsComplete?.(this);
     });
     this.sends.open();
   }
 
   /** @internal */
-  sessionFailed(why: string): void {
+  sessionFailed(why: string, reason = ShutdownReason.TlsHandshakeFailed): void {
     if (this.state !== 'handshaking') return;
     this.trace(why);
-    this.reportShutdown(ShutdownReason.TlsHandshakeFailed);
+    this.reportShutdown(reason);
   }
 
   /** @internal */
@@ -168,7 +195,7 @@ export class SecureDatagramSocket extends DatagramBase implements SessionEvents 
   /** @internal */
   sessionData(data: Buffer): void {
     const peer = this.addresses.remote;
-    if (this.ignoresCalls || this.peerClosed || !peer) return;
+    if (this.ignoresCalls || this.peerClosed || this.alpnRefused || !peer) return;
     this.received += data.byteLength;
     this.messagesReceived++;
     this.receiver.arrive(data, peer.address, peer.port);

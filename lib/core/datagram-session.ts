@@ -1,4 +1,4 @@
-import type { PeerCertificate } from '../api';
+import type { PeerCertificate, ShutdownReason } from '../api';
 import type { DatagramPath, HostPort, SendDone } from './datagram-path';
 
 /*
@@ -26,8 +26,11 @@ export interface SessionEvents {
    * serves this peer only from now on); `detail`: for the log line.
    */
   sessionSecured(peer: HostPort | null, detail: string): void;
-  /** The handshake failed for good (the peer's certificate was refused): `SOCKET_TLS_HANDSHAKE_FAILED`. */
-  sessionFailed(why: string): void;
+  /**
+   * The handshake failed for good: `reason`, by default `SOCKET_TLS_HANDSHAKE_FAILED` (the peer's
+   * certificate was refused); `SOCKET_ALPN_SELECTION_FAILED` when ALPN found no protocol.
+   */
+  sessionFailed(why: string, reason?: ShutdownReason): void;
   /** One decrypted datagram of the peer. */
   sessionData(data: Buffer): void;
   /** The peer closed the session (close_notify, or a fatal alert), or, during the handshake, claims to. */
@@ -58,6 +61,10 @@ export interface DatagramSession {
   peerCertificate(): PeerCertificate | null;
   /** The SRTP keying material, if SRTP was negotiated. */
   keyingMaterial(): { profile: string; material: Uint8Array } | null;
+  /** The ALPN protocol of a completed handshake, or null (none negotiated). */
+  alpn(): string | null;
+  /** How a handshake that ran out of time ends: what the session saw of the peer may say more than "it did not finish". */
+  handshakeTimeoutReason(): ShutdownReason;
 }
 
 /** What a {@link DatagramGate} decides about a datagram from a peer the listener does not know. */

@@ -2,7 +2,7 @@
 // dtls-engine.ts). The socket (core/datagram-secure.ts) runs the states, the time-out, the queues
 // and the rules; this file speaks the protocol, filters what may reach the engine, and verifies
 // the peer's certificate (the engine does not).
-import { PeerCertificate } from '../api';
+import { PeerCertificate, ShutdownReason } from '../api';
 import { DtlsSettings } from '../context';
 import { DatagramPath, HostPort, SendDone } from '../core/datagram-path';
 import { DatagramSession, SessionEvents, SessionStart } from '../core/datagram-secure';
@@ -19,6 +19,7 @@ import {
   startClient,
   stopRetransmissions,
 } from './dtls-engine';
+import { ALERT_NO_APPLICATION_PROTOCOL, AlpnRefusal, DtlsAlpn, isPlainAlert } from './dtls-alpn';
 import { ClientHelloView, readClientHello, withoutCookie } from './dtls-cookie';
 import { checkPeerCertificate, peerCertificateOf } from './dtls-verify';
 
@@ -52,6 +53,10 @@ class DtlsSession implements DatagramSession {
   /** The engine's records are dropped (its own HelloVerifyRequest, when seeded). */
   private muted = false;
   private peerCert: PeerCertificate | null = null;
+  /** With an ALPN list in the context: the ALPN side of the handshake. */
+  private alpnSide: DtlsAlpn | null = null;
+  /** werift's internals for ALPN were not found: the handshake fails at begin(). */
+  private alpnMissing = false;
 
   constructor(
     private readonly settings: DtlsSettings,
@@ -75,6 +80,10 @@ class DtlsSession implements DatagramSession {
       certificateRequest: server && s.requireClient,
     });
     this.engine = engine;
+    if (s.alpn.length > 0) {
+      this.alpnSide = new DtlsAlpn(s.alpn, server, (refusal) => this.refuseAlpn(refusal));
+      this.alpnMissing = !this.alpnSide.attach(engine);
+    }
     engine.onConnect.subscribe(() => this.onSecure());
     engine.onData.subscribe((data: Buffer) => events.sessionData(data));
     engine.onError.subscribe((err: Error) => this.onEngineError(err));
@@ -82,6 +91,10 @@ class DtlsSession implements DatagramSession {
   }
 
   begin(): void {
+    if (this.alpnMissing) {
+      this.events!.sessionFailed('ALPN over DTLS needs werift internals not found in this werift version (see werift entries 6–8 in transports/dtls-alpn.ts)');
+      return;
+    }
     if (!this.role.server) startClient(this.engine!).catch((err: Error) => this.onEngineError(err));
   }
 
@@ -96,6 +109,10 @@ class DtlsSession implements DatagramSession {
       return;
     }
     if (!this.connected && !secured) this.to = { address, port }; // a bound server answers the latest sender
+    if (!secured && this.alpnSide && !this.role.server && isPlainAlert(msg, ALERT_NO_APPLICATION_PROTOCOL)) {
+      this.alpnSide.peerRefused = true; // unauthenticated: it names the time-out's end, it does not end the handshake
+      events.sessionTrace('the peer sent a no_application_protocol alert during the DTLS handshake (no ALPN protocol in common)');
+    }
     if (secured && msg[0] === 21) {
       // A protected alert ends the session (close_notify, or a fatal error); one that does not
       // decrypt is a forgery and is ignored.
@@ -162,10 +179,22 @@ class DtlsSession implements DatagramSession {
     } else if (!server) {
       events.sessionTrace('DTLS peer certificate NOT verified (setVerifyPeer(false))');
     }
+    const alpnRefused = !server && this.alpnSide ? this.alpnSide.settle(engine) : null;
+    if (alpnRefused) {
+      events.sessionFailed(alpnRefused, ShutdownReason.AlpnSelectionFailed);
+      return;
+    }
     this.secured = true;
     this.peerCert = peerCertificateOf(der);
     const srtp = srtpProfileOf(engine);
-    events.sessionSecured(this.to, `${srtp ? `, ${srtp.name}` : ''}, peer=${this.peerCert?.subject?.CN ?? 'none'}`);
+    const alpn = this.alpnSide ? `, ALPN=${this.alpnSide.protocol ?? 'none'}` : '';
+    events.sessionSecured(this.to, `${srtp ? `, ${srtp.name}` : ''}${alpn}, peer=${this.peerCert?.subject?.CN ?? 'none'}`);
+  }
+
+  /** Server: ALPN refused the client's offer: the fatal alert goes out, then the handshake ends. */
+  private refuseAlpn(refusal: AlpnRefusal): void {
+    const events = this.events!;
+    void this.sendRecord(refusal.record).then(() => events.sessionFailed(refusal.why, refusal.reason));
   }
 
   /**
@@ -220,6 +249,14 @@ class DtlsSession implements DatagramSession {
 
   peerCertificate(): PeerCertificate | null {
     return this.peerCert;
+  }
+
+  alpn(): string | null {
+    return this.secured ? (this.alpnSide?.protocol ?? null) : null;
+  }
+
+  handshakeTimeoutReason(): ShutdownReason {
+    return this.alpnSide?.peerRefused ? ShutdownReason.AlpnSelectionFailed : ShutdownReason.TlsHandshakeFailed;
   }
 
   keyingMaterial(): { profile: string; material: Uint8Array } | null {

@@ -23,6 +23,7 @@
 //   --heap             one idle-memory run per side with heap snapshots, growth per connection compared
 //   --redraw           results.svg again from results.json, no runs
 //   --markdown         the tables in Markdown too
+//   --no-rudp, --rudp-paths=…, --only=rudp  the rudp section (rudp-bench.ts: rudp against ENet, TCP, dgram)
 // Figures are printed, never asserted: speed is not part of `npm test`.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -35,6 +36,7 @@ import { benchDtls } from './dtls';
 import { compareHeaps, groupHeap, growth, HeapGroups } from './heapsnapshot';
 import { cpuTable, fmt, makeRow, Row, Runs, svg, table } from './report';
 import { runOnce } from './runner';
+import { benchRudp, profileRudp, RudpSection, rudpWanted } from './rudp-bench';
 import { multicoreScaling, Workload, workloads } from './workloads';
 
 interface Options {
@@ -133,7 +135,12 @@ async function main(): Promise<void> {
     serverPemFile,
   });
 
+  const rudpOpts = { quick: opts.quick, pairs: opts.pairs, pin: opts.pin, only: opts.only, markdown: process.argv.includes('--markdown') };
   try {
+    if (opts.profile?.startsWith('rudp-')) {
+      await profileRudp(opts.profile, rudpOpts, build.dir, Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 15));
+      return;
+    }
     if (opts.profile) {
       await profile(opts, build.peer, build.dir, targetFor);
       return;
@@ -221,18 +228,26 @@ async function main(): Promise<void> {
       }
       progressDone();
     }
+    let rudp: RudpSection | null = null;
+    if (rudpWanted(opts.only)) {
+      try {
+        rudp = await benchRudp(rudpOpts, build.dir, progress);
+      } catch (err) {
+        rudp = { lines: [`rudp bench FAILED: ${String(err instanceof Error ? err.stack : err)}`], json: null };
+      }
+      progressDone();
+    }
     const seconds = (Date.now() - t0) / 1000;
 
     const loadAfter = loadavg();
     console.log('');
-    console.log(table(rows));
-    console.log('');
-    console.log(cpuTable(rows));
+    if (rows.length > 0) console.log(table(rows) + '\n\n' + cpuTable(rows));
     if (dtlsRows.length > 0) {
       console.log('\nDTLS (framework only: Node has no DTLS to compare with)');
       const width = Math.max(...dtlsRows.map(([k]) => k.length));
       for (const [k, v] of dtlsRows) console.log(`  ${k.padEnd(width)}  ${v}`);
     }
+    if (rudp) console.log('\n' + rudp.lines.join('\n'));
     const scaling = multicoreScaling(rows);
     if (scaling.length > 0) {
       console.log(`\nmulti-core scaling (median figures; the load generator shares the ${cpus().length} cores with the workers, placement left to the OS):`);
@@ -269,6 +284,7 @@ async function main(): Promise<void> {
       loadAverage: { before: loadBefore, after: loadAfter },
       workloads: rows.map((r) => ({ ...r, sizes: workloads(opts.quick).find((w) => w.name === r.name)?.size })),
       dtls: dtlsRows.map(([what, value]) => ({ what, value })),
+      rudp: rudp?.json ?? null,
     };
     if (opts.out) {
       mkdirSync(opts.out, { recursive: true });
@@ -281,7 +297,7 @@ async function main(): Promise<void> {
     } else {
       console.log('quick run: docs/bench/ left as it is (pass --out=DIR to write results.json/.svg)');
     }
-    if (process.argv.includes('--markdown')) console.log('\n' + table(rows, true) + '\n\n' + cpuTable(rows, true));
+    if (process.argv.includes('--markdown') && rows.length > 0) console.log('\n' + table(rows, true) + '\n\n' + cpuTable(rows, true));
   } finally {
     build.cleanup();
   }

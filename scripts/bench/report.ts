@@ -117,7 +117,7 @@ export function fmt(x: number | null, unit = ''): string {
   return unit ? `${n} ${unit}` : n;
 }
 
-function pad(cells: string[][]): string[] {
+export function pad(cells: string[][]): string[] {
   const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => [...r[i]].length)));
   return cells.map((r) =>
     r

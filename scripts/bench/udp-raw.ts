@@ -16,17 +16,30 @@ export function rawServer(_args: PeerArgs, io: PeerIo): void {
 }
 
 export function rawClient(args: PeerArgs, io: PeerIo): void {
+  pumpClient(
+    args,
+    io,
+    (send, done) => new Pump(args.size.datagrams, args.size.window, send, done),
+    (pump, ms) => report(io, pump, ms),
+  );
+}
+
+/** A connected dgram client around a credit-window pump (udp.ts's, or the rudp bench's unreliable one). */
+export function pumpClient<P extends { begin(): void; echo(b: Uint8Array, len: number): void }>(
+  args: PeerArgs,
+  io: PeerIo,
+  make: (sendOne: (seq: number) => void, done: (ms: number) => void) => P,
+  finish: (pump: P, ms: number) => void,
+): void {
   const s = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER, sendBufferSize: UDP_BUFFER });
-  const pump = new Pump(
-    args.size.datagrams,
-    args.size.window,
+  const pump = make(
     (seq) => {
       const out = Buffer.allocUnsafe(DGRAM); // dgram does not copy: one buffer per datagram (pooled)
       fillDatagram(out, seq);
       s.send(out);
     },
     (ms) => {
-      report(io, pump, ms);
+      finish(pump, ms);
       s.close();
     },
   );

@@ -59,8 +59,9 @@ describe('command line', () => {
     const run = cli.run(['--help']);
     expect(await run.exit()).toBe(0);
     const text = run.stdout.toString();
-    expect(text).toContain('Usage: socket-provider connect tcp|tls|udp|local ADDRESS');
-    for (const option of ['--starttls', '--alpn', '--cert', '--ca', '--insecure', '--server-name', '--wait-peer', '--verbose']) expect(text).toContain(option);
+    expect(text).toContain('Usage: socket-provider connect tcp|tls|udp|local|rudp ADDRESS');
+    for (const option of ['--dtls', '--peers', '--starttls', '--alpn', '--cert', '--ca', '--insecure', '--server-name', '--wait-peer', '--verbose'])
+      expect(text).toContain(option);
   });
 
   it('bad command lines exit 2 with the reason and the usage on stderr, nothing on stdout', async () => {
@@ -79,7 +80,7 @@ describe('command line', () => {
       [['connect', 'tls', '127.0.0.1:1', '--insecure', '--ca', 'x.pem'], /--insecure and --ca contradict/],
       [['listen', 'tls', '127.0.0.1:0', '--cert', 'package.json'], /--cert: setServerCertificate: the PEM text holds no certificate/],
       [['listen', 'tls', '127.0.0.1:0', '--cert', 'x.pem', '--server-name', 'a'], /--server-name is for connect/],
-      [['connect', 'udp', '127.0.0.1:1', '--wait-peer'], /--wait-peer needs a stream type/],
+      [['connect', 'udp', '127.0.0.1:1', '--wait-peer'], /--wait-peer needs a type whose peer can close .*: udp has no end from the peer/],
     ];
     const runs = cases.map(([args]) => cli.run(args));
     await Promise.all(runs.map((r) => r.exit()));
@@ -87,7 +88,7 @@ describe('command line', () => {
       const { exitCode, stderr, stdout } = runs[i];
       expect({ args, exitCode, stdout: stdout.length }).toEqual({ args, exitCode: 2, stdout: 0 });
       expect(stderr).toMatch(reason);
-      expect(stderr).toContain('Usage: socket-provider connect tcp|tls|udp|local ADDRESS [options]');
+      expect(stderr).toContain('Usage: socket-provider connect tcp|tls|udp|local|rudp ADDRESS [options]');
     });
   });
 });

@@ -3,44 +3,18 @@
  * and `openssl s_client` (also `-starttls smtp`), against a plain Node server that refuses
  * STARTTLS, and against itself. Certificates are made at run time (scripts/certs.ts).
  */
-import { makeTestPki, TestPki } from '../../scripts/certs';
-import { closeAllRaw, rawServer, randomBytes, sha256, withTimeout } from '../helpers/net-helpers';
-import { freePort, hasOpenssl, killAllOpenssl, OpensslProcess, PemDir, runOpenssl } from '../helpers/openssl';
+import { closeAllRaw, rawServer, randomBytes, sha256 } from '../helpers/net-helpers';
+import { freePort, hasOpenssl, killAllOpenssl, OpensslProcess, runOpenssl } from '../helpers/openssl';
 import { CliProcess, useCli } from './cli-process';
+import { usePkiFiles } from './pki-files';
 
 const describeOpenssl = hasOpenssl() ? describe : describe.skip;
-
-interface Files {
-  ca: string;
-  /** Certificate and key in one file, as --cert takes it. */
-  server: string;
-  client: string;
-  /** The same, split for openssl. */
-  serverPair: { cert: string; key: string };
-  clientPair: { cert: string; key: string };
-}
 
 const cli = useCli(async () => {
   await killAllOpenssl();
   await closeAllRaw();
 });
-let pki: TestPki;
-let pem: PemDir;
-let files: Files;
-
-beforeAll(async () => {
-  pki = await withTimeout(makeTestPki(), 20000, 'the test PKI');
-  pem = new PemDir();
-  files = {
-    ca: pem.write('ca.pem', `${pki.ca}\n`),
-    server: pem.write('server.pem', pki.server),
-    client: pem.write('client.pem', pki.client),
-    serverPair: pem.writePair('server', pki.server),
-    clientPair: pem.writePair('client', pki.client),
-  };
-}, 30000);
-
-afterAll(() => pem?.remove());
+const { files } = usePkiFiles();
 
 /** `openssl s_client` (`extra` options first) to the tool on `port`, verifying it as localhost; resolves once verified. */
 async function verifiedClient(port: number, ...extra: string[]): Promise<OpensslProcess> {

@@ -754,18 +754,6 @@ describe('DTLS (upgradeToTls of a UDP socket)', () => {
       await b.stillWorks();
     });
 
-    it('a DTLS context with setAlpnProtocols(): ERR_SOCKET_NOT_SUPPORTED, naming ALPN', async () => {
-      const c = await connectedToPeer();
-      const nu = new RecordingUser('never');
-      const ctx = clientCtx();
-      ctx.setAlpnProtocols(['webrtc']);
-      const r = refusal(() => tlsp.upgradeToTls(c.s, nu, { context: ctx }));
-      expect(r.code).toBe(SocketErrorCode.NotSupported);
-      expect(r.message).toMatch(/ALPN/);
-      await expectNothingFor(nu);
-      await c.stillWorks();
-    });
-
     it('serverSide without a server certificate: ERR_TLS_NO_SERVER_CERTIFICATE', async () => {
       const b = await boundWithPeer();
       const nu = new RecordingUser('never');

@@ -9,7 +9,7 @@ import { sendPool } from '../send-pool';
 import { SendQueue, SendQueueOwner } from '../send-queue';
 import { armTimeout, disarmTimeout } from '../timeout';
 import type { HostPort, LocalAddressSource } from '../addresses';
-import { ClientRole, Completion, StreamHost, StreamLimits } from './host';
+import { ClientRole, Completion, handledWhileClosing, StreamHost, StreamLimits } from './host';
 import { addressOf, detach, NodeSocketOwner } from './node-socket';
 import type { ConnectionTicket } from './ticket';
 import { Address, SecureSession, StreamTransport } from './transport';
@@ -381,11 +381,7 @@ export class Connection implements ClientRole, NodeSocketOwner, LocalAddressSour
 
   handleError(err: NodeJS.ErrnoException): void {
     const host = this.host;
-    if (host.ended || host.shutdownRequested) {
-      host.trace(`error while closing: ${host.codeOf(err)} ${err.message}`);
-      if (host.shutdownRequested) this.fail(ShutdownReason.Normal);
-      return;
-    }
+    if (handledWhileClosing(host, err, (reason) => this.fail(reason))) return;
     if (this.eof) {
       // The peer closed cleanly and everything it sent is in the read-ahead; only our sending
       // broke (EPIPE/ECONNRESET on a write). Deliver what arrived, then BY_PEER.

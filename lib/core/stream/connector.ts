@@ -9,7 +9,7 @@ import { sendPool } from '../send-pool';
 import { SendQueue } from '../send-queue';
 import { armTimeout, Deadline, disarmTimeout } from '../timeout';
 import { Connection, HandedOver } from './connection';
-import { ClientRole, Completion, StreamHost, StreamLimits } from './host';
+import { ClientRole, Completion, handledWhileClosing, StreamHost, StreamLimits } from './host';
 import { attach, DIRECT_READ, ignoreError, NodeSocketOwner, ownerOf, setOwner } from './node-socket';
 import type { ConnectionTicket } from './ticket';
 import { Address, resolveEndpoint, ResolvedEndpoint, SecureRole, SecureSession, StreamDialer, StreamTransport } from './transport';
@@ -310,11 +310,7 @@ export class Connector implements ClientRole, NodeSocketOwner {
 
   handleError(err: NodeJS.ErrnoException): void {
     const host = this.host;
-    if (host.ended || host.shutdownRequested) {
-      host.trace(`error while closing: ${host.codeOf(err)} ${err.message}`);
-      if (host.shutdownRequested) this.fail(ShutdownReason.Normal);
-      return;
-    }
+    if (handledWhileClosing(host, err, (reason) => this.fail(reason))) return;
     const phase = host.state === 'handshaking' ? 'handshake' : 'connect';
     const reason = reasonForError(err, phase);
     host.trace(`${phase} error ${host.codeOf(err)} (${err.message}) -> ${reason}`);

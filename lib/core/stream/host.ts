@@ -112,3 +112,16 @@ export function readLimits(options: SocketOptions, checkTransport: () => void): 
     maxConnections: checkCount('maxConnections', options.maxConnections, Infinity),
   };
 }
+
+/**
+ * An error after the end was posted or the user asked to shut down only tells how the close
+ * went: it is logged, and a requested shutdown still ends NORMAL. Shared by the connector and
+ * the connection so both treat a closing socket alike.
+ * @returns true when the error was of a closing socket (the caller has nothing more to do)
+ */
+export function handledWhileClosing(host: StreamHost, err: NodeJS.ErrnoException, fail: (reason: ShutdownReason) => void): boolean {
+  if (!host.ended && !host.shutdownRequested) return false;
+  host.trace(`error while closing: ${host.codeOf(err)} ${err.message}`);
+  if (host.shutdownRequested) fail(ShutdownReason.Normal);
+  return true;
+}
