@@ -89,7 +89,7 @@ const packetArb = (closes: boolean): fc.Arbitrary<PacketMaker> =>
       .record({
         type: fc.oneof(
           { weight: 6, arbitrary: fc.constant(PacketType.Data) },
-          { weight: 1, arbitrary: fc.integer({ min: 1, max: 8 }).filter((t) => closes || t !== PacketType.Close) },
+          { weight: 1, arbitrary: fc.integer({ min: 1, max: 10 }).filter((t) => closes || t !== PacketType.Close) },
         ),
         to: fc.nat(),
         pn: u32,

@@ -16,9 +16,10 @@ export const enum PacketType {
   Reject = 4,
   Data = 5,
   Close = 6,
+  // 7 is taken by the close handshake's CloseAck (branch rudp-lanes).
   /** Path validation (core/rudp/migration.ts): 8 random bytes; answered by a PathResponse with the same bytes. */
-  PathChallenge = 7,
-  PathResponse = 8,
+  PathChallenge = 8,
+  PathResponse = 9,
 }
 
 export const enum FrameType {
