@@ -7,6 +7,8 @@
  *   private ever lands in a repository.
  * - {@link createSocketPair} is the in-process socket pair of the main export, here too so
  *   that a test imports its tools from one place.
+ * - {@link createRudpSocketPair} is the same for rudp: two connected rudp sockets (type
+ *   `'rudp'`) with no network.
  *
  * Nothing here is needed in production, and nothing here is loaded by `socket-provider`
  * itself: the main export does not import this module. It uses no package beyond Node's own
@@ -17,7 +19,47 @@
 import { createHash, generateKeyPair, KeyObject, randomBytes, sign } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 
+import { ISocket, SocketOptions, USocket } from './api';
+import { createRudpPair } from './core/rudp/pair';
+
 export { createSocketPair } from './public-api';
+
+/**
+ * Two connected rudp sockets in this process, with no network: a stand-in for an rudp
+ * connection in an app's tests. They are real rudp sockets (`type === 'rudp'`) whose datagrams
+ * cross an in-process link instead of UDP, so everything docs/rudp.md describes holds: one
+ * message per `send` and per `recv` (0 bytes allowed, a longer message is never lost),
+ * `socketSendResult` once the other end acknowledged it, `stats()`, `shutdown()` (the other end
+ * then sees `SOCKET_SHUTDOWN_BY_PEER`), the idle time-out, the options, and `simulate` (loss,
+ * delay, a bottleneck) to test the app under a bad network.
+ *
+ * `userA` gets `socketConnectComplete` (the client's view), `userB` `socketAcceptComplete`
+ * (an accepted socket's view), both on a later tick. Both ends have mode `'client'` and no
+ * addresses (`''`, port 0). docs/socket-pairs.md has an example.
+ *
+ * ```ts
+ * import { ISocket, USocket } from 'socket-provider';
+ * import { createRudpSocketPair } from 'socket-provider/testing';
+ *
+ * class Client extends USocket {
+ *   override socketConnectComplete(s: ISocket) { s.send(Buffer.from('hello')); }
+ *   override socketShutdown() {}
+ * }
+ * class Server extends USocket {
+ *   override socketAcceptComplete(s: ISocket) { s.recv(new Uint8Array(64)); }
+ *   override socketShutdown() {}
+ * }
+ * const [client, server] = createRudpSocketPair(new Client(), new Server(), { simulate: { lossPercent: 5 } });
+ * ```
+ *
+ * @param options rudp socket options applied to both ends (`lanes`, `maxMessageSize`, `idleTimeoutMs`, `keepAliveMs`, `mtu`, `simulate`, `iomux`, `log`, …)
+ * @returns `[a, b]`: the socket of `userA` and the socket of `userB`
+ * @throws TypeError if a user has no `socketShutdown` method or options are malformed; RangeError for an option out of range
+ * @throws SocketStateError `ERR_IOMUX_TERMINATED` if the IoMux was terminated
+ */
+export function createRudpSocketPair(userA: USocket, userB: USocket, options: SocketOptions = {}): [ISocket, ISocket] {
+  return createRudpPair(userA, userB, options);
+}
 
 /**
  * The certificates {@link makeTestPki} makes, as PEM text. Each certificate with a key is

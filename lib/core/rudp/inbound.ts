@@ -98,9 +98,14 @@ export class Inbound {
     return Verdict.Ok;
   }
 
-  /** Copies a new fragment in; false if it was there already. */
+  /**
+   * Copies a new fragment in; false if it was there already, or if the message already holds
+   * one recorded fragment per 64 bytes (plus its last): a sender's fragments are hundreds of
+   * bytes, so only a peer slicing a message into tiny pieces meets this bound on the record.
+   */
   private add(m: Reassembly, f: Fragment): boolean {
     if (m.got.has(f.offset)) return false;
+    if (m.got.size > m.buf.byteLength / 64 + 1 && f.offset + f.len !== m.buf.byteLength) return false;
     m.got.add(f.offset);
     f.packet.copy(m.buf, f.offset, f.at, f.at + f.len);
     m.bytes += f.len;

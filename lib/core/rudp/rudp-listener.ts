@@ -5,6 +5,9 @@
  * in `socketListenResult`; `accept(user)` makes an accepted {@link AcceptedRudp} and answers
  * Accept, `accept(null)` (or no call) answers Reject.
  *
+ * A known connection ID from another address goes to the connection's {@link PathValidator}
+ * (core/rudp/migration.ts): the connection moves only once the new address answers a challenge.
+ *
  * It does not reuse `core/datagram-listener.ts`: that one keys peers by address and offers them
  * on their first datagram, while rudp must check a cookie before it keeps any state and keys
  * connections by ID (docs/rudp.md says so).
@@ -13,6 +16,7 @@ import { ISocket, ListenerStats, SocketUser, USocket } from '../../api';
 import { SocketErrorCode, SocketStateError } from '../../errors';
 import { DatagramHandle } from '../datagram-path';
 import { checkUser } from '../validate';
+import { PathHost, PathValidator } from './migration';
 import { CookieJar, INITIAL_SIZE, COOKIE_BYTES, HEADER, newConnectionId, PacketType, readHeader, writeHeader } from './wire';
 
 /** Peers remembered after a decision (their retransmitted Initials get the same answer); the oldest forgotten first. */
@@ -28,6 +32,10 @@ export interface AcceptedRudp {
     remote: { address: string; port: number },
   ): void;
   packet(type: PacketType, data: Buffer): void;
+  /** The peer moved to `remote` (it answered a path challenge from there). */
+  migrated(remote: { address: string; port: number }): void;
+  /** The connection's smoothed RTT in ms; null before a sample. */
+  pathRtt(): number | null;
 }
 
 /** What the listener needs of the listening socket. */
@@ -42,16 +50,57 @@ interface Offer {
   port: number;
   clientCid: number;
 }
-interface Decided {
-  accepted: boolean;
-  serverCid: number;
+/**
+ * One accepted connection as the listener sees it: the validated path (where its packets go and
+ * whose packets it takes) and, once a packet came from elsewhere, its path validator. It is the
+ * accepted socket's link and the validator's host: one object per connection, no closures.
+ */
+class Peer implements PathHost {
+  largestPn = -1;
+  paths: PathValidator | null = null;
+
+  constructor(
+    private readonly listener: RudpListener,
+    readonly socket: AcceptedRudp,
+    readonly localCid: number,
+    readonly peerCid: number,
+    public address: string,
+    public port: number,
+  ) {}
+
+  /** A packet from the validated path: the newest packet number is what a migration must beat. */
+  fromCurrent(type: PacketType, data: Buffer): void {
+    if (type === PacketType.Data && data.byteLength >= HEADER + 4) this.largestPn = Math.max(this.largestPn, data.readUInt32BE(HEADER));
+    this.socket.packet(type, data);
+  }
+
+  send(buf: Buffer): void {
+    this.listener.out(buf, this.address, this.port);
+  }
+  release(): void {
+    this.listener.released(this.localCid);
+  }
+  sendTo(buf: Buffer, address: string, port: number): void {
+    this.listener.out(buf, address, port);
+  }
+  rttMs(): number | null {
+    return this.socket.pathRtt();
+  }
+  validated(address: string, port: number): void {
+    this.listener.moved(this, address, port);
+    this.address = address;
+    this.port = port;
+    this.paths = null;
+    this.socket.migrated({ address, port });
+  }
 }
 
 export class RudpListener {
   private readonly cookies = new CookieJar();
-  private readonly conns = new Map<number, { socket: AcceptedRudp; address: string; port: number }>();
+  private readonly conns = new Map<number, Peer>();
   private readonly offered = new Set<string>();
-  private readonly decided = new Map<string, Decided>();
+  /** The decision for a peer: the server's connection ID if accepted, 0 if denied. */
+  private readonly decided = new Map<string, number>();
   private window: { offer: Offer; decided: boolean } | null = null;
   private closed = false;
   private handleClosed = false;
@@ -78,8 +127,9 @@ export class RudpListener {
     if (!h) return;
     if (h.dcid !== 0) {
       const c = this.conns.get(h.dcid);
-      // Migration is not implemented yet: a known ID from another address is dropped.
-      if (c && c.address === address && c.port === port) c.socket.packet(h.type, data);
+      if (!c) return;
+      if (c.address === address && c.port === port) c.fromCurrent(h.type, data);
+      else (c.paths ??= new PathValidator(c)).fromOther(h.type, data, address, port);
       return;
     }
     if (h.type !== PacketType.Initial || data.byteLength < INITIAL_SIZE || this.closed) return;
@@ -94,7 +144,7 @@ export class RudpListener {
       return;
     }
     const d = this.decided.get(key);
-    if (d) return this.answer(d, h.scid, address, port);
+    if (d !== undefined) return this.answer(d, h.scid, address, port);
     if (this.offered.has(key)) return; // the offer is on its way
     if (this.conns.size + this.offered.size >= this.maxConnections) {
       this.totals.refused++;
@@ -132,49 +182,47 @@ export class RudpListener {
     const socket = this.makeSocket(remoteUser as USocket);
     const serverCid = newConnectionId();
     const { address, port } = offer;
-    this.conns.set(serverCid, { socket, address, port });
-    socket.startAccepted(
-      {
-        send: (buf) => this.out(buf, address, port),
-        release: () => this.released(serverCid),
-      },
-      serverCid,
-      offer.clientCid,
-      this.handle.localAddress(),
-      { address, port },
-    );
+    const peer = new Peer(this, socket, serverCid, offer.clientCid, address, port);
+    this.conns.set(serverCid, peer);
+    socket.startAccepted(peer, serverCid, offer.clientCid, this.handle.localAddress(), { address, port });
     window.decided = true;
     this.totals.accepted++;
-    this.remember(offer.key, { accepted: true, serverCid });
-    this.answer({ accepted: true, serverCid }, offer.clientCid, address, port);
+    this.remember(offer.key, serverCid);
+    this.answer(serverCid, offer.clientCid, address, port);
+  }
+
+  /** @internal A connection moves to a validated new path. */
+  moved(peer: Peer, address: string, port: number): void {
+    this.owner.traceLine(`connection ${peer.localCid.toString(16)} moved from ${peer.address}:${peer.port} to ${address}:${port}`);
   }
 
   private deny(offer: Offer): void {
     this.totals.denied++;
     this.owner.traceLine(`denied ${offer.address}:${offer.port}`);
-    const d = { accepted: false, serverCid: 0 };
-    this.remember(offer.key, d);
-    this.answer(d, offer.clientCid, offer.address, offer.port);
+    this.remember(offer.key, 0);
+    this.answer(0, offer.clientCid, offer.address, offer.port);
   }
 
-  private remember(key: string, d: Decided): void {
+  private remember(key: string, d: number): void {
     this.decided.set(key, d);
     if (this.decided.size > MAX_REMEMBERED) this.decided.delete(this.decided.keys().next().value as string);
   }
 
-  private answer(d: Decided, clientCid: number, address: string, port: number): void {
+  private answer(serverCid: number, clientCid: number, address: string, port: number): void {
     const buf = Buffer.alloc(HEADER);
-    writeHeader(buf, d.accepted ? PacketType.Accept : PacketType.Reject, clientCid, d.serverCid);
+    writeHeader(buf, serverCid !== 0 ? PacketType.Accept : PacketType.Reject, clientCid, serverCid);
     this.out(buf, address, port);
   }
 
-  private out(buf: Buffer, address: string, port: number): void {
+  /** @internal One datagram from the listener's port. */
+  out(buf: Buffer, address: string, port: number): void {
     if (this.handleClosed) return;
     this.totals.bytesSent += buf.byteLength;
     this.handle.send(buf, port, address, () => {});
   }
 
-  private released(cid: number): void {
+  /** @internal An accepted connection ended. */
+  released(cid: number): void {
     this.conns.delete(cid);
     if (this.closed && this.conns.size === 0) this.closeHandle();
   }

@@ -17,8 +17,10 @@ import { TransitionTable } from '../socket-state';
 import { kUpgradeTo, UpgradeOffer } from '../upgrade';
 import { checkBuffer, checkCount, checkPort, checkString, checkTimeout } from '../validate';
 import { Connection, ConnectionHost, INITIAL_CREDIT } from './connection';
+import { answerChallenge, kRebind, openRebound } from './migration';
 import { checkLanes, checkSendOptions } from './options';
 import { RudpListener } from './rudp-listener';
+import { connectionStats } from './rudp-stats';
 import { LaneConfig, SendLanes, sendQueueLimit } from './send-lanes';
 import { Simulator } from './simulate';
 import { CloseCode, COOKIE_BYTES, HEADER, INITIAL_SIZE, newConnectionId, PacketType, readHeader, writeHeader } from './wire';
@@ -190,7 +192,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
   // ---- the handle's sink (client and listening server) -----------------------------------------
 
   datagramArrived(data: Buffer, address: string, port: number): void {
-    if (this.simulator) this.simulator.apply(() => this.arrived(data, address, port));
+    if (this.simulator) this.simulator.apply(() => this.arrived(data, address, port), data.byteLength);
     else this.arrived(data, address, port);
   }
 
@@ -208,7 +210,8 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       else if (h.type === PacketType.Reject) this.connectFailed('the server denied the connection', ShutdownReason.ConnectRejected);
       return;
     }
-    if (this.conn && h.type >= PacketType.Data) this.conn.receive(h.type, data);
+    if (h.type === PacketType.PathChallenge) this.answerPathChallenge(data);
+    else if (this.conn && h.type >= PacketType.Data && h.type <= PacketType.CloseAck) this.conn.receive(h.type, data);
   }
 
   pathError(err: NodeJS.ErrnoException): void {
@@ -245,7 +248,8 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   /** @internal A packet of this accepted connection, from the listener. */
   packet(type: PacketType, data: Buffer): void {
-    this.conn?.receive(type, data);
+    if (type === PacketType.PathChallenge) this.answerPathChallenge(data);
+    else this.conn?.receive(type, data);
   }
 
   private startConnection(peerCid: number): void {
@@ -285,7 +289,7 @@ export class RudpSocket extends SocketBase implements DatagramSink {
       if (this.link) this.link.send(buf);
       else this.handle?.send(buf, undefined, undefined, () => {});
     };
-    if (this.simulator) this.simulator.apply(go);
+    if (this.simulator) this.simulator.apply(go, buf.byteLength);
     else go();
   }
 
@@ -503,6 +507,57 @@ export class RudpSocket extends SocketBase implements DatagramSink {
     throw new SocketStateError(SocketErrorCode.NotSupported, 'upgradeToTls: rudp sockets cannot be upgraded (payloads are not encrypted yet)');
   }
 
+  // ---- migration (core/rudp/migration.ts) ---------------------------------------------------
+
+  /** The peer checks that it reaches us on this path: the challenge's bytes go back. */
+  private answerPathChallenge(data: Buffer): void {
+    const peerCid = data.byteLength >= HEADER ? data.readUInt32BE(6) : 0;
+    const answer = this.conn ? answerChallenge(data, this.localCid, peerCid) : null;
+    if (answer) this.wire(answer);
+  }
+
+  /** @internal The listener validated the peer's new address. */
+  migrated(remote: { address: string; port: number }): void {
+    this.addresses.remote = remote;
+    this.trace(`the peer moved to ${remote.address}:${remote.port}`);
+  }
+
+  /** @internal */
+  pathRtt(): number | null {
+    return this.conn?.srtt ?? null;
+  }
+
+  /**
+   * @internal One end of an in-process pair (core/rudp/pair.ts): connected at once through
+   * `link`; `first` reports `socketConnectComplete`, the other `socketAcceptComplete`.
+   */
+  startPaired(link: PeerLink, localCid: number, peerCid: number, first: boolean): void {
+    this.modeValue = 'client';
+    this.link = link;
+    this.localCid = localCid;
+    this.addresses.local = { address: '', port: 0 };
+    this.addresses.remote = { address: '', port: 0 };
+    this.startConnection(peerCid);
+    this.setState('connected', 'socket pair');
+    this.emit((user) => (first ? user.socketConnectComplete?.(this) : user.socketAcceptComplete?.(this)));
+  }
+
+  /** @internal Tests only: the client moves to a new local port, as behind a NAT that rebinds. */
+  [kRebind](done: () => void): void {
+    const old = this.handle;
+    const remote = this.addresses.remote;
+    if (!old || this.link || !remote || this.ended) return done();
+    const settings = { ipv6: this.ipv6, reuseAddr: false, recvBufferSize: DEFAULT_UDP_BUFFER, sendBufferSize: DEFAULT_UDP_BUFFER, shared: false };
+    openRebound(this.transport, settings, this, remote, (next) => {
+      if (next && this.handle === old && !this.ended) {
+        this.handle = next;
+        old.close();
+        this.addresses.local = next.localAddress();
+      } else next?.close();
+      done();
+    });
+  }
+
   // ---- facts -------------------------------------------------------------------------------
 
   get bytesSent(): number {
@@ -529,22 +584,6 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   override stats(): SocketStats {
     const base = super.stats();
-    if (this.listener) return base;
-    const lanes = { lanes: this.outgoing.laneStats(), unreliableSendDropped: this.outgoing.dropped };
-    const c = this.conn;
-    if (!c) return { ...base, ...lanes };
-    return {
-      ...base,
-      rttMs: c.srtt,
-      rttVarMs: c.rttvar,
-      retransmits: c.retransmits,
-      packetsSent: c.packetsSent,
-      packetsReceived: c.packetsReceived,
-      packetsLost: c.packetsLost,
-      sendRateBytesPerSec: c.sendRate,
-      unackedBytes: c.unackedBytes,
-      ...lanes,
-      unreliableRecvDropped: c.inbound.dropped,
-    };
+    return this.listener ? base : connectionStats(base, this.outgoing, this.conn);
   }
 }

@@ -17,6 +17,9 @@ export const enum PacketType {
   Data = 5,
   Close = 6,
   CloseAck = 7,
+  /** Path validation (core/rudp/migration.ts): 8 random bytes; answered by a PathResponse with the same bytes. */
+  PathChallenge = 8,
+  PathResponse = 9,
 }
 
 export const enum FrameType {
@@ -45,7 +48,7 @@ export function writeHeader(buf: Buffer, type: PacketType, dcid: number, scid: n
 export function readHeader(buf: Buffer): Header | null {
   if (buf.byteLength < HEADER || buf[0] !== WIRE_VERSION) return null;
   const type = buf[1] & 0x0f;
-  if (type < PacketType.Initial || type > PacketType.CloseAck) return null;
+  if (type < PacketType.Initial || type > PacketType.PathResponse) return null;
   return { type, flags: buf[1] >> 4, dcid: buf.readUInt32BE(2), scid: buf.readUInt32BE(6) };
 }
 
