@@ -109,7 +109,7 @@ describe('message sockets over rudp', () => {
   });
 
   it('throws for a bad lane, bad options or a message over maxMessageSize, and counts nothing for them', async () => {
-    const { client, listener } = await rudpPair({ lanes: LANES });
+    const { client, server, listener } = await rudpPair({ lanes: LANES });
     const c = new MessageRecorder('client');
     const mc: IMessageSocket = wrap(client, c);
     const m = Buffer.from('x');
@@ -124,6 +124,10 @@ describe('message sockets over rudp', () => {
     mc.shutdown();
     // After shutdown a bad lane still throws: the checks hold in every state.
     expect(thrownName(() => mc.sendMessage(m, { lane: 2 }))).toBe('RangeError');
+    expect(await c.waitForShutdown()).toBe(ShutdownReason.Normal);
+    // The accepted socket never read the unreliable message, so it holds BY_PEER for it (as a
+    // TCP socket holds its end for unread bytes): its app ends it, which releases the port.
+    server.shutdown();
     listener.shutdown();
   });
 
