@@ -407,6 +407,7 @@ export function recordKeysOf(engine: Engine, server: boolean): RecordKeys | null
   const ours = server ? { key: c.serverWriteKey, salt: c.serverNonce } : { key: c.clientWriteKey, salt: c.clientNonce };
   const theirs = server ? { key: c.clientWriteKey, salt: c.clientNonce } : { key: c.serverWriteKey, salt: c.serverNonce };
   const counter = engine.dtls;
+  const sequencer = sequencers.get(engine); // looked up once: nextSequence runs for every record
   return {
     algorithm,
     // Copies: werift writes into its nonce buffers on every record it protects or opens itself.
@@ -418,7 +419,7 @@ export function recordKeysOf(engine: Engine, server: boolean): RecordKeys | null
     version: (version.major << 8) | version.minor,
     // Through entry 13's sequencer when there is one: it renumbers werift's repeated records
     // above every number it knows of, so it must know the numbers our own records take too.
-    nextSequence: () => sequencers.get(engine)?.take(engine, epoch) ?? ++counter.recordSequenceNumber,
+    nextSequence: sequencer ? () => sequencer.take(engine, epoch) : () => ++counter.recordSequenceNumber,
   };
 }
 
