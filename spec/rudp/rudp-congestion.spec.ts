@@ -12,10 +12,10 @@ afterEach(async () => {
   expect(await cleanupAndCheck(10000)).toEqual([]);
 });
 
-/** The congestion window, from stats(): sendRateBytesPerSec is cwnd / max(1 ms, srtt). */
+/** The congestion window, from stats(): sendRateBytesPerSec is cwnd / max(0.05 ms, srtt). */
 function cwndOf(s: ISocket): number {
   const st = s.stats();
-  return ((st.sendRateBytesPerSec ?? 0) * Math.max(1, st.rttMs ?? 1)) / 1000;
+  return ((st.sendRateBytesPerSec ?? 0) * Math.max(0.05, st.rttMs ?? 100)) / 1000;
 }
 
 const MESSAGES = 40;

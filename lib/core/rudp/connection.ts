@@ -54,16 +54,26 @@ export interface ConnectionSettings {
 
 const PACKET_THRESHOLD = 3;
 const INITIAL_RTT = 100;
+/** Below this queueing delay (ms) a loss is taken as random, not congestion: see lossBeta. */
+const QUEUE_DELAY_MS = 1;
+const RANDOM_LOSS_BETA = 0.8;
+/** The smallest round trip a rate is computed with, in ms. */
+const MIN_RATE_RTT = 0.05;
 /**
  * A lone packet is acknowledged within ACK_DELAY ms (two or more, or one out of order, at the end
  * of the read); both ends are this code, so the sender may count on MAX_ACK_DELAY (QUIC's
  * `max_ack_delay`, which a peer advertises there) with room for a busy event loop.
  */
 const ACK_DELAY = 1;
-const MAX_ACK_DELAY = 5;
+const MAX_ACK_DELAY = 2;
 /** Consecutive probe time-outs double the next one up to this many times (RFC 9002 leaves the cap open). */
 const MAX_PTO_BACKOFF = 3;
 const ACK_RANGES_PER_PACKET = 8;
+/**
+ * The pacer lets out at most this many milliseconds of its rate at once: a Node timer waits a
+ * millisecond or more, so a smaller burst would cap the rate at a burst per timer tick.
+ */
+const PACER_BURST_MS = 2;
 /** A close packet is sent up to this many times, until the peer acknowledges it. */
 const CLOSE_TRIES = 8;
 /**
@@ -160,8 +170,18 @@ export class Connection {
     return this.inFlight;
   }
   get sendRate(): number {
-    return (this.cwnd * 1000) / Math.max(1, this.srtt ?? INITIAL_RTT);
+    return (this.cwnd * 1000) / this.rttForRate();
   }
+  /** The round-trip time rates are computed with (a loopback's can be a few microseconds). */
+  private rttForRate(): number {
+    return Math.max(MIN_RATE_RTT, this.srtt ?? INITIAL_RTT);
+  }
+
+  /** Bytes per millisecond the pacer lets out: 1.25 windows per round trip (RFC 9002 §7.7's N). */
+  private pacingRate(): number {
+    return (1.25 * this.cwnd) / this.rttForRate();
+  }
+
   get retransmits(): number {
     return this.lanes.retransmits;
   }
@@ -374,9 +394,20 @@ export class Connection {
     });
     if (lostLatest > this.recoveryStart) {
       this.recoveryStart = now;
-      this.ssthresh = Math.max(this.cwnd / 2, 2 * this.s.mtu);
+      this.ssthresh = Math.max(this.cwnd * this.lossBeta(), 2 * this.s.mtu);
       this.cwnd = this.ssthresh;
     }
+  }
+
+  /**
+   * How much a loss event shrinks the window (TCP Veno's rule, Fu & Liew 2003, on NewReno): a
+   * loss while the path holds no queue of ours (the smoothed RTT within QUEUE_DELAY_MS of the
+   * smallest seen) is taken as random (a lossy link, not a full buffer) and costs a fifth of
+   * the window; a loss behind a queue halves it, as NewReno does.
+   */
+  private lossBeta(): number {
+    const queueing = (this.srtt ?? INITIAL_RTT) - this.minRtt;
+    return queueing < QUEUE_DELAY_MS ? RANDOM_LOSS_BETA : 0.5;
   }
 
   private declareLost(p: SentPacket): void {
@@ -394,8 +425,8 @@ export class Connection {
     if (this.stopped) return;
     const now = performance.now();
     const mtu = this.s.mtu;
-    const rate = (1.25 * this.cwnd) / Math.max(1, this.srtt ?? INITIAL_RTT); // bytes per ms
-    this.tokens = Math.min(Math.max(10 * mtu, this.cwnd / 4), this.tokens + rate * (now - this.tokensAt));
+    const rate = this.pacingRate();
+    this.tokens = Math.min(Math.max(10 * mtu, this.cwnd / 4, rate * PACER_BURST_MS), this.tokens + rate * (now - this.tokensAt));
     this.tokensAt = now;
     for (;;) {
       const ackNow = this.ackPending > 0 && this.ackDeadline <= now;
@@ -469,7 +500,12 @@ export class Connection {
   private ptoTime(): number {
     if (this.sent.size === 0) return 0;
     const srtt = this.srtt ?? INITIAL_RTT;
-    const base = srtt + Math.max(4 * (this.srtt === null ? srtt / 2 : this.rttvar), 1) + MAX_ACK_DELAY;
+    const rttvar = this.srtt === null ? srtt / 2 : this.rttvar;
+    // RFC 9002's srtt + 4·rttvar, at least a tail-loss probe's 2·srtt (RFC 8985 §7.2) and a
+    // timer's millisecond. The peer's ack delay counts only for a lone packet: the peer acks
+    // two or more at once when its read ends, so with more in flight a lost ACK or tail is
+    // probed after a round trip or two, not after a fixed delay that is many of them on a LAN.
+    const base = Math.max(srtt + 4 * rttvar, 2 * srtt, 1) + (this.sent.size === 1 ? MAX_ACK_DELAY : 0);
     return this.lastElicitSent + base * 2 ** Math.min(this.ptoCount, MAX_PTO_BACKOFF);
   }
 
@@ -482,7 +518,12 @@ export class Connection {
     };
     consider(this.lossTime > 0 ? this.lossTime : this.ptoTime());
     if (this.ackPending > 0) consider(Math.max(this.ackDeadline, now));
-    if (this.inFlight + this.s.mtu <= this.cwnd && this.lanes.hasSendable()) consider(now + 1); // the pacer refills
+    if (this.inFlight + this.s.mtu <= this.cwnd && this.lanes.hasSendable()) {
+      // The pacer refills: a wait shorter than a timer's millisecond is a loop turn instead.
+      const wait = (this.s.mtu - this.tokens) / this.pacingRate();
+      if (wait < 1) this.flushAfterReading();
+      else consider(now + wait);
+    }
     if (this.s.keepAliveMs > 0) consider(this.lastSent + this.s.keepAliveMs);
     if (this.s.idleTimeoutMs > 0) consider(this.lastHeard + this.s.idleTimeoutMs);
     consider(this.inbound.nextDeadline);
