@@ -362,9 +362,9 @@ export class PeerPath implements DatagramHandle {
     private readonly handle: DatagramHandle,
   ) {}
 
-  send(data: Buffer, _port: number | undefined, _address: string | undefined, done: SendDone): void {
+  send(data: Buffer, _port: number | undefined, _address: string | undefined, done?: SendDone): void {
     if (this.released) {
-      queueMicrotask(() => done(new Error('the per-peer path was released')));
+      if (done) queueMicrotask(() => done(new Error('the per-peer path was released')));
       return;
     }
     this.listener.peerSent(data.byteLength);

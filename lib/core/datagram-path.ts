@@ -30,9 +30,11 @@ export interface DatagramSink {
 export interface DatagramPath {
   /**
    * Hands one datagram to the OS: to `address`:`port`, or to the connected peer when `port` is
-   * undefined. `data` must not change until `done`.
+   * undefined. `data` must not change until `done`, or ever when there is no `done`. Without
+   * `done` nothing reports the send: a datagram the OS refuses is a lost datagram (rudp's loss
+   * recovery sends its data again), and Node spares the tick it takes to report one.
    */
-  send(data: Buffer, port: number | undefined, address: string | undefined, done: SendDone): void;
+  send(data: Buffer, port: number | undefined, address: string | undefined, done?: SendDone): void;
   /** Where datagrams and errors go from now on (a hand-over moves them to the successor); null: nowhere. */
   setSink(sink: DatagramSink | null): void;
   /** The local address (the handle is bound). */

@@ -61,10 +61,12 @@ class UdpHandle implements DatagramHandle {
    * ones wait in libuv's queue is queued behind them; the others complete on the next tick, in
    * call order), so one shared `done` serves every datagram.
    */
-  send(data: Buffer, port: number | undefined, address: string | undefined, done: SendDone): void {
+  send(data: Buffer, port: number | undefined, address: string | undefined, done?: SendDone): void {
     const d = this.dgram;
     if (port === undefined) {
-      d.send(data, done);
+      // dgram reports a send only through a callback it runs on the next tick: none, none asked.
+      if (done) d.send(data, done);
+      else d.send(data);
       return;
     }
     // The address is an IP literal the socket checked: resolved at once (see `lookup`), so dgram
@@ -76,13 +78,14 @@ class UdpHandle implements DatagramHandle {
       this.deferred++;
       d.send(data, port, address, (err) => {
         this.deferred--;
-        done(err);
+        done?.(err);
       });
       return;
     }
     let sent = false;
     try {
-      d.send(data, port, address, done);
+      if (done) d.send(data, port, address, done);
+      else d.send(data, port, address);
       sent = true;
     } finally {
       this.lookup.disarm(sent);

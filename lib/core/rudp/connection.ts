@@ -8,6 +8,7 @@
  * {@link Inbound}. It knows no socket: it speaks to its owner through {@link ConnectionHost}.
  */
 import { Inbound, Verdict } from './inbound';
+import { commitPacket, reservePacket } from './packet-slab';
 import { MESSAGE_COST, SendLanes, SentFrag } from './send-lanes';
 import { SentPacket, SentPackets } from './sent-packets';
 import {
@@ -434,11 +435,12 @@ export class Connection {
       const canData = probing || (this.inFlight + mtu <= this.cwnd && this.tokens >= mtu);
       const hasData = canData && this.lanes.hasSendable();
       if (!hasData && !ackNow && !this.creditDirty && !probing) break;
-      const buf = Buffer.allocUnsafe(mtu);
-      writeHeader(buf, PacketType.Data, this.s.peerCid, this.s.localCid);
+      // The packet is written at `base` of a shared slab (packet-slab.ts).
+      const { buf, at: base } = reservePacket(mtu);
+      writeHeader(buf, PacketType.Data, this.s.peerCid, this.s.localCid, 0, base);
       const pn = this.nextPn++;
-      buf.writeUInt32BE(pn, HEADER);
-      let at = HEADER + 4;
+      buf.writeUInt32BE(pn, base + HEADER);
+      let at = base + HEADER + 4;
       const acking = this.ackPending > 0 && this.ranges.length > 0;
       if (acking) at = this.writeAck(buf, at, now);
       // The credit rides on every ACK (cheap), and is resent when a packet that updated it is lost.
@@ -450,9 +452,9 @@ export class Connection {
       }
       const frags: SentFrag[] = [];
       const dataAt = at;
-      if (hasData) at = this.lanes.pack(buf, at, mtu, this.fragSize, frags);
+      if (hasData) at = this.lanes.pack(buf, at, base + mtu, this.fragSize, frags);
       let elicit = at > dataAt;
-      if (at === HEADER + 4 && !probing) {
+      if (at === base + HEADER + 4 && !probing) {
         this.nextPn--; // nothing to say after all
         break;
       }
@@ -461,13 +463,14 @@ export class Connection {
         elicit = true;
       }
       if (probing) this.probes--;
+      const size = at - base;
       if (elicit) {
-        this.sent.push({ pn, time: now, size: at, frags, credit: creditUpdate, gone: false });
-        this.inFlight += at;
-        this.tokens -= at;
+        this.sent.push({ pn, time: now, size, frags, credit: creditUpdate, gone: false });
+        this.inFlight += size;
+        this.tokens -= size;
         this.lastElicitSent = now;
       }
-      this.out(buf.subarray(0, at));
+      this.out(commitPacket(size), now);
     }
     this.reportDone(); // unreliable messages are done once sent
     this.arm();
@@ -488,10 +491,10 @@ export class Connection {
     return at;
   }
 
-  private out(buf: Buffer): void {
+  private out(buf: Buffer, now = performance.now()): void {
     this.packetsSent++;
     this.bytesOut += buf.byteLength;
-    this.lastSent = performance.now();
+    this.lastSent = now;
     this.host.sendDatagram(buf);
   }
 

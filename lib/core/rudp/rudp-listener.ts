@@ -218,7 +218,7 @@ export class RudpListener {
   out(buf: Buffer, address: string, port: number): void {
     if (this.handleClosed) return;
     this.totals.bytesSent += buf.byteLength;
-    this.handle.send(buf, port, address, () => {});
+    this.handle.send(buf, port, address); // unreported: see RudpSocket.wireNow
   }
 
   /** @internal An accepted connection ended. */

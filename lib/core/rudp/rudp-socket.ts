@@ -285,12 +285,14 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   /** One datagram out, through the simulator if any. */
   private wire(buf: Buffer): void {
-    const go = (): void => {
-      if (this.link) this.link.send(buf);
-      else this.handle?.send(buf, undefined, undefined, () => {});
-    };
-    if (this.simulator) this.simulator.apply(go, buf.byteLength);
-    else go();
+    if (this.simulator) this.simulator.apply(() => this.wireNow(buf), buf.byteLength);
+    else this.wireNow(buf);
+  }
+
+  /** Unreported (no `done`): a datagram the OS refuses is a lost packet, which loss recovery sends again. */
+  private wireNow(buf: Buffer): void {
+    if (this.link) this.link.send(buf);
+    else this.handle?.send(buf, undefined, undefined);
   }
 
   // ---- server --------------------------------------------------------------------------

@@ -37,11 +37,12 @@ export interface Header {
   scid: number;
 }
 
-export function writeHeader(buf: Buffer, type: PacketType, dcid: number, scid: number, flags = 0): void {
-  buf[0] = WIRE_VERSION;
-  buf[1] = (type & 0x0f) | ((flags & 0x0f) << 4);
-  buf.writeUInt32BE(dcid >>> 0, 2);
-  buf.writeUInt32BE(scid >>> 0, 6);
+/** Writes the header at `at` (0 unless the packet is written into a larger buffer). */
+export function writeHeader(buf: Buffer, type: PacketType, dcid: number, scid: number, flags = 0, at = 0): void {
+  buf[at] = WIRE_VERSION;
+  buf[at + 1] = (type & 0x0f) | ((flags & 0x0f) << 4);
+  buf.writeUInt32BE(dcid >>> 0, at + 2);
+  buf.writeUInt32BE(scid >>> 0, at + 6);
 }
 
 /** Null for anything that is not a packet of this version (dropped, never thrown). */
