@@ -6,7 +6,7 @@
  */
 import { ISocket } from '../../lib';
 import { MESSAGE_COST } from '../../lib/core/rudp/send-lanes';
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../../lib/core/rudp/rudp-socket';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../../lib/core/rudp/options';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
 import { memory } from './forge';
 import { pattern, rudp, rudpListener, WAIT } from './helpers';

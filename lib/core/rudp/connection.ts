@@ -2,18 +2,19 @@
  * One rudp connection's reliability engine, after RFC 9000/9002 (docs/rudp-wire.md): packet
  * numbers never reused, ACK ranges with the ack delay, loss detection by packet threshold (3)
  * and time threshold (9/8 × max(srtt, latest RTT)), a probe time-out, retransmission of lost
- * reliable fragments in new packets, NewReno congestion control with a token-bucket pacer, and a
+ * reliable fragments in new packets, congestion control and pacing ({@link Congestion}), and a
  * byte credit (flow control) granted by the receiver as the app reads and enforced on the peer.
  * What is sent comes from {@link SendLanes} (the app's queue, in lanes); what arrives goes to
  * {@link Inbound}. It knows no socket: it speaks to its owner through {@link ConnectionHost}.
  */
+import { Congestion } from './congestion';
 import { Inbound, Verdict } from './inbound';
 import { commitPacket, reservePacket } from './packet-slab';
 import { MESSAGE_COST, SendLanes, SentFrag } from './send-lanes';
+import { RttEstimate } from './rtt';
 import { SentPacket, SentPackets } from './sent-packets';
 import {
   ackSize,
-  AckInfo,
   CloseCode,
   CREDIT_SIZE,
   FRAGMENT_OVERHEAD,
@@ -21,7 +22,7 @@ import {
   HEADER,
   MAX_ACK_RANGES,
   PacketType,
-  readFrames,
+  FrameReader,
   writeCredit,
   writeHeader,
 } from './wire';
@@ -41,7 +42,7 @@ export interface ConnectionHost {
   protocolError(why: string): void;
   /** After {@link Connection.close}: the peer acknowledged the close, or the tries ran out. The path may go. */
   closeFinished(): void;
-  trace(message: string): void;
+  traceLine(message: string): void;
 }
 
 export interface ConnectionSettings {
@@ -54,12 +55,6 @@ export interface ConnectionSettings {
 }
 
 const PACKET_THRESHOLD = 3;
-const INITIAL_RTT = 100;
-/** Below this queueing delay (ms) a loss is taken as random, not congestion: see lossBeta. */
-const QUEUE_DELAY_MS = 1;
-const RANDOM_LOSS_BETA = 0.8;
-/** The smallest round trip a rate is computed with, in ms. */
-const MIN_RATE_RTT = 0.05;
 /**
  * A lone packet is acknowledged within ACK_DELAY ms (two or more, or one out of order, at the end
  * of the read); both ends are this code, so the sender may count on MAX_ACK_DELAY (QUIC's
@@ -70,11 +65,6 @@ const MAX_ACK_DELAY = 2;
 /** Consecutive probe time-outs double the next one up to this many times (RFC 9002 leaves the cap open). */
 const MAX_PTO_BACKOFF = 3;
 const ACK_RANGES_PER_PACKET = 8;
-/**
- * The pacer lets out at most this many milliseconds of its rate at once: a Node timer waits a
- * millisecond or more, so a smaller burst would cap the rate at a burst per timer tick.
- */
-const PACER_BURST_MS = 2;
 /** A close packet is sent up to this many times, until the peer acknowledges it. */
 const CLOSE_TRIES = 8;
 /**
@@ -88,21 +78,41 @@ export function receiveWindow(maxMessageSize: number): number {
   return Math.max(INITIAL_CREDIT, 2 * (maxMessageSize + MESSAGE_COST));
 }
 
+/**
+ * The frames of the packet being read, for every connection of the process: one reader, not one
+ * per connection (an idle connection keeps no parsed packet). receive() is never re-entered while
+ * it reads them: packets arrive as events of their own, and nothing it calls delivers one.
+ */
+const FRAMES = new FrameReader();
+
+// The timer and loop-turn callbacks, shared by every connection (they get it as an argument): a
+// bound function or an arrow per connection would be an object per connection, idle ones too.
+function tick(c: Connection): void {
+  c.ticked();
+}
+function readFlush(c: Connection): void {
+  c.readFlushed();
+}
+function sendCloseAgain(c: Connection): void {
+  c.sendClose();
+}
+
+/** A packet without data: its (never written) list of fragments. */
+const NO_FRAGS: SentFrag[] = [];
+
+/** The earlier of a deadline `at` and `t`, where `t` of 0 (or less) is no deadline. */
+function soonest(at: number, t: number): number {
+  return t > 0 && t < at ? t : at;
+}
+
 export class Connection {
   // sending
   private readonly sent = new SentPackets();
   private nextPn = 0;
   private inFlight = 0;
   private largestAcked = -1;
-  cwnd: number;
-  private ssthresh = Infinity;
-  private recoveryStart = -1;
-  private tokens: number;
-  private tokensAt = performance.now();
-  srtt: number | null = null;
-  rttvar = 0;
-  private minRtt = Infinity;
-  private latestRtt = 0;
+  readonly rtt = new RttEstimate(MAX_ACK_DELAY);
+  readonly cc: Congestion;
   private ptoCount = 0;
   private probes = 0;
   private lossTime = 0;
@@ -118,6 +128,8 @@ export class Connection {
   private ackPending = 0;
   private ackDeadline = 0;
   readonly inbound: Inbound;
+  /** The packets an ACK acknowledged (reused: onAck). */
+  private readonly newlyAcked: SentPacket[] = [];
   private grantedCredit: number;
   private creditDirty = false;
   private lastHeard = performance.now();
@@ -144,8 +156,7 @@ export class Connection {
   ) {
     // A fragment fits any packet: header, packet number, a full ACK, a credit and a PING besides.
     this.fragSize = s.mtu - HEADER - 4 - FRAGMENT_OVERHEAD - ackSize(ACK_RANGES_PER_PACKET) - CREDIT_SIZE - 1;
-    this.cwnd = 10 * s.mtu;
-    this.tokens = this.cwnd;
+    this.cc = new Congestion(s.mtu, this.rtt, host);
     this.inbound = new Inbound(s.maxMessageSize, receiveWindow(s.maxMessageSize));
     this.grantedCredit = INITIAL_CREDIT;
     // The real credit goes at once: a message larger than the initial credit waits for it.
@@ -171,16 +182,13 @@ export class Connection {
     return this.inFlight;
   }
   get sendRate(): number {
-    return (this.cwnd * 1000) / this.rttForRate();
+    return this.cc.sendRate;
   }
-  /** The round-trip time rates are computed with (a loopback's can be a few microseconds). */
-  private rttForRate(): number {
-    return Math.max(MIN_RATE_RTT, this.srtt ?? INITIAL_RTT);
+  get srtt(): number | null {
+    return this.rtt.srtt;
   }
-
-  /** Bytes per millisecond the pacer lets out: 1.25 windows per round trip (RFC 9002 §7.7's N). */
-  private pacingRate(): number {
-    return (1.25 * this.cwnd) / this.rttForRate();
+  get rttvar(): number {
+    return this.rtt.rttvar;
   }
 
   get retransmits(): number {
@@ -213,16 +221,17 @@ export class Connection {
     return this.closeCode !== null;
   }
 
-  private readonly sendClose = (): void => {
+  /** @internal Sends the close packet, again on its timer (sendCloseAgain) until acknowledged. */
+  sendClose(): void {
     if (this.closeCode === null) return;
     if (this.closeTries++ >= CLOSE_TRIES) return this.closeDone();
     const buf = Buffer.alloc(HEADER + 1);
     writeHeader(buf, PacketType.Close, this.s.peerCid, this.s.localCid);
     buf[HEADER] = this.closeCode;
     this.out(buf);
-    const interval = Math.min(200, Math.max(10, 2 * (this.srtt ?? INITIAL_RTT)));
-    this.closeTimer = setTimeout(this.sendClose, interval);
-  };
+    const interval = Math.min(200, Math.max(10, 2 * this.rtt.smoothed));
+    this.closeTimer = setTimeout(sendCloseAgain, interval, this);
+  }
 
   private closeDone(): void {
     if (this.closeCode === null) return;
@@ -270,20 +279,21 @@ export class Connection {
     }
     if (type !== PacketType.Data || buf.byteLength < HEADER + 4) return;
     const pn = buf.readUInt32BE(HEADER);
-    const frames = readFrames(buf.subarray(HEADER + 4));
-    if (frames === null) return;
+    const frames = FRAMES;
+    if (!frames.read(buf, HEADER + 4)) return;
     this.packetsReceived++;
     const fresh = this.noteReceived(pn, now);
-    for (const a of frames.acks) this.onAck(a, now);
-    if (frames.credit !== null && frames.credit > this.lanes.peerCredit) this.lanes.peerCredit = frames.credit;
+    for (let k = 0; k < frames.acks; k++) this.onAck(frames.ackDelay[k], frames.ackFirst[k], frames.ackCount[k], now);
+    if (frames.credit > this.lanes.peerCredit) this.lanes.peerCredit = frames.credit;
     if (frames.elicit) {
       this.ackPending++;
       if (!fresh || this.ackPending >= 2 || pn !== this.ranges[0]?.[1]) this.ackDeadline = now;
       else if (this.ackDeadline === 0) this.ackDeadline = now + ACK_DELAY;
     }
-    if (fresh && frames.frags.length > 0) {
+    if (fresh && frames.fragCount > 0) {
       const before = this.inbound.waiting;
-      for (const f of frames.frags) {
+      for (let k = 0; k < frames.fragCount; k++) {
+        const f = frames.frags[k];
         const verdict = this.inbound.fragment(f, now);
         if (verdict !== Verdict.Ok) return this.refuse(verdict, f.total);
       }
@@ -299,13 +309,14 @@ export class Connection {
   private flushAfterReading(): void {
     if (this.readFlushQueued) return;
     this.readFlushQueued = true;
-    setImmediate(this.readFlushTask);
+    setImmediate(readFlush, this);
   }
 
-  private readonly readFlushTask = (): void => {
+  /** @internal The loop turn after a read (readFlush). */
+  readFlushed(): void {
     this.readFlushQueued = false;
     this.flush();
-  };
+  }
 
   /** The peer broke flow control or sent a message over the limit: close, and say why. */
   private refuse(verdict: Verdict, total: number): void {
@@ -342,22 +353,25 @@ export class Connection {
     return true;
   }
 
-  private onAck(a: AckInfo, now: number): void {
-    const newlyAcked: SentPacket[] = [];
-    for (const [lo, hi] of a.ranges) this.sent.takeRange(lo, hi, newlyAcked);
+  /** An ACK frame: its delay, and its `count` ranges at `first` of the frame reader's ranges (newest first). */
+  private onAck(delayMs: number, first: number, count: number, now: number): void {
+    const r = FRAMES.ranges;
+    const newlyAcked = this.newlyAcked;
+    newlyAcked.length = 0;
+    for (let k = 0; k < count; k++) this.sent.takeRange(r[first + 2 * k], r[first + 2 * k + 1], newlyAcked);
     if (newlyAcked.length === 0) return;
     let largest = newlyAcked[0];
+    this.cc.ackStart();
     for (const p of newlyAcked) {
       if (p.pn > largest.pn) largest = p;
       this.inFlight -= p.size;
-      if (p.time > this.recoveryStart) {
-        if (this.cwnd < this.ssthresh) this.cwnd += p.size;
-        else this.cwnd += (this.s.mtu * p.size) / this.cwnd;
-      }
+      this.cc.acked(p.size, p.time);
       for (const f of p.frags) this.lanes.acked(f);
     }
+    newlyAcked.length = 0; // holds no packet longer than needed
     if (largest.pn > this.largestAcked) this.largestAcked = largest.pn;
-    if (largest.pn === a.ranges[0]?.[1]) this.rttSample(now - largest.time, a.delayMs);
+    if (count > 0 && largest.pn === r[first + 1]) this.rtt.sample(now - largest.time, delayMs);
+    this.cc.ackEnd(now);
     this.ptoCount = 0;
     this.detectLoss(now);
     this.reportDone();
@@ -368,21 +382,8 @@ export class Connection {
     if (n > 0) this.host.messagesDone(n);
   }
 
-  private rttSample(rtt: number, delayMs: number): void {
-    this.latestRtt = rtt;
-    this.minRtt = Math.min(this.minRtt, rtt);
-    if (this.srtt === null) {
-      this.srtt = rtt;
-      this.rttvar = rtt / 2;
-      return;
-    }
-    const adjusted = rtt - Math.min(delayMs, MAX_ACK_DELAY) >= this.minRtt ? rtt - Math.min(delayMs, MAX_ACK_DELAY) : rtt;
-    this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - adjusted);
-    this.srtt = 0.875 * this.srtt + 0.125 * adjusted;
-  }
-
   private detectLoss(now: number): void {
-    const delay = Math.max(1, (9 / 8) * Math.max(this.latestRtt, this.srtt ?? INITIAL_RTT));
+    const delay = Math.max(1, (9 / 8) * Math.max(this.rtt.latestRtt, this.rtt.smoothed));
     this.lossTime = 0;
     let lostLatest = -1;
     this.sent.forEach((p) => {
@@ -393,22 +394,7 @@ export class Connection {
       } else if (this.lossTime === 0 || p.time + delay < this.lossTime) this.lossTime = p.time + delay;
       return true;
     });
-    if (lostLatest > this.recoveryStart) {
-      this.recoveryStart = now;
-      this.ssthresh = Math.max(this.cwnd * this.lossBeta(), 2 * this.s.mtu);
-      this.cwnd = this.ssthresh;
-    }
-  }
-
-  /**
-   * How much a loss event shrinks the window (TCP Veno's rule, Fu & Liew 2003, on NewReno): a
-   * loss while the path holds no queue of ours (the smoothed RTT within QUEUE_DELAY_MS of the
-   * smallest seen) is taken as random (a lossy link, not a full buffer) and costs a fifth of
-   * the window; a loss behind a queue halves it, as NewReno does.
-   */
-  private lossBeta(): number {
-    const queueing = (this.srtt ?? INITIAL_RTT) - this.minRtt;
-    return queueing < QUEUE_DELAY_MS ? RANDOM_LOSS_BETA : 0.5;
+    if (lostLatest >= 0) this.cc.lost(lostLatest, now);
   }
 
   private declareLost(p: SentPacket): void {
@@ -426,13 +412,11 @@ export class Connection {
     if (this.stopped) return;
     const now = performance.now();
     const mtu = this.s.mtu;
-    const rate = this.pacingRate();
-    this.tokens = Math.min(Math.max(10 * mtu, this.cwnd / 4, rate * PACER_BURST_MS), this.tokens + rate * (now - this.tokensAt));
-    this.tokensAt = now;
+    this.cc.refill(now);
     for (;;) {
       const ackNow = this.ackPending > 0 && this.ackDeadline <= now;
       const probing = this.probes > 0;
-      const canData = probing || (this.inFlight + mtu <= this.cwnd && this.tokens >= mtu);
+      const canData = probing || this.cc.canSend(this.inFlight);
       const hasData = canData && this.lanes.hasSendable();
       if (!hasData && !ackNow && !this.creditDirty && !probing) break;
       // The packet is written at `base` of a shared slab (packet-slab.ts).
@@ -450,7 +434,8 @@ export class Connection {
         at = writeCredit(buf, at, this.grantedCredit);
         this.creditDirty = false;
       }
-      const frags: SentFrag[] = [];
+      // A packet without data shares one empty list (pack() is the only writer, and only with data).
+      const frags: SentFrag[] = hasData ? [] : NO_FRAGS;
       const dataAt = at;
       if (hasData) at = this.lanes.pack(buf, at, base + mtu, this.fragSize, frags);
       let elicit = at > dataAt;
@@ -467,7 +452,7 @@ export class Connection {
       if (elicit) {
         this.sent.push({ pn, time: now, size, frags, credit: creditUpdate, gone: false });
         this.inFlight += size;
-        this.tokens -= size;
+        this.cc.spend(size);
         this.lastElicitSent = now;
       }
       this.out(commitPacket(size), now);
@@ -502,8 +487,8 @@ export class Connection {
 
   private ptoTime(): number {
     if (this.sent.size === 0) return 0;
-    const srtt = this.srtt ?? INITIAL_RTT;
-    const rttvar = this.srtt === null ? srtt / 2 : this.rttvar;
+    const srtt = this.rtt.smoothed;
+    const rttvar = this.rtt.srtt === null ? srtt / 2 : this.rtt.rttvar;
     // RFC 9002's srtt + 4·rttvar, at least a tail-loss probe's 2·srtt (RFC 8985 §7.2) and a
     // timer's millisecond. The peer's ack delay counts only for a lone packet: the peer acks
     // two or more at once when its read ends, so with more in flight a lost ACK or tail is
@@ -515,34 +500,32 @@ export class Connection {
   private arm(): void {
     if (this.stopped) return;
     const now = performance.now();
-    let at = Infinity;
-    const consider = (t: number): void => {
-      if (t > 0 && t < at) at = t;
-    };
-    consider(this.lossTime > 0 ? this.lossTime : this.ptoTime());
-    if (this.ackPending > 0) consider(Math.max(this.ackDeadline, now));
-    if (this.inFlight + this.s.mtu <= this.cwnd && this.lanes.hasSendable()) {
+    // The earliest deadline of these (0: none).
+    let at = soonest(Infinity, this.lossTime > 0 ? this.lossTime : this.ptoTime());
+    if (this.ackPending > 0) at = soonest(at, Math.max(this.ackDeadline, now));
+    if (this.cc.windowOpen(this.inFlight) && this.lanes.hasSendable()) {
       // The pacer refills: a wait shorter than a timer's millisecond is a loop turn instead.
-      const wait = (this.s.mtu - this.tokens) / this.pacingRate();
+      const wait = this.cc.pacerWait;
       if (wait < 1) this.flushAfterReading();
-      else consider(now + wait);
+      else at = soonest(at, now + wait);
     }
-    if (this.s.keepAliveMs > 0) consider(this.lastSent + this.s.keepAliveMs);
-    if (this.s.idleTimeoutMs > 0) consider(this.lastHeard + this.s.idleTimeoutMs);
-    consider(this.inbound.nextDeadline);
+    if (this.s.keepAliveMs > 0) at = soonest(at, this.lastSent + this.s.keepAliveMs);
+    if (this.s.idleTimeoutMs > 0) at = soonest(at, this.lastHeard + this.s.idleTimeoutMs);
+    at = soonest(at, this.inbound.nextDeadline);
     if (at === Infinity) return;
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.tick, Math.max(0, Math.ceil(at - now))); // not early: Node rounds a fraction down
+    this.timer = setTimeout(tick, Math.max(0, Math.ceil(at - now)), this); // not early: Node rounds a fraction down
   }
 
-  private readonly tick = (): void => {
+  /** @internal The connection's timer (tick). */
+  ticked(): void {
     this.timer = null;
     if (this.stopped) return;
     const now = performance.now();
     if (this.s.idleTimeoutMs > 0 && now - this.lastHeard >= this.s.idleTimeoutMs) {
-      this.host.trace(`idle for ${this.s.idleTimeoutMs} ms`);
+      this.host.traceLine(`idle for ${this.s.idleTimeoutMs} ms`);
       this.stop();
       this.host.idleTimedOut();
       return;
@@ -557,5 +540,5 @@ export class Connection {
     }
     if (this.s.keepAliveMs > 0 && now - this.lastSent >= this.s.keepAliveMs && this.probes === 0) this.probes = 1;
     this.flush();
-  };
+  }
 }

@@ -41,10 +41,14 @@ export const enum Verdict {
   TooLarge,
 }
 
+/** The (never written) map of a connection that has no incomplete unreliable message yet. */
+const NO_REASSEMBLIES = new Map<number, Reassembly>();
+
 export class Inbound {
-  private readonly lanes = new Map<number, LaneIn>();
-  /** Incomplete unreliable messages, the least recently added to first. */
-  private readonly unreliable = new Map<number, Reassembly>();
+  /** Per lane number (0…255), made at its first fragment: an idle connection holds no map. */
+  private readonly lanes: (LaneIn | undefined)[] = [];
+  /** Incomplete unreliable messages, the least recently added to first (the shared empty map until the first). */
+  private unreliable = NO_REASSEMBLIES;
   private unreliableBytes = 0;
   /** Whole messages waiting for the app, and each one's cost (negative: unreliable). */
   private readonly inbox = new Fifo<Buffer>();
@@ -74,8 +78,8 @@ export class Inbound {
       this.unreliableFragment(f, now);
       return Verdict.Ok;
     }
-    let lane = this.lanes.get(f.lane);
-    if (lane === undefined) this.lanes.set(f.lane, (lane = { next: 0, partial: new Map() }));
+    let lane = this.lanes[f.lane];
+    if (lane === undefined) this.lanes[f.lane] = lane = { next: 0, partial: new Map() };
     if (f.msgId < lane.next) return Verdict.Ok; // delivered before
     let m = lane.partial.get(f.msgId);
     if (m === undefined) {
@@ -127,6 +131,7 @@ export class Inbound {
       return;
     }
     if (f.len === f.total) return this.unreliableWhole(fragmentBytes(f));
+    if (this.unreliable === NO_REASSEMBLIES) this.unreliable = new Map();
     let m = this.unreliable.get(f.msgId);
     if (m === undefined) {
       while (this.unreliableBytes + f.total > this.window && this.unreliable.size > 0) this.dropOldest();
@@ -195,6 +200,7 @@ export class Inbound {
 
   /** When the next incomplete unreliable message times out; 0 if none. */
   get nextDeadline(): number {
+    if (this.unreliable.size === 0) return 0; // no iterator: this is asked after every flush
     for (const m of this.unreliable.values()) return m.at + UNRELIABLE_TIMEOUT_MS;
     return 0;
   }

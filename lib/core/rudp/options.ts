@@ -1,6 +1,39 @@
-/** The checks of rudp's `lanes` option and of a send's options (bad ones are programming errors: they throw). */
+/** The checks of rudp's socket options and of a send's options (bad ones are programming errors: they throw). */
+import type { SocketOptions } from '../../api';
 import type { SendOptions } from '../../api-rudp';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../defaults';
+import { checkCount, checkTimeout } from '../validate';
 import type { LaneConfig } from './send-lanes';
+
+export const DEFAULT_RUDP_IDLE_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
+export const DEFAULT_MTU = 1200;
+
+/** The settings a socket reads from its options (checked in the constructor). */
+export interface RudpSettings {
+  idleTimeoutMs: number;
+  keepAliveMs: number;
+  mtu: number;
+  maxMessageSize: number;
+  connectTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  lanes: readonly LaneConfig[];
+}
+
+export function rudpSettings(o: SocketOptions): RudpSettings {
+  const idleTimeoutMs = checkTimeout('idleTimeoutMs', o.idleTimeoutMs, DEFAULT_RUDP_IDLE_TIMEOUT_MS);
+  const mtu = checkCount('mtu', o.mtu, DEFAULT_MTU, 576);
+  if (mtu > 65507) throw new RangeError('mtu: at most 65507');
+  return {
+    idleTimeoutMs,
+    keepAliveMs: checkTimeout('keepAliveMs', o.keepAliveMs, Math.floor(idleTimeoutMs / 3)),
+    mtu,
+    maxMessageSize: checkCount('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 0),
+    connectTimeoutMs: checkTimeout('connectTimeoutMs', o.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+    shutdownTimeoutMs: checkTimeout('shutdownTimeoutMs', o.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS),
+    lanes: checkLanes(o.lanes),
+  };
+}
 
 /** The lane index is one byte on the wire. */
 export const MAX_LANES = 255;

@@ -10,24 +10,21 @@ import { SocketErrorCode, SocketStateError } from '../../errors';
 import { reasonForError } from '../os-errors';
 import { isAddressError, parseBindHost, parseHostPort, resolveHost } from '../address';
 import { DatagramHandle, DatagramSink, DatagramTransport } from '../datagram-path';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_SHUTDOWN_TIMEOUT_MS, DEFAULT_UDP_BUFFER } from '../defaults';
+import { DEFAULT_UDP_BUFFER } from '../defaults';
 import { RECV_FROM, RECV_PLAIN } from '../recv-route';
 import { SocketBase } from '../socket-base';
 import { TransitionTable } from '../socket-state';
 import { kUpgradeTo, UpgradeOffer } from '../upgrade';
-import { checkBuffer, checkCount, checkPort, checkString, checkTimeout } from '../validate';
+import { checkBuffer, checkCount, checkPort, checkString } from '../validate';
 import { Connection, ConnectionHost, INITIAL_CREDIT } from './connection';
 import { answerChallenge, kRebind, openRebound } from './migration';
-import { checkLanes, checkSendOptions } from './options';
+import { checkSendOptions, RudpSettings, rudpSettings } from './options';
 import { RudpListener } from './rudp-listener';
 import { connectionStats } from './rudp-stats';
-import { LaneConfig, SendLanes, sendQueueLimit } from './send-lanes';
+import { SendLanes, sendQueueLimit } from './send-lanes';
 import { Simulator } from './simulate';
 import { CloseCode, COOKIE_BYTES, HEADER, INITIAL_SIZE, newConnectionId, PacketType, readHeader, writeHeader } from './wire';
 
-export const DEFAULT_RUDP_IDLE_TIMEOUT_MS = 10_000;
-export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
-export const DEFAULT_MTU = 1200;
 const INITIAL_RETRY_MS = 250;
 
 /** `idle -> connected`: an accepted connection. No `closing` state is reported: a flushing socket stays `connected`. */
@@ -45,32 +42,6 @@ export const RUDP_TRANSITIONS: TransitionTable = {
   takenOver: [],
 };
 
-/** The settings a socket reads from its options (checked in the constructor). */
-export interface RudpSettings {
-  idleTimeoutMs: number;
-  keepAliveMs: number;
-  mtu: number;
-  maxMessageSize: number;
-  connectTimeoutMs: number;
-  shutdownTimeoutMs: number;
-  lanes: readonly LaneConfig[];
-}
-
-export function rudpSettings(o: SocketOptions): RudpSettings {
-  const idleTimeoutMs = checkTimeout('idleTimeoutMs', o.idleTimeoutMs, DEFAULT_RUDP_IDLE_TIMEOUT_MS);
-  const mtu = checkCount('mtu', o.mtu, DEFAULT_MTU, 576);
-  if (mtu > 65507) throw new RangeError('mtu: at most 65507');
-  return {
-    idleTimeoutMs,
-    keepAliveMs: checkTimeout('keepAliveMs', o.keepAliveMs, Math.floor(idleTimeoutMs / 3)),
-    mtu,
-    maxMessageSize: checkCount('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 0),
-    connectTimeoutMs: checkTimeout('connectTimeoutMs', o.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
-    shutdownTimeoutMs: checkTimeout('shutdownTimeoutMs', o.shutdownTimeoutMs, DEFAULT_SHUTDOWN_TIMEOUT_MS),
-    lanes: checkLanes(o.lanes),
-  };
-}
-
 /** What an accepted socket sends through: the listener's handle, to its peer. */
 export interface PeerLink {
   send(data: Buffer): void;
@@ -78,7 +49,7 @@ export interface PeerLink {
   release(): void;
 }
 
-export class RudpSocket extends SocketBase implements DatagramSink {
+export class RudpSocket extends SocketBase implements DatagramSink, ConnectionHost {
   readonly type = 'rudp' as const;
   protected readonly flag = LogFlag.Rudp;
   readonly settings: RudpSettings;
@@ -254,33 +225,54 @@ export class RudpSocket extends SocketBase implements DatagramSink {
 
   private startConnection(peerCid: number): void {
     const s = this.settings;
-    const host: ConnectionHost = {
-      sendDatagram: (buf) => this.wire(buf),
-      messagesDone: (n) => {
-        for (let i = 0; i < n; i++) this.emitSendResult();
-        if (this.view.shutdownAsked && this.outgoing.pending === 0) this.finishClose();
-      },
-      messageReady: () => this.serveRecv(),
-      peerClosed: (code) => {
-        if (code !== CloseCode.Normal) {
-          this.trace(`the peer closed the connection for an error (code ${code})`);
-          this.reportShutdown(ShutdownReason.Lost, true);
-        } else if (this.partial === null && this.conn?.inbound.waiting === 0) this.reportShutdown(ShutdownReason.ByPeer, true);
-        else this.peerGone = true; // as on a stream: what arrived is read first
-      },
-      protocolError: (why) => {
-        this.trace(`${why}; closing the connection`);
-        this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true);
-      },
-      idleTimedOut: () => this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true),
-      closeFinished: () => this.releasePath(),
-      trace: (m) => this.trace(m),
-    };
     this.conn = new Connection(
       { localCid: this.localCid, peerCid, mtu: s.mtu, maxMessageSize: s.maxMessageSize, idleTimeoutMs: s.idleTimeoutMs, keepAliveMs: s.keepAliveMs },
-      host,
+      this, // the socket is its connection's host (methods, not closures: an idle connection costs less)
       this.outgoing,
     );
+  }
+
+  // ---- the connection's host (ConnectionHost) ------------------------------------------------
+
+  /** @internal */
+  sendDatagram(buf: Buffer): void {
+    this.wire(buf);
+  }
+
+  /** @internal */
+  messagesDone(n: number): void {
+    for (let i = 0; i < n; i++) this.emitSendResult();
+    if (this.view.shutdownAsked && this.outgoing.pending === 0) this.finishClose();
+  }
+
+  /** @internal */
+  messageReady(): void {
+    this.serveRecv();
+  }
+
+  /** @internal */
+  peerClosed(code: CloseCode): void {
+    if (code !== CloseCode.Normal) {
+      this.trace(`the peer closed the connection for an error (code ${code})`);
+      this.reportShutdown(ShutdownReason.Lost, true);
+    } else if (this.partial === null && this.conn?.inbound.waiting === 0) this.reportShutdown(ShutdownReason.ByPeer, true);
+    else this.peerGone = true; // as on a stream: what arrived is read first
+  }
+
+  /** @internal */
+  protocolError(why: string): void {
+    this.trace(`${why}; closing the connection`);
+    this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true);
+  }
+
+  /** @internal */
+  idleTimedOut(): void {
+    this.reportShutdown(this.view.shutdownAsked ? ShutdownReason.Normal : ShutdownReason.Lost, true);
+  }
+
+  /** @internal */
+  closeFinished(): void {
+    this.releasePath();
   }
 
   /** One datagram out, through the simulator if any. */

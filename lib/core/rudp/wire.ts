@@ -128,12 +128,6 @@ export function fragmentBytes(f: Fragment): Buffer {
   return b;
 }
 
-/** Ack ranges, newest first, inclusive. */
-export interface AckInfo {
-  delayMs: number;
-  ranges: [number, number][];
-}
-
 /** FRAGMENT: type, lane, message ID, offset, message length, fragment length. */
 export const FRAGMENT_OVERHEAD = 1 + 1 + 4 + 4 + 4 + 2;
 /** UNRELIABLE: type, message ID, offset, message length, fragment length. */
@@ -176,58 +170,90 @@ export function writeCredit(buf: Buffer, at: number, credit: number): number {
   return at + CREDIT_SIZE;
 }
 
-export interface Frames {
-  acks: AckInfo[];
-  frags: Fragment[];
-  credit: number | null;
-  elicit: boolean;
-}
+/**
+ * The frames of one Data packet, parsed into storage that is reused from packet to packet: a packet costs no objects beyond what its messages need, which on a
+ * busy connection is the difference between a garbage collection now and then and one every
+ * few hundred packets. What `read` found is valid until the next `read`; the connections share
+ * one (connection.ts).
+ */
+export class FrameReader {
+  /** ACK frames: the ack delay of each, and where its ranges start in {@link FrameReader.ranges} and how many it has. */
+  acks = 0;
+  readonly ackDelay: number[] = [];
+  readonly ackFirst: number[] = [];
+  readonly ackCount: number[] = [];
+  /** Every ACK frame's ranges, newest first, as lo, hi, lo, hi… (inclusive). */
+  readonly ranges: number[] = [];
+  /** FRAGMENT and UNRELIABLE frames: `frags[0 … fragCount)`. */
+  fragCount = 0;
+  readonly frags: Fragment[] = [];
+  /** A CREDIT frame's value, or -1. */
+  credit = -1;
+  /** An ack-eliciting frame was there. */
+  elicit = false;
 
-/** Parses the frames of a Data packet's body; null if malformed (the whole packet is then dropped). */
-export function readFrames(body: Buffer): Frames | null {
-  const acks: AckInfo[] = [];
-  const frags: Fragment[] = [];
-  let credit: number | null = null;
-  let elicit = false;
-  let i = 0;
-  try {
-    while (i < body.byteLength) {
-      const t = body[i++];
-      if (t === FrameType.Ack) {
-        const delayMs = body.readUInt16BE(i);
-        const n = body[i + 2];
-        i += 3;
-        const ranges: [number, number][] = [];
-        for (let k = 0; k < n; k++, i += 8) {
-          const lo = body.readUInt32BE(i);
-          const hi = body.readUInt32BE(i + 4);
-          if (lo > hi) return null;
-          ranges.push([lo, hi]);
-        }
-        acks.push({ delayMs, ranges });
-      } else if (t === FrameType.Fragment || t === FrameType.Unreliable) {
-        const reliable = t === FrameType.Fragment;
-        const lane = reliable ? body[i++] : 0;
-        const msgId = body.readUInt32BE(i);
-        const offset = body.readUInt32BE(i + 4);
-        const total = body.readUInt32BE(i + 8);
-        const len = body.readUInt16BE(i + 12);
-        i += 14;
-        if (i + len > body.byteLength || offset + len > total || (len === 0 && total !== 0)) return null;
-        frags.push({ reliable, lane, msgId, offset, total, packet: body, at: i, len });
-        i += len;
-        elicit = true;
-      } else if (t === FrameType.Ping) {
-        elicit = true;
-      } else if (t === FrameType.Credit) {
-        credit = body.readUInt32BE(i) * 0x100000000 + body.readUInt32BE(i + 4);
-        i += 8;
-      } else return null;
+  /** Parses the frames of `buf` from `start`; false if malformed (the whole packet is then dropped). */
+  read(buf: Buffer, start: number): boolean {
+    this.acks = 0;
+    this.ranges.length = 0;
+    this.fragCount = 0;
+    this.credit = -1;
+    this.elicit = false;
+    const end = buf.byteLength;
+    let i = start;
+    try {
+      while (i < end) {
+        const t = buf[i++];
+        if (t === FrameType.Ack) {
+          if (i + 3 > end) return false;
+          const n = buf[i + 2];
+          if (i + 3 + n * 8 > end) return false;
+          this.ackDelay[this.acks] = buf.readUInt16BE(i);
+          this.ackFirst[this.acks] = this.ranges.length;
+          this.ackCount[this.acks++] = n;
+          i += 3;
+          for (let k = 0; k < n; k++, i += 8) {
+            const lo = buf.readUInt32BE(i);
+            const hi = buf.readUInt32BE(i + 4);
+            if (lo > hi) return false;
+            this.ranges.push(lo, hi);
+          }
+        } else if (t === FrameType.Fragment || t === FrameType.Unreliable) {
+          const reliable = t === FrameType.Fragment;
+          const lane = reliable ? buf[i++] : 0;
+          const msgId = buf.readUInt32BE(i);
+          const offset = buf.readUInt32BE(i + 4);
+          const total = buf.readUInt32BE(i + 8);
+          const len = buf.readUInt16BE(i + 12);
+          i += 14;
+          if (i + len > end || offset + len > total || (len === 0 && total !== 0)) return false;
+          let f = this.frags[this.fragCount];
+          if (f === undefined) this.frags.push((f = { reliable, lane, msgId, offset, total, packet: buf, at: i, len }));
+          else {
+            f.reliable = reliable;
+            f.lane = lane;
+            f.msgId = msgId;
+            f.offset = offset;
+            f.total = total;
+            f.packet = buf;
+            f.at = i;
+            f.len = len;
+          }
+          this.fragCount++;
+          i += len;
+          this.elicit = true;
+        } else if (t === FrameType.Ping) {
+          this.elicit = true;
+        } else if (t === FrameType.Credit) {
+          this.credit = buf.readUInt32BE(i) * 0x100000000 + buf.readUInt32BE(i + 4);
+          i += 8;
+        } else return false;
+      }
+    } catch {
+      return false; // a truncated frame
     }
-  } catch {
-    return null; // a truncated frame
+    return true;
   }
-  return { acks, frags, credit, elicit };
 }
 
 /** Why a connection was closed, in a Close packet's optional byte (none: a normal close). */
