@@ -1,5 +1,7 @@
 // The rudp section of `npm run bench` (issue #20): rudp against ENet, the framework's TCP message
-// socket and raw dgram, on loopback and through the lossy relay (relay.ts), in the same run.
+// socket and raw dgram, on loopback and through the lossy relay (relay.ts), in the same run; and,
+// on the lossless paths, the ceiling of the reliable workloads: raw dgram without reliability
+// (rudp-ceiling.ts), which shows how much of rudp's distance to ENet is Node's cost per datagram.
 // For each workload and path, every round runs each implementation once, one after the other
 // (server and client pinned as for the other workloads; the relay unpinned); a round's figures
 // make one pair per comparison, and the ratio reported is the median of the pair ratios.
@@ -10,7 +12,8 @@
 //                                                rudp socket's own send/recv (default: the message socket where
 //                                                the engine carries rudp messages whole; rudp-probe.ts)
 //   --no-rudp                                    skip the section
-//   --profile=rudp-bulk[:tcp|:dgram][@relay1]    one run under --cpu-prof (rudp by default)
+//   --profile=rudp-bulk[:tcp|:dgram][@relay1]    one run under --cpu-prof (rudp by default; :dgram is the
+//                                                ceiling of bulk and ping-pong, the baseline of rudp-unrel)
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './build';
@@ -18,7 +21,7 @@ import { summarise } from './cpuprofile';
 import { fmt } from './report';
 import { RudpCell, RudpRun, newCell, rudpDetails, rudpTable, summarise as summariseCell } from './rudp-report';
 import { buildEnetPeer } from './rudp-enet';
-import { IMPL_TITLE, Impl, PATHS, RudpPath, RudpWorkload, rudpWorkloads } from './rudp-workloads';
+import { CEILING_BURST, CEILING_DATAGRAM, IMPL_TITLE, Impl, PATHS, RudpPath, RudpWorkload, rudpWorkloads, runsOn } from './rudp-workloads';
 import { rudpMessageFraming } from './rudp-probe';
 import { Message, RunOutcome, runOnce } from './runner';
 
@@ -96,10 +99,20 @@ function toRun(w: RudpWorkload, out: RunOutcome): RudpRun {
     p50Ms: num(r?.p50Ms),
     p99Ms: num(r?.p99Ms),
     lost: num(r?.lost),
+    sent: num(r?.sent),
+    offeredMiBs: num(r?.offeredMiBs),
     cpuMs: out.cpuMs,
     facts: r?.rudp ? { rudp: r.rudp } : undefined,
   };
 }
+
+/** What the ceiling column is, under the table. */
+const CEILING_NOTE = [
+  "  raw dgram ceiling: Node's own dgram with no reliability, a ceiling and not a competitor (rudp/ceiling: the share of it rudp",
+  '  reaches). Lossless paths only (it recovers nothing, and its losses are allowed). Ping-pong: 64 B datagrams one at a time, a',
+  `  connected socket against a dgram echo. Bulk: the same bytes one way in ${CEILING_DATAGRAM} B datagrams (rudp's default mtu), ${CEILING_BURST} per turn`,
+  "  of the sender's event loop; the figure is the receiver's rate (bytes received over its first to last datagram), the loss its misses.",
+];
 
 export async function benchRudp(opts: RudpBenchOptions, buildDir: string, progress: (text: string) => void): Promise<RudpSection> {
   const started = Date.now();
@@ -121,7 +134,7 @@ export async function benchRudp(opts: RudpBenchOptions, buildDir: string, progre
     for (const path of paths) {
       const cell = newCell(w, path);
       cells.push(cell);
-      const impls = (['rudp', 'enet', w.baseline] as Impl[]).filter((i) => path.relayLoss < 0 || !w.loopbackOnly.includes(i));
+      const impls = (['rudp', 'enet', w.baseline, w.ceiling] as Array<Impl | null>).filter((i): i is Impl => i !== null && runsOn(w, i, path));
       if (!enet.binary) cell.absent.enet = enet.note;
       /** Implementations that timed out here: another round would only take as long again. */
       const gaveUp = new Set<Impl>();
@@ -143,31 +156,34 @@ export async function benchRudp(opts: RudpBenchOptions, buildDir: string, progre
             continue;
           }
           (cell.runs[impl] ??= []).push(toRun(w, out));
-          for (const e of out.errors) cell.errors.push(`${IMPL_TITLE[impl]} round ${round + 1}: ${e}`);
+          const errors = impl === w.ceiling ? cell.ceilingErrors : cell.errors;
+          const who = impl === w.ceiling ? `${IMPL_TITLE[impl]} ceiling` : IMPL_TITLE[impl];
+          for (const e of out.errors) errors.push(`${who} round ${round + 1}: ${e}`);
           if (out.errors.some((e) => e.startsWith('no result within'))) {
             gaveUp.add(impl);
-            cell.errors.push(`${IMPL_TITLE[impl]}: not run again on this path after a time-out`);
+            errors.push(`${who}: not run again on this path after a time-out`);
           }
         }
       }
     }
   }
-  const sent = Object.fromEntries(list.map((w) => [w.name, w.size.messages ?? 0]));
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   const lines = [
     `rudp (issue #20): messages over UDP against ${enet.binary ? 'ENet' : 'ENet (skipped)'}, the TCP message socket and raw dgram; ${opts.pairs} rounds, ratios are medians of the pair ratios`,
-    rudpTable(cells, sent),
+    rudpTable(cells),
     '',
     `  rudp's reliable workloads through ${api.api === 1 ? 'a message socket (createMessageSocket), as the TCP baseline' : "the rudp socket's own send/recv (one message each)"} ${api.note}`,
     ...rudpDetails(cells),
     `  ${enet.note}`,
     '  rudp at its defaults (mtu 1200), ENet at its defaults (MTU 1400). The relay (relay.ts, one Node process) forwards both ways and drops the',
     '  seeded share in each direction; the TCP message socket cannot cross it (it forwards datagrams), so it runs on loopback only.',
+    ...CEILING_NOTE,
     `  sizes: ${list.map((w) => `${w.title}: ${w.sizeText}`).join('; ')}; section took ${seconds} s`,
   ];
-  if (opts.markdown) lines.push('', rudpTable(cells, sent, true));
+  if (opts.markdown) lines.push('', rudpTable(cells, true));
   const json = {
     enet: enet.note,
+    ceiling: CEILING_NOTE.map((l) => l.trim()).join(' '),
     sizes: Object.fromEntries(list.map((w) => [w.name, w.size])),
     cells: cells.map((c) => ({ ...c, summary: summariseCell(c) })),
   };
@@ -183,13 +199,17 @@ export async function profileRudp(spec: string, opts: RudpBenchOptions, buildDir
   const impl = which as Impl;
   if (!w || !path || !w.peers[impl] || impl === 'enet')
     throw new Error(`cannot profile ${spec}: rudp-bulk|rudp-pingpong|rudp-unrel[:rudp|tcp|dgram][@${PATHS.map((p) => p.name).join('|')}]`);
+  if (!runsOn(w, impl, path)) throw new Error(`cannot profile ${spec}: ${IMPL_TITLE[impl]} does not run ${w.title} on ${path.title}`);
   const dir = join(buildDir, 'profiles');
   mkdirSync(dir, { recursive: true });
   const flags = (role: string): string[] => ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${role}.cpuprofile`];
   const out = await runImpl(buildDir, w, path, impl, 0, opts, flags);
   const run = toRun(w, out);
   console.log(
-    `${w.title}, ${path.title}, ${IMPL_TITLE[impl]} (${w.sizeText}): ${fmt(run.value, w.unit)} under the profiler${run.p99Ms ? `, p99 ${fmt(run.p99Ms, 'ms')}` : ''}`,
+    `${w.title}, ${path.title}, ${IMPL_TITLE[impl]} (${w.peers[impl]!.sizeText ?? w.sizeText}): ${fmt(run.value, w.unit)} under the profiler` +
+      (run.p99Ms ? `, p99 ${fmt(run.p99Ms, 'ms')}` : '') +
+      (run.sent ? `, ${run.lost} of ${run.sent} lost` : '') +
+      (run.offeredMiBs ? `, the sender offered ${fmt(run.offeredMiBs, 'MiB/s')}` : ''),
   );
   for (const e of out.errors) console.log(`  ERROR ${e}`);
   const window = out.result?.windowUs as [number, number] | undefined;

@@ -7,8 +7,8 @@
 // timed; unreliable: 512 B sent with `{ reliable: false }` (message socket only), echoed the
 // same way, with the UDP workload's credit window.
 import { createMessageSocket, createRudpSocketProvider, IMessageSocket, ISocket, ShutdownReason, UMessageSocket, USocket } from '../../lib';
-import { BLOCK, DGRAM, PeerArgs, PeerIo, PING, fillDatagram, fillPing, makeBlock, msSince, samePing, stampBlock, waitUntil } from './common';
-import { RoundTrips, UnrelPump } from './rudp-pump';
+import { BLOCK, DGRAM, PeerArgs, PeerIo, fillDatagram, makeBlock, msSince, stampBlock, waitUntil } from './common';
+import { PingPong, UnrelPump } from './rudp-pump';
 import { checkEnd, FwTransport, fwListen, fwTransport } from './stream-fw';
 
 /** `sendMessage` with the options of issue #20, typed here for engines whose type does not have them yet. */
@@ -239,29 +239,18 @@ export function bulkClient(args: PeerArgs, io: PeerIo): void {
 }
 
 export function pingpongClient(args: PeerArgs, io: PeerIo): void {
-  const { rounds, warmup } = args.size;
-  const times = new RoundTrips(rounds);
-  const out = new Uint8Array(PING);
-  let round = 0;
-  let start = 0n;
-  let sentAt = 0n;
-  const ping = (link: Link): void => {
-    fillPing(out, round);
-    sentAt = process.hrtime.bigint();
-    link.send(out);
-  };
+  let link: Link | null = null;
+  const loop = new PingPong(args.size.rounds, args.size.warmup, io, (m) => link!.send(m)); // send copies
   dial(args, io, {
-    start(link) {
-      start = process.hrtime.bigint();
-      ping(link);
+    start(l) {
+      link = l;
+      loop.begin();
     },
-    received(link, m) {
-      if (round >= warmup) times.add(msSince(sentAt));
-      if (m.byteLength !== PING || !samePing(m, 0, out)) io.error(`round ${round}: wrong echo (${m.byteLength} bytes)`);
-      if (++round === warmup) start = process.hrtime.bigint();
-      if (round < warmup + rounds) return ping(link);
-      io.result({ ms: msSince(start), rounds, ...times.summary(), ...rudpFacts(link.socket) });
-      link.close();
+    received(l, m) {
+      const figures = loop.echo(m);
+      if (!figures) return;
+      io.result({ ...figures, ...rudpFacts(l.socket) });
+      l.close();
     },
   });
 }

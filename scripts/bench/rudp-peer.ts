@@ -1,6 +1,7 @@
 // One side of one rudp bench run, in its own process (as peer.ts is for the other workloads):
 // `node rudp-peer.js '<PeerArgs as JSON>'`. `workload` names the peer: fw-* (the framework's
-// message socket over rudp, or over TCP when target.kind is 'tcp'), dgram-* (raw Node), enet-*
+// message socket over rudp, or over TCP when target.kind is 'tcp'), dgram-* (raw Node: the
+// unreliable baseline, rudp-dgram.ts, and the ceilings, rudp-ceiling.ts), enet-*
 // (the C peer, rudp-enet.ts). A client with `size.relayLoss` ≥ 0 talks through a relay (relay.ts).
 import { PeerArgs, PeerIo } from './common';
 import { clientPort } from './relay';
@@ -16,6 +17,9 @@ const PEERS: Record<string, () => Promise<Peer>> = {
   'fw-unrel': async () => (await import('./rudp-fw')).unrelClient,
   'dgram-echo': async () => (await import('./udp-raw')).rawServer,
   'dgram-unrel': async () => (await import('./rudp-dgram')).dgramClient,
+  'dgram-pingpong': async () => (await import('./rudp-ceiling')).pingpongClient,
+  'dgram-sink': async () => (await import('./rudp-ceiling')).sinkServer,
+  'dgram-flood': async () => (await import('./rudp-ceiling')).floodClient,
 };
 
 if (require.main === module) {

@@ -1,6 +1,6 @@
 // The client-side bookkeeping of the rudp bench's unreliable and ping-pong workloads, shared
 // by the framework and raw dgram peers; enet-peer.c does the same in C with the same constants.
-import { DGRAM, PeerIo, msSince } from './common';
+import { DGRAM, PING, PeerIo, fillPing, msSince, samePing } from './common';
 
 /** An echo this many messages past an unanswered one means that one is lost (the paths do not reorder). */
 export const REORDER = 32;
@@ -102,5 +102,50 @@ export class RoundTrips {
   summary(): { p50Ms: number; p99Ms: number } {
     const t = this.times.subarray(0, this.n).sort();
     return { p50Ms: t[this.n >> 1] ?? 0, p99Ms: t[Math.floor((this.n * 99) / 100)] ?? 0 };
+  }
+}
+
+/**
+ * A ping-pong client's loop: 64 B messages one at a time through `send`, `warmup` untimed round
+ * trips, then `rounds` timed ones. `send` may keep the message until its echo came back.
+ */
+export class PingPong {
+  /** Round trips completed, warm-up included. */
+  round = 0;
+  private readonly times: RoundTrips;
+  private readonly out = Buffer.alloc(PING);
+  private start = 0n;
+  private sentAt = 0n;
+
+  constructor(
+    readonly rounds: number,
+    readonly warmup: number,
+    private readonly io: PeerIo,
+    private readonly send: (m: Buffer) => void,
+  ) {
+    this.times = new RoundTrips(rounds);
+  }
+
+  begin(): void {
+    this.start = process.hrtime.bigint();
+    this.ping();
+  }
+
+  /** An echo: the RESULT figures once the last round trip is done (the caller then closes), else null. */
+  echo(m: Uint8Array): Record<string, number> | null {
+    if (this.round >= this.warmup) this.times.add(msSince(this.sentAt));
+    if (m.byteLength !== PING || !samePing(m, 0, this.out)) this.io.error(`round ${this.round}: wrong echo (${m.byteLength} bytes)`);
+    if (++this.round === this.warmup) this.start = process.hrtime.bigint();
+    if (this.round < this.warmup + this.rounds) {
+      this.ping();
+      return null;
+    }
+    return { ms: msSince(this.start), rounds: this.rounds, ...this.times.summary() };
+  }
+
+  private ping(): void {
+    fillPing(this.out, this.round);
+    this.sentAt = process.hrtime.bigint();
+    this.send(this.out);
   }
 }

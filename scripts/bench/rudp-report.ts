@@ -1,6 +1,8 @@
 // The rudp section's figures: per workload and path, each implementation's runs, the medians,
-// the pair ratios rudp/ENet and rudp/baseline (one pair per round: the implementations of a
-// round run one after the other), and the issue's targets. As report.ts does for the others.
+// the pair ratios rudp/ENet, rudp/baseline and rudp/ceiling (one pair per round: the
+// implementations of a round run one after the other), and the issue's targets. As report.ts
+// does for the others. The ceiling (raw dgram without reliability) is context, not a competitor:
+// its runs never decide a row's result.
 import { fmt, median, pad } from './report';
 import { IMPL_TITLE, Impl, RudpPath, RudpTarget, RudpWorkload } from './rudp-workloads';
 
@@ -11,6 +13,10 @@ export interface RudpRun {
   p99Ms?: number;
   p50Ms?: number;
   lost?: number;
+  /** Messages or datagrams sent, when the run counts its losses (`lost` of them). */
+  sent?: number;
+  /** The bulk ceiling's sender: the rate it offered (MiB/s). */
+  offeredMiBs?: number;
   cpuMs: number | null;
   /** rudp's own counts (retransmits, packets lost, srtt). */
   facts?: Record<string, unknown>;
@@ -24,10 +30,14 @@ export interface RudpCell {
   pathTitle: string;
   unit: string;
   baseline: Impl;
+  /** The implementation shown as the ceiling, or null. */
+  ceiling: Impl | null;
   runs: Partial<Record<Impl, Array<RudpRun | null>>>;
   /** Why an implementation did not run (ENet not built, unreliable messages not in the engine…). */
   absent: Partial<Record<Impl, string>>;
   errors: string[];
+  /** The ceiling's errors: reported, but the row's result stays rudp's. */
+  ceilingErrors: string[];
   target: RudpTarget | null;
   skipped: boolean;
 }
@@ -40,15 +50,17 @@ export function newCell(w: RudpWorkload, p: RudpPath): RudpCell {
     pathTitle: p.title,
     unit: w.unit,
     baseline: w.baseline,
+    ceiling: w.ceiling,
     runs: {},
     absent: {},
     errors: [],
+    ceilingErrors: [],
     target: w.targets[p.name] ?? null,
     skipped: false,
   };
 }
 
-const values = (runs: Array<RudpRun | null> | undefined, key: 'value' | 'p99Ms' | 'lost' | 'cpuMs'): number[] =>
+const values = (runs: Array<RudpRun | null> | undefined, key: 'value' | 'p99Ms' | 'lost' | 'cpuMs' | 'offeredMiBs'): number[] =>
   (runs ?? []).map((r) => r?.[key]).filter((x): x is number => typeof x === 'number');
 
 /** Median of a/b over the rounds where both ran. */
@@ -67,7 +79,9 @@ export interface CellSummary {
   p99: Partial<Record<Impl, number | null>>;
   vsEnet: number | null;
   vsBaseline: number | null;
+  vsCeiling: number | null;
   p99VsEnet: number | null;
+  p99VsCeiling: number | null;
   status: 'pass' | 'miss' | 'fail' | 'info' | 'n/a' | 'skipped';
 }
 
@@ -81,6 +95,9 @@ export function summarise(c: RudpCell): CellSummary {
   const vsEnet = pairRatio(c.runs.rudp, c.runs.enet, 'value');
   const vsBaseline = pairRatio(c.runs.rudp, c.runs[c.baseline], 'value');
   const p99VsEnet = pairRatio(c.runs.rudp, c.runs.enet, 'p99Ms');
+  const ceiling = c.ceiling ? c.runs[c.ceiling] : undefined;
+  const vsCeiling = pairRatio(c.runs.rudp, ceiling, 'value');
+  const p99VsCeiling = pairRatio(c.runs.rudp, ceiling, 'p99Ms');
   let status: CellSummary['status'] = 'info';
   const t = c.target;
   if (t) {
@@ -90,43 +107,62 @@ export function summarise(c: RudpCell): CellSummary {
       (!t.noLoss || values(c.runs.rudp, 'lost').every((x) => x === 0));
     status = ok ? 'pass' : 'miss';
   }
-  const failed = Object.values(c.runs).some((runs) => runs!.some((r) => r === null || r.value === null));
+  const judged = (Object.keys(c.runs) as Impl[]).filter((impl) => impl !== c.ceiling);
+  const failed = judged.some((impl) => c.runs[impl]!.some((r) => r === null || r.value === null));
   if (c.errors.length > 0 || failed) status = 'fail';
   if (c.absent.rudp) status = 'n/a';
   if (c.skipped) status = 'skipped';
-  return { medians, p99, vsEnet, vsBaseline, p99VsEnet, status };
+  return { medians, p99, vsEnet, vsBaseline, vsCeiling, p99VsEnet, p99VsCeiling, status };
 }
 
 const ratio = (x: number | null): string => (x === null ? '—' : x.toFixed(2));
 
-/** Loss seen by a client (unreliable workload): the median share of messages not echoed. */
-function lossText(runs: Array<RudpRun | null> | undefined, sent: number): string {
-  const lost = median(values(runs, 'lost'));
-  return lost === null || sent === 0 ? '' : `, ${((100 * lost) / sent).toFixed(lost === 0 ? 0 : 2)} % lost`;
+/** The median share of messages (datagrams) lost, for runs that count their losses; '' otherwise. */
+function lossText(runs: Array<RudpRun | null> | undefined): string {
+  const shares = (runs ?? []).filter((r) => r && typeof r.lost === 'number' && r.sent).map((r) => r!.lost! / r!.sent!);
+  const share = median(shares);
+  return share === null ? '' : ` (${(100 * share).toFixed(share === 0 ? 0 : 2)} % lost)`;
 }
 
-/** The table: one row per workload and path; ping-pong gets a second row for its p99 round trip. */
-export function rudpTable(cells: RudpCell[], sent: Record<string, number>, markdown = false): string {
-  const head = ['workload', 'path', 'rudp', 'ENet', 'baseline', 'rudp/ENet', 'rudp/baseline', 'target', 'result'];
+/**
+ * The table: one row per workload and path, the unit in the workload's name; ping-pong gets a
+ * second row for its p99 round trip.
+ */
+export function rudpTable(cells: RudpCell[], markdown = false): string {
+  const head = ['workload', 'path', 'rudp', 'ENet', 'baseline', 'raw dgram ceiling', 'rudp/ENet', 'rudp/baseline', 'rudp/ceiling', 'target', 'result'];
+  const indent = markdown ? '&nbsp;&nbsp;' : '  ';
   const body: string[][] = [];
   for (const c of cells) {
     const s = summarise(c);
-    const cellOf = (impl: Impl): string => {
+    const cellOf = (impl: Impl | null): string => {
+      if (impl === null) return '—';
       if (c.absent[impl]) return impl === 'rudp' ? 'not available' : 'skipped';
       if (!c.runs[impl]) return '—';
-      const loss = c.workload === 'rudp-unrel' ? lossText(c.runs[impl], sent[c.workload] ?? 0) : '';
-      return fmt(s.medians[impl] ?? null, c.unit) + loss;
+      const m = s.medians[impl] ?? null;
+      return m === null ? 'failed' : fmt(m) + lossText(c.runs[impl]);
     };
-    const base = c.runs[c.baseline] ? `${IMPL_TITLE[c.baseline]}: ${cellOf(c.baseline)}` : '—';
+    const ms = (impl: Impl | null): string => (impl === null || c.absent[impl] || !c.runs[impl] ? '—' : fmt(s.p99[impl] ?? null));
+    const base = (text: (impl: Impl) => string): string => (c.runs[c.baseline] ? `${IMPL_TITLE[c.baseline]}: ${text(c.baseline)}` : '—');
     const p99Target = c.target?.p99 ? c.target : null;
     const rateTarget = c.target && !c.target.p99 ? c.target : null;
     // A cell has one target, on its rate row or its p99 row; the other row says 'info' unless the cell failed.
     const result = (t: RudpTarget | null): string => (s.status === 'fail' ? 'FAIL' : t || !['pass', 'miss'].includes(s.status) ? s.status : 'info');
-    body.push([c.title, c.pathTitle, cellOf('rudp'), cellOf('enet'), base, ratio(s.vsEnet), ratio(s.vsBaseline), rateTarget?.text ?? '—', result(rateTarget)]);
+    body.push([
+      `${c.title} (${c.unit})`,
+      c.pathTitle,
+      cellOf('rudp'),
+      cellOf('enet'),
+      base(cellOf),
+      cellOf(c.ceiling),
+      ratio(s.vsEnet),
+      ratio(s.vsBaseline),
+      ratio(s.vsCeiling),
+      rateTarget?.text ?? '—',
+      result(rateTarget),
+    ]);
     if (c.workload === 'rudp-pingpong') {
-      const ms = (impl: Impl): string => (c.absent[impl] ? '—' : fmt(s.p99[impl] ?? null, 'ms'));
-      const baseP99 = c.runs[c.baseline] ? `${IMPL_TITLE[c.baseline]}: ${ms(c.baseline)}` : '—';
-      body.push(['  p99 round trip', c.pathTitle, ms('rudp'), ms('enet'), baseP99, ratio(s.p99VsEnet), '', p99Target?.text ?? '—', result(p99Target)]);
+      const p99 = [ms('rudp'), ms('enet'), base(ms), ms(c.ceiling), ratio(s.p99VsEnet), '', ratio(s.p99VsCeiling)];
+      body.push([`${indent}p99 round trip (ms)`, c.pathTitle, ...p99, p99Target?.text ?? '—', result(p99Target)]);
     }
   }
   if (markdown) {
@@ -144,10 +180,13 @@ export function rudpDetails(cells: RudpCell[]): string[] {
     const cpu = (Object.keys(c.runs) as Impl[]).map((impl) => `${IMPL_TITLE[impl]} ${fmt(median(values(c.runs[impl], 'cpuMs')))} ms`);
     const facts = (c.runs.rudp ?? []).map((r) => r?.facts?.rudp).filter((f) => f !== undefined);
     const factText = facts.length ? `; rudp client: ${JSON.stringify(facts[Math.floor(facts.length / 2)])}` : '';
-    lines.push(`  ${c.title}, ${c.pathTitle}: CPU/run ${cpu.join(', ')}${factText}`);
+    const offered = c.ceiling ? median(values(c.runs[c.ceiling], 'offeredMiBs')) : null;
+    const offerText = offered === null ? '' : `; ceiling's sender offered ${fmt(offered, 'MiB/s')}`;
+    lines.push(`  ${c.title}, ${c.pathTitle}: CPU/run ${cpu.join(', ')}${offerText}${factText}`);
     for (const [impl, why] of Object.entries(c.absent)) absent.add(`  not run: ${IMPL_TITLE[impl as Impl]}${impl === 'enet' ? '' : `, ${c.title}`}: ${why}`);
-    for (const e of c.errors.slice(0, 6)) lines.push(`    ERROR ${e}`);
-    if (c.errors.length > 6) lines.push(`    … ${c.errors.length - 6} more errors`);
+    const errors = [...c.errors, ...c.ceilingErrors];
+    for (const e of errors.slice(0, 6)) lines.push(`    ERROR ${e}`);
+    if (errors.length > 6) lines.push(`    … ${errors.length - 6} more errors`);
   }
   return [...lines, ...absent];
 }

@@ -1,6 +1,7 @@
 // The rudp section of `npm run bench` (issue #20): the workloads, the paths they run over, the
 // implementations side by side, and the issue's targets. rudp-bench.ts runs them; rudp-report.ts
-// turns the runs into the table.
+// turns the runs into the table. Raw dgram is the unreliable workload's baseline, and the ceiling
+// of the reliable ones (rudp-ceiling.ts): what Node itself does per datagram with no reliability.
 import type { Message } from './runner';
 
 const MiB = 1 << 20;
@@ -31,6 +32,8 @@ export interface ImplPeers {
   kind: 'udp' | 'tcp';
   /** Sizes added for this implementation only (the unreliable echo). */
   size?: Record<string, number>;
+  /** What this implementation does when it differs from the workload's `sizeText` (the bulk ceiling). */
+  sizeText?: string;
 }
 
 /** The issue's target for one workload on one path, against ENet in the same run. */
@@ -56,9 +59,24 @@ export interface RudpWorkload {
   peers: Partial<Record<Impl, ImplPeers>>;
   /** Implementations that cannot run on a path with a relay (a relay forwards datagrams, not TCP). */
   loopbackOnly: Impl[];
+  /** Implementations that recover no loss: loopback and the relay at 0 % only. */
+  losslessOnly: Impl[];
+  /** Shown as the ceiling, not a competitor: raw dgram without reliability (rudp-ceiling.ts). */
+  ceiling: Impl | null;
   targets: Partial<Record<string, RudpTarget>>;
   timeoutMs: number;
 }
+
+/** Whether `impl` runs `w` on `path`. */
+export function runsOn(w: RudpWorkload, impl: Impl, path: RudpPath): boolean {
+  if (path.relayLoss >= 0 && w.loopbackOnly.includes(impl)) return false;
+  return !(path.relayLoss > 0 && w.losslessOnly.includes(impl));
+}
+
+/** Payload bytes per datagram of the bulk ceiling: rudp's default mtu. */
+export const CEILING_DATAGRAM = 1200;
+/** Datagrams the bulk ceiling's sender sends per turn of its event loop. */
+export const CEILING_BURST = 64;
 
 const per =
   (key: string, scale = 1) =>
@@ -87,8 +105,18 @@ export function rudpWorkloads(quick: boolean, api = 0): RudpWorkload[] {
       unit: 'MiB/s',
       figure: per('bytes', MiB),
       baseline: 'tcp',
-      peers: { rudp: fw('fw-sink', 'fw-bulk', { api }), enet: fw('enet-bulk', 'enet-bulk'), tcp: { ...fw('fw-sink', 'fw-bulk'), kind: 'tcp' } },
+      peers: {
+        rudp: fw('fw-sink', 'fw-bulk', { api }),
+        enet: fw('enet-bulk', 'enet-bulk'),
+        tcp: { ...fw('fw-sink', 'fw-bulk'), kind: 'tcp' },
+        dgram: {
+          ...fw('dgram-sink', 'dgram-flood', { datagram: CEILING_DATAGRAM, burst: CEILING_BURST }),
+          sizeText: `${bytes / MiB} MiB one way in ${CEILING_DATAGRAM} B datagrams, ${CEILING_BURST} per turn of the event loop, losses allowed`,
+        },
+      },
       loopbackOnly: ['tcp'],
+      losslessOnly: ['dgram'],
+      ceiling: 'dgram',
       targets: {
         loopback: { text: '≥ 1.0× ENet', minRatio: 1.0 },
         relay1: { text: '≥ 1.5× ENet', minRatio: 1.5 },
@@ -104,8 +132,15 @@ export function rudpWorkloads(quick: boolean, api = 0): RudpWorkload[] {
       unit: 'round trips/s',
       figure: per('rounds'),
       baseline: 'tcp',
-      peers: { rudp: fw('fw-echo', 'fw-pingpong', { api }), enet: fw('enet-pingpong', 'enet-pingpong'), tcp: { ...fw('fw-echo', 'fw-pingpong'), kind: 'tcp' } },
+      peers: {
+        rudp: fw('fw-echo', 'fw-pingpong', { api }),
+        enet: fw('enet-pingpong', 'enet-pingpong'),
+        tcp: { ...fw('fw-echo', 'fw-pingpong'), kind: 'tcp' },
+        dgram: fw('dgram-echo', 'dgram-pingpong'),
+      },
       loopbackOnly: ['tcp'],
+      losslessOnly: ['dgram'],
+      ceiling: 'dgram',
       targets: {
         loopback: { text: '≥ 0.8× ENet', minRatio: 0.8 },
         relay1: { text: 'p99 ≤ ENet p99', p99: true },
@@ -126,6 +161,8 @@ export function rudpWorkloads(quick: boolean, api = 0): RudpWorkload[] {
         dgram: fw('dgram-echo', 'dgram-unrel'),
       },
       loopbackOnly: [],
+      losslessOnly: [],
+      ceiling: null,
       targets: { loopback: { text: '≥ 0.8× ENet, 0 lost', minRatio: 0.8, noLoss: true } },
       timeoutMs,
     },
