@@ -4,7 +4,7 @@
  * every message still arrives; a replayed or forged packet from another source does not move
  * the connection, and that source gets at most 3× the bytes it sent.
  */
-import { ISocket } from '../../lib';
+import { IInstanceLog, ISocket, LogFlag } from '../../lib';
 import { kRebind } from '../../lib/core/rudp/migration';
 import { HEADER, PacketType, readHeader } from '../../lib/core/rudp/wire';
 import { cleanupAndCheck, unwrap } from '../helpers/recording-user';
@@ -15,9 +15,14 @@ afterEach(async () => {
   expect(await cleanupAndCheck(10000)).toEqual([]);
 });
 
-/** Moves a connected rudp client to a new local port (the internal test hook). */
-function rebind(c: ISocket): Promise<void> {
-  return new Promise((resolve) => (unwrap(c) as unknown as Record<symbol, (done: () => void) => void>)[kRebind](resolve));
+/** Moves a connected rudp client to a new local port, on `localAddress` if given (the internal test hook). */
+function rebind(c: ISocket, localAddress?: string): Promise<void> {
+  return new Promise((resolve) => (unwrap(c) as unknown as Record<symbol, (done: () => void, localAddress?: string) => void>)[kRebind](resolve, localAddress));
+}
+
+function memoryLog(): IInstanceLog & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, isEnabled: (flag) => flag === LogFlag.Rudp, log: (_flag, message) => lines.push(message) };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -50,6 +55,41 @@ describe('rudp migration', () => {
     c.send(pattern(5000, 999));
     await cu.waitUntil(() => cu.messages.length === sent.length + 1, 'the echo after a second move', WAIT);
     expect(s.remotePort).toBe(c.localPort);
+    c.shutdown();
+    expect(await server.waitForShutdown(s, WAIT)).toBe('SOCKET_SHUTDOWN_BY_PEER');
+    l.shutdown();
+    await lu.waitForShutdown(l, WAIT);
+  });
+
+  it('a move to another address starts congestion control and the RTT estimate again (RFC 9000 §9.4); a move to another port on the same address keeps them', async () => {
+    const log = memoryLog();
+    const server = messageUser('server', { echo: true });
+    const { l, lu, port } = await rudpListener(() => server, { log });
+    const cu = messageUser('client');
+    const c = rudp.createSocket(cu);
+    c.connect(`127.0.0.1:${port}`);
+    await cu.waitFor('socketConnectComplete', 1, WAIT, c);
+    const round = async (n: number): Promise<void> => {
+      const before = cu.messages.length;
+      for (let i = 0; i < n; i++) c.send(pattern(3000, i));
+      await cu.waitUntil(() => cu.messages.length === before + n, 'the echoes', WAIT);
+    };
+    await round(20);
+    const s = server.sockets[0];
+    await rebind(c); // a new port, the same address
+    await round(20);
+    expect(s.remotePort).toBe(c.localPort);
+    expect(log.lines.filter((m) => m.includes('the peer moved to'))).toEqual([
+      expect.stringContaining(`127.0.0.1:${c.localPort} (the same address: congestion control and RTT kept)`),
+    ]);
+    await rebind(c, '127.0.0.2'); // another address of the loopback
+    await round(20);
+    expect(s.remoteAddress).toBe('127.0.0.2');
+    expect(s.remotePort).toBe(c.localPort);
+    const moves = log.lines.filter((m) => m.includes('the peer moved to'));
+    expect(moves).toHaveLength(2);
+    expect(moves[1]).toContain(`127.0.0.2:${c.localPort} (a new address: congestion control and RTT start again)`);
+    expect(s.stats().rttMs).not.toBeNull(); // measured again on the new path
     c.shutdown();
     expect(await server.waitForShutdown(s, WAIT)).toBe('SOCKET_SHUTDOWN_BY_PEER');
     l.shutdown();

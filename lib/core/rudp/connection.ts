@@ -111,8 +111,8 @@ export class Connection {
   private nextPn = 0;
   private inFlight = 0;
   private largestAcked = -1;
-  readonly rtt = new RttEstimate(MAX_ACK_DELAY);
-  readonly cc: Congestion;
+  rtt = new RttEstimate(MAX_ACK_DELAY);
+  cc: Congestion;
   private ptoCount = 0;
   private probes = 0;
   private lossTime = 0;
@@ -193,6 +193,16 @@ export class Connection {
 
   get retransmits(): number {
     return this.lanes.retransmits;
+  }
+
+  /**
+   * The peer moved to a new address (RFC 9000 §9.4): the congestion controller and the RTT
+   * estimate start again, as on a new connection. Packets in flight on the old path stay in
+   * flight: acknowledged or declared lost as any others.
+   */
+  newPath(): void {
+    this.rtt = new RttEstimate(MAX_ACK_DELAY);
+    this.cc = new Congestion(this.s.mtu, this.rtt, this.host);
   }
 
   /** The next whole message for the app; reading grants the peer more credit. */

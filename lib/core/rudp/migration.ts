@@ -20,7 +20,7 @@ const CHALLENGES_KEPT = 3;
 /** Before validation, an address gets at most this many times the bytes it sent (RFC 9000 §8). */
 export const AMPLIFICATION_LIMIT = 3;
 
-/** Tests only (spec/rudp): moves a connected client to a new local UDP port, as a NAT rebinding does. */
+/** Tests only (spec/rudp): moves a connected client to a new local UDP port (on another local address if one is given), as a NAT rebinding does. */
 export const kRebind = Symbol('rudp.rebind');
 
 /** A PathChallenge or PathResponse packet. */
@@ -111,6 +111,8 @@ export function openRebound(
   sink: DatagramSink,
   remote: HostPort,
   done: (handle: DatagramHandle | null) => void,
+  /** A local address to bind first (a move to another address, not only another port). */
+  localAddress?: string,
 ): void {
   let handle: DatagramHandle;
   try {
@@ -118,9 +120,12 @@ export function openRebound(
   } catch {
     return done(null);
   }
-  handle.connect(remote.port, remote.address, (err) => {
-    if (!err) return done(handle);
-    handle.close();
-    done(null);
-  });
+  const connect = (): void =>
+    handle.connect(remote.port, remote.address, (err) => {
+      if (!err) return done(handle);
+      handle.close();
+      done(null);
+    });
+  if (localAddress === undefined) connect();
+  else handle.bind(localAddress, 0, connect);
 }

@@ -512,8 +512,14 @@ export class RudpSocket extends SocketBase implements DatagramSink, ConnectionHo
 
   /** @internal The listener validated the peer's new address. */
   migrated(remote: { address: string; port: number }): void {
+    // RFC 9000 §9.4: a new address is a new path, whose capacity and RTT nothing known says; a
+    // new port on the same address (a NAT rebinding) is most likely the same path.
+    const newAddress = this.addresses.remote?.address !== remote.address;
+    if (newAddress) this.conn?.newPath();
     this.addresses.remote = remote;
-    this.trace(`the peer moved to ${remote.address}:${remote.port}`);
+    this.trace(
+      `the peer moved to ${remote.address}:${remote.port} (${newAddress ? 'a new address: congestion control and RTT start again' : 'the same address: congestion control and RTT kept'})`,
+    );
   }
 
   /** @internal */
@@ -537,19 +543,26 @@ export class RudpSocket extends SocketBase implements DatagramSink, ConnectionHo
   }
 
   /** @internal Tests only: the client moves to a new local port, as behind a NAT that rebinds. */
-  [kRebind](done: () => void): void {
+  [kRebind](done: () => void, localAddress?: string): void {
     const old = this.handle;
     const remote = this.addresses.remote;
     if (!old || this.link || !remote || this.ended) return done();
     const settings = { ipv6: this.ipv6, reuseAddr: false, recvBufferSize: DEFAULT_UDP_BUFFER, sendBufferSize: DEFAULT_UDP_BUFFER, shared: false };
-    openRebound(this.transport, settings, this, remote, (next) => {
-      if (next && this.handle === old && !this.ended) {
-        this.handle = next;
-        old.close();
-        this.addresses.local = next.localAddress();
-      } else next?.close();
-      done();
-    });
+    openRebound(
+      this.transport,
+      settings,
+      this,
+      remote,
+      (next) => {
+        if (next && this.handle === old && !this.ended) {
+          this.handle = next;
+          old.close();
+          this.addresses.local = next.localAddress();
+        } else next?.close();
+        done();
+      },
+      localAddress,
+    );
   }
 
   // ---- facts -------------------------------------------------------------------------------
