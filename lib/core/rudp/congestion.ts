@@ -1,6 +1,6 @@
 /**
  * One rudp connection's congestion control and pacer (docs/rudp-wire.md, "Congestion control"):
- * RFC 9002 §7 NewReno, with three rules from documented algorithms for what NewReno does badly
+ * RFC 9002 §7 NewReno, with four rules from documented algorithms for what NewReno does badly
  * on a loopback, a LAN or a lossy radio link (each explained where it acts), and a token-bucket
  * pacer. It sees the connection only through the RTT estimate and the calls below.
  */
@@ -8,9 +8,15 @@ import { INITIAL_RTT, RttEstimate } from './rtt';
 
 /** Below this queueing delay (ms; or the smallest RTT, on a long path) a loss is taken as random, not congestion. */
 const QUEUE_DELAY_MS = 4;
-/** What a random loss leaves of the window (TCP Veno's 4/5). */
+/**
+ * A queue is drained from {@link QUEUE_DELAY_MS} or this share of the smallest RTT: a smaller
+ * share than a loss's, because a connection that measured its smallest RTT behind another's
+ * queue sees less queue than there is, and must still give way.
+ */
+const DRAIN_RTT_SHARE = 0.25;
+/** What a random loss, or a queue with no loss, leaves of the window (TCP Veno's 4/5). */
 const RANDOM_LOSS_BETA = 0.8;
-/** The window stops growing while our queue on the path holds more than this (ms; or half the smallest RTT, on a long path). */
+/** Slow start ends once our queue on the path holds this much (ms; or half the smallest RTT, on a long path). */
 const QUEUE_GROW_MS = 2;
 /** The delivery rate's largest sample is kept this many round trips. */
 const RATE_WINDOW_RTTS = 10;
@@ -28,8 +34,6 @@ export class Congestion {
   private ssthresh = Infinity;
   /** Packets sent before this time do not grow the window, nor does their loss shrink it again (RFC 9002 §7.3.2). */
   private recoveryStart = -1;
-  /** The window grows on this ACK (ackStart). */
-  private growing = true;
   private tokens: number;
   private tokensAt = performance.now();
   /** Delivery rate: bytes acknowledged ever, the current sample's start, the largest recent sample (bytes/ms). */
@@ -38,6 +42,8 @@ export class Congestion {
   private rateDelivered = 0;
   private maxRate = 0;
   private maxRateAt = 0;
+  /** When the window was last cut for a standing queue (ms). */
+  private drainedAt = 0;
 
   constructor(
     private readonly mtu: number,
@@ -58,18 +64,18 @@ export class Congestion {
 
   /**
    * An ACK frame arrives; {@link Congestion.acked} follows for each packet it acknowledged.
-   * The window grows only while our queue on the path is short (TCP Vegas' idea: L. Brakmo and
-   * L. Peterson, IEEE JSAC 1995): a window grown until a loss fills a loopback's or a LAN's
-   * buffers, many round trips deep, before the first drop tells it to stop.
+   * Slow start ends when the RTT rises by {@link QUEUE_GROW_MS} (HyStart++'s idea, RFC 9406): a
+   * window doubled until a loss fills a loopback's or a LAN's buffers, many round trips deep,
+   * before the first drop tells it to stop.
    */
   ackStart(): void {
-    this.growing = !this.queueing(QUEUE_GROW_MS, 0.5);
+    if (this.cwnd < this.ssthresh && this.queueing(QUEUE_GROW_MS, 0.5)) this.ssthresh = this.cwnd;
   }
 
   /** A packet of `size` bytes sent at `sentAt` was acknowledged. */
   acked(size: number, sentAt: number): void {
     this.delivered += size;
-    if (!this.growing || sentAt <= this.recoveryStart) return;
+    if (sentAt <= this.recoveryStart) return;
     if (this.cwnd < this.ssthresh) this.cwnd += size;
     else this.cwnd += (this.mtu * size) / this.cwnd;
   }
@@ -89,6 +95,31 @@ export class Congestion {
     }
     this.rateAt = now;
     this.rateDelivered = this.delivered;
+    this.drain(now);
+  }
+
+  /**
+   * A standing queue with no loss ({@link QUEUE_DELAY_MS}): the window loses a fifth, at most once
+   * per smoothed RTT so the cut can show in the samples first, never below the path's
+   * bandwidth-delay product (the largest recent delivery rate times the smallest RTT). TCP Vegas
+   * lowers its window on a growing queue (L. Brakmo and L. Peterson, IEEE JSAC 1995); the cut is
+   * multiplicative and the growth between cuts a packet per round trip, so connections that
+   * share a queue converge to equal shares as under loss-driven AIMD (D. Chiu and R. Jain, 1989).
+   * Without it a deep buffer (a relay's or a router's 1 MiB) holds 10 ms of queue and more for
+   * the connection's life, and every later loss there is taken for congestion.
+   */
+  private drain(now: number): void {
+    if (now - this.drainedAt < this.rtt.smoothed || !this.queueing(QUEUE_DELAY_MS, DRAIN_RTT_SHARE)) return;
+    const next = Math.max(2 * this.mtu, this.cwnd * RANDOM_LOSS_BETA, this.maxRate * this.rtt.minRtt);
+    if (next >= this.cwnd) return;
+    const before = this.cwnd;
+    this.cwnd = next;
+    this.ssthresh = Math.min(this.ssthresh, next);
+    this.drainedAt = now;
+    const queue = (this.rtt.smoothed - this.rtt.minRtt).toFixed(2);
+    this.log.traceLine(
+      `queue: window ${Math.round(before)} -> ${Math.round(next)} bytes (queue ${queue} ms over the smallest RTT, ${this.rtt.minRtt.toFixed(2)} ms; no loss)`,
+    );
   }
 
   /**
