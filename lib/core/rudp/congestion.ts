@@ -6,7 +6,10 @@
  */
 import { INITIAL_RTT, RttEstimate } from './rtt';
 
-/** Below this queueing delay (ms; or the smallest RTT, on a long path) a loss is taken as random, not congestion. */
+/**
+ * Below this queueing delay (ms; or the smallest RTT, on a long path) a loss is taken as random,
+ * not congestion; from it (or a quarter of the smallest RTT) a standing queue with no loss is drained.
+ */
 const QUEUE_DELAY_MS = 4;
 /**
  * A queue is drained from {@link QUEUE_DELAY_MS} or this share of the smallest RTT: a smaller
@@ -16,7 +19,10 @@ const QUEUE_DELAY_MS = 4;
 const DRAIN_RTT_SHARE = 0.25;
 /** What a random loss, or a queue with no loss, leaves of the window (TCP Veno's 4/5). */
 const RANDOM_LOSS_BETA = 0.8;
-/** Slow start ends once our queue on the path holds this much (ms; or half the smallest RTT, on a long path). */
+/**
+ * Slow start ends once our queue on the path holds this much (ms; or half the smallest RTT, on
+ * a long path); the window after a random loss keeps this much queue over the path's BDP.
+ */
 const QUEUE_GROW_MS = 2;
 /** The delivery rate's largest sample is kept this many round trips. */
 const RATE_WINDOW_RTTS = 10;
@@ -143,8 +149,8 @@ export class Congestion {
 
   /**
    * The window after a random loss: a fifth less, but not below the window the path proved it
-   * carries (the largest recent delivery rate times the smallest RTT plus the queue the window
-   * may grow to: BBR's bandwidth-delay estimate, draft-ietf-ccwg-bbr), or at a few percent of
+   * carries (the largest recent delivery rate times the smallest RTT plus slow start's
+   * {@link QUEUE_GROW_MS}: BBR's bandwidth-delay estimate, draft-ietf-ccwg-bbr), or at a few percent of
    * random loss the window would spend its time regrowing. Never above the window before.
    */
   private windowAfterRandomLoss(): number {

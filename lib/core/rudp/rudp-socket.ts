@@ -542,7 +542,7 @@ export class RudpSocket extends SocketBase implements DatagramSink, ConnectionHo
     this.emit((user) => (first ? user.socketConnectComplete?.(this) : user.socketAcceptComplete?.(this)));
   }
 
-  /** @internal Tests only: the client moves to a new local port, as behind a NAT that rebinds. */
+  /** @internal Tests only: the client moves to a new local port, as behind a NAT that rebinds (on `localAddress` if given: a move to another address). */
   [kRebind](done: () => void, localAddress?: string): void {
     const old = this.handle;
     const remote = this.addresses.remote;
