@@ -40,12 +40,15 @@ export interface SendOptions {
   lane?: number;
 }
 
-/** What `stats()` adds on a rudp connection (absent on other sockets). */
+/**
+ * What `stats()` adds on a rudp connection (absent on other sockets). A client that is not
+ * connected yet has them too: no RTT (null), counters at 0, and no `sendRateBytesPerSec`.
+ */
 export interface RudpStats {
   /** Smoothed round-trip time in ms (RFC 9002); null before the first sample. */
   rttMs?: number | null;
-  /** Round-trip time variation in ms. */
-  rttVarMs?: number;
+  /** Round-trip time variation in ms; null before the first sample. */
+  rttVarMs?: number | null;
   /** Fragments sent again after a loss or a probe time-out. */
   retransmits?: number;
   /** Datagrams sent (handshake, data, acks, probes, close). */

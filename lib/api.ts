@@ -237,11 +237,16 @@ export interface SocketOptions extends RudpOptions {
   /**
    * Datagram listener (UDP and DTLS), inherited by its accepted sockets: an accepted peer that sends nothing for this
    * long ends with `SOCKET_LOST`, and a denied peer may be offered again after it. In ms; default 60 000; 0 disables.
+   * rudp (client, listener and the connections it accepts): a connection that hears nothing from its peer for this
+   * long ends with `SOCKET_LOST`; default 10 000; 0 disables (docs/rudp.md).
    */
   idleTimeoutMs?: number;
   /** Bytes read ahead while no `recv` is pending before the socket stops reading. Default 256 KiB. */
   readAheadBytes?: number;
-  /** How long `shutdown()` may take to hand queued data to the OS before closing anyway, in ms. Default 30 000. */
+  /**
+   * How long `shutdown()` may take to hand queued data to the OS before closing anyway, in ms. Default 30 000.
+   * rudp: how long it may wait for the peer to acknowledge the reliable messages queued (docs/rudp.md).
+   */
   shutdownTimeoutMs?: number;
   /** UDP: datagrams kept while no recv is pending; more are dropped and counted (`droppedDatagrams`). Default 1024. */
   datagramQueueLength?: number;

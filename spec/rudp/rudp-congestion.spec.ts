@@ -8,6 +8,8 @@
  */
 import { IInstanceLog, LogFlag, SocketOptions } from '../../lib';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
+import { Congestion } from '../../lib/core/rudp/congestion';
+import { RttEstimate } from '../../lib/core/rudp/rtt';
 import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
 
 afterEach(async () => {
@@ -136,4 +138,20 @@ describe('rudp congestion control', () => {
     l.shutdown();
     await lu.waitForShutdown(l, WAIT);
   }, 60000);
+});
+
+describe('Congestion, alone', () => {
+  it('a loss declared before the first RTT sample (after a move to a new address: the packets sent to the old one) leaves a finite window that lets a packet out', () => {
+    const lines: string[] = [];
+    const rtt = new RttEstimate(2);
+    const cc = new Congestion(1200, rtt, { traceLine: (m) => lines.push(m) });
+    cc.acked(1200, 0); // acknowledged with no RTT sample: nothing was measured yet
+    cc.ackEnd(performance.now() + 1);
+    cc.lost(10, performance.now() + 2);
+    expect(Number.isFinite(cc.cwnd)).toBe(true);
+    expect(cc.cwnd).toBeGreaterThanOrEqual(2 * 1200);
+    expect(lines).toEqual([expect.stringMatching(/^loss: window \d+ -> \d+ bytes \(random/)]);
+    cc.refill(performance.now() + 3);
+    expect(cc.canSend(0)).toBe(true);
+  });
 });

@@ -110,13 +110,14 @@ export class Congestion {
    * bandwidth-delay product (the largest recent delivery rate times the smallest RTT). TCP Vegas
    * lowers its window on a growing queue (L. Brakmo and L. Peterson, IEEE JSAC 1995); the cut is
    * multiplicative and the growth between cuts a packet per round trip, so connections that
-   * share a queue converge to equal shares as under loss-driven AIMD (D. Chiu and R. Jain, 1989).
-   * Without it a deep buffer (a relay's or a router's 1 MiB) holds 10 ms of queue and more for
+   * share a queue move toward equal shares as under loss-driven AIMD (D. Chiu and R. Jain, 1989),
+   * though not all the way (Vegas' min-RTT bias: docs/rudp-wire.md). A loss's reduction counts
+   * as the round trip's cut. Without it a deep buffer (a relay's or a router's 1 MiB) holds 10 ms of queue and more for
    * the connection's life, and every later loss there is taken for congestion.
    */
   private drain(now: number): void {
-    if (now - this.drainedAt < this.rtt.smoothed || !this.queueing(QUEUE_DELAY_MS, DRAIN_RTT_SHARE)) return;
-    const next = Math.max(2 * this.mtu, this.cwnd * RANDOM_LOSS_BETA, this.maxRate * this.rtt.minRtt);
+    if (now - Math.max(this.drainedAt, this.recoveryStart) < this.rtt.smoothed || !this.queueing(QUEUE_DELAY_MS, DRAIN_RTT_SHARE)) return;
+    const next = Math.max(2 * this.mtu, this.cwnd * RANDOM_LOSS_BETA, this.pathWindow(0));
     if (next >= this.cwnd) return;
     const before = this.cwnd;
     this.cwnd = next;
@@ -154,7 +155,16 @@ export class Congestion {
    * random loss the window would spend its time regrowing. Never above the window before.
    */
   private windowAfterRandomLoss(): number {
-    return Math.min(this.cwnd, Math.max(this.cwnd * RANDOM_LOSS_BETA, this.maxRate * (this.rtt.minRtt + QUEUE_GROW_MS)));
+    return Math.min(this.cwnd, Math.max(this.cwnd * RANDOM_LOSS_BETA, this.pathWindow(QUEUE_GROW_MS)));
+  }
+
+  /**
+   * The largest recent delivery rate times (the smallest RTT + `queueMs`); 0 before both were
+   * measured (a loss can be declared before the first RTT sample: on a path the peer just moved
+   * to, the packets sent to the old one), where 0 × Infinity would make the window NaN.
+   */
+  private pathWindow(queueMs: number): number {
+    return this.maxRate > 0 && Number.isFinite(this.rtt.minRtt) ? this.maxRate * (this.rtt.minRtt + queueMs) : 0;
   }
 
   /**

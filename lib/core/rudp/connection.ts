@@ -187,8 +187,8 @@ export class Connection {
   get srtt(): number | null {
     return this.rtt.srtt;
   }
-  get rttvar(): number {
-    return this.rtt.rttvar;
+  get rttvar(): number | null {
+    return this.rtt.srtt === null ? null : this.rtt.rttvar;
   }
 
   get retransmits(): number {

@@ -5,7 +5,7 @@ import type { SendLanes } from './send-lanes';
 /** A connection's `stats()`: the socket's own figures with the reliability engine's and the lanes'. */
 export function connectionStats(base: SocketStats, outgoing: SendLanes, c: Connection | null): SocketStats {
   const lanes = { lanes: outgoing.laneStats(), unreliableSendDropped: outgoing.dropped };
-  if (!c) return { ...base, ...lanes };
+  if (!c) return { ...base, rttMs: null, rttVarMs: null, retransmits: 0, packetsSent: 0, packetsReceived: 0, packetsLost: 0, unackedBytes: 0, ...lanes };
   return {
     ...base,
     rttMs: c.srtt,
