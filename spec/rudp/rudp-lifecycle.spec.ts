@@ -4,6 +4,7 @@
  * sample; `maxConnections` holds a third peer back; a listener's shutdown stops offers and
  * leaves its accepted connections working; the mode-lock throws not covered by rudp.spec.ts.
  */
+import * as dgram from 'node:dgram';
 import { IInstanceLog, ISocket, LogFlag, ShutdownReason, SocketErrorCode, SocketStateError } from '../../lib';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
 import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
@@ -20,6 +21,18 @@ function thrown(f: () => void): string | undefined {
     return e instanceof SocketStateError ? e.code : String(e);
   }
   return undefined;
+}
+
+/** Whether a UDP socket can be bound to 127.0.0.1:`port` now (tried, then closed). */
+function bindable(port: number): Promise<boolean> {
+  const probe = dgram.createSocket('udp4');
+  return new Promise((resolve) => {
+    probe.once('error', () => {
+      probe.close();
+      resolve(false);
+    });
+    probe.bind(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 }
 
 function memoryLog(): IInstanceLog & { lines: string[] } {
@@ -73,7 +86,7 @@ describe('rudp lifecycle', () => {
     await lu.waitForShutdown(l, WAIT);
   });
 
-  it('maxConnections: with two connected, a third peer is not offered (its connect fails for want of an answer) and is counted as refused', async () => {
+  it('maxConnections: with two connected, a third peer is not offered (its connect fails for want of an answer) and is counted as refused; once one ended, a new peer is offered', async () => {
     const users: RecordingUser[] = [];
     const { l, lu, port } = await rudpListener(
       () => {
@@ -98,13 +111,21 @@ describe('rudp lifecycle', () => {
     expect(lu.count('socketListenResult')).toBe(2);
     expect(l.stats().listener).toMatchObject({ accepted: 2 });
     expect(l.stats().listener?.refused).toBeGreaterThan(0);
-    for (const { c } of clients) c.shutdown();
+    // One ends: a new peer is offered again.
+    clients[0].c.shutdown();
+    expect(await users[0].waitForShutdown(users[0].sockets[0], WAIT)).toBe(ShutdownReason.ByPeer);
+    const fu = new RecordingUser('fourth');
+    const fourth = rudp.createSocket(fu);
+    fourth.connect(`127.0.0.1:${port}`);
+    await fu.waitFor('socketConnectComplete', 1, WAIT, fourth);
+    expect(lu.count('socketListenResult')).toBe(3);
+    for (const c of [clients[1].c, fourth]) c.shutdown();
     for (const u of users) await u.waitForShutdown(u.sockets[0], WAIT);
     l.shutdown();
     await lu.waitForShutdown(l, WAIT);
   });
 
-  it('a listener’s shutdown stops offers and leaves its accepted connections working until they end', async () => {
+  it('a listener’s shutdown stops offers and leaves its accepted connections working; the port closes when the last one ends', async () => {
     const server = messageUser('server', { echo: true });
     let offered = 0;
     const { l, lu, port } = await rudpListener(() => (offered++ === 0 ? server : undefined));
@@ -124,6 +145,10 @@ describe('rudp lifecycle', () => {
     expect(offered).toBe(1);
     c.shutdown();
     expect(await server.waitForShutdown(server.sockets[0], WAIT)).toBe(ShutdownReason.ByPeer);
+    // The last connection ended: the port is closed, so it can be bound again.
+    let free = false;
+    for (let tries = 0; tries < 50 && !free; tries++) free = await bindable(port); // each try is a bind's round trip, not a sleep
+    expect(free).toBe(true);
   });
 
   it('the mode lock, continued: recv while one is pending, recv before connect, accept twice, bind twice and upgradeToTls throw at once', async () => {

@@ -1,9 +1,18 @@
 /**
  * Message sockets over rudp (issue #20): `createMessageSocket(conn, user)` carries whole
  * messages up to 512 KiB by default with `sendMessage(message, { reliable, lane })`; the options
- * are checked on every transport and ignored where they mean nothing (a socket pair here).
+ * are checked on every transport and ignored where they mean nothing (a socket pair, TCP and UDP here).
  */
-import { createRudpSocketProvider, createSocketPair, ISocket, ShutdownReason, SocketOptions, USocket } from '../../lib';
+import {
+  createRudpSocketProvider,
+  createSocketPair,
+  createTcpSocketProvider,
+  createUdpSocketProvider,
+  ISocket,
+  ShutdownReason,
+  SocketOptions,
+  USocket,
+} from '../../lib';
 import { IMessageSocket } from '../../lib/messages';
 import { withTimeout } from '../helpers/net-helpers';
 import { cleanupMessages, MessageRecorder, WAIT, wrap } from '../messages/message-harness';
@@ -150,4 +159,39 @@ describe('message sockets over rudp', () => {
     ma.shutdown();
     expect(await cb.waitForShutdown()).toBe(ShutdownReason.ByPeer);
   });
+
+  it.each([
+    ['TCP', createTcpSocketProvider],
+    ['UDP', createUdpSocketProvider],
+  ] as const)(
+    'over %s the options are checked and ignored: every message arrives as sent (a stream: reliable, in order; UDP: one datagram each)',
+    async (name, make) => {
+      const p = make();
+      const accepted = new Holder();
+      const lu = new ListenerUser(accepted);
+      const listener = p.createSocket(lu);
+      listener.bind('127.0.0.1', 0);
+      listener.listen();
+      const port = await withTimeout(lu.port, WAIT, 'the listener to be bound');
+      const connected = new Holder();
+      p.createSocket(connected).connect(`127.0.0.1:${port}`);
+      const ca = new MessageRecorder('client');
+      const ma = wrap(await connected.ready, ca);
+      ma.sendMessage(Buffer.from('one'), { reliable: false, lane: 7 }); // a UDP listener offers the peer on its first datagram
+      const cb = new MessageRecorder('server', { autoReceive: true });
+      const mb = wrap(await accepted.ready, cb);
+      ma.sendMessage(Buffer.from('two'), { lane: 0 });
+      ma.sendMessage(Buffer.from('three'), { reliable: true, lane: 3 });
+      expect(thrownName(() => ma.sendMessage(Buffer.from('x'), { lane: -1 }))).toBe('RangeError');
+      expect(thrownName(() => ma.sendMessage(Buffer.from('x'), { reliable: 'yes' } as never))).toBe('TypeError');
+      await cb.waitForMessages(3);
+      expect(cb.messages().map((m) => m.toString())).toEqual(['one', 'two', 'three']);
+      await ca.waitForSendResults(3);
+      expect(ma.messagesSent).toBe(3);
+      ma.shutdown();
+      if (name === 'TCP') expect(await cb.waitForShutdown()).toBe(ShutdownReason.ByPeer);
+      else mb.shutdown(); // UDP has no end to tell the peer of
+      listener.shutdown();
+    },
+  );
 });
