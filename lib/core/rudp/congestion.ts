@@ -112,8 +112,9 @@ export class Congestion {
    * multiplicative and the growth between cuts a packet per round trip, so connections that
    * share a queue move toward equal shares as under loss-driven AIMD (D. Chiu and R. Jain, 1989),
    * though not all the way (Vegas' min-RTT bias: docs/rudp-wire.md). A loss's reduction counts
-   * as the round trip's cut. Without it a deep buffer (a relay's or a router's 1 MiB) holds 10 ms of queue and more for
-   * the connection's life, and every later loss there is taken for congestion.
+   * as the round trip's cut. Without it a deep buffer (a relay's or a router's 1 MiB) holds
+   * 10 ms of queue and more for the connection's life, and every later loss there is taken for
+   * congestion.
    */
   private drain(now: number): void {
     if (now - Math.max(this.drainedAt, this.recoveryStart) < this.rtt.smoothed || !this.queueing(QUEUE_DELAY_MS, DRAIN_RTT_SHARE)) return;
@@ -151,8 +152,9 @@ export class Congestion {
   /**
    * The window after a random loss: a fifth less, but not below the window the path proved it
    * carries (the largest recent delivery rate times the smallest RTT plus slow start's
-   * {@link QUEUE_GROW_MS}: BBR's bandwidth-delay estimate, draft-ietf-ccwg-bbr), or at a few percent of
-   * random loss the window would spend its time regrowing. Never above the window before.
+   * {@link QUEUE_GROW_MS}: BBR's bandwidth-delay estimate, draft-ietf-ccwg-bbr), or at a few
+   * percent of random loss the window would spend its time regrowing. Never above the window
+   * before.
    */
   private windowAfterRandomLoss(): number {
     return Math.min(this.cwnd, Math.max(this.cwnd * RANDOM_LOSS_BETA, this.pathWindow(QUEUE_GROW_MS)));

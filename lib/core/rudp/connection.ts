@@ -111,8 +111,9 @@ export class Connection {
   private nextPn = 0;
   private inFlight = 0;
   private largestAcked = -1;
-  rtt = new RttEstimate(MAX_ACK_DELAY);
-  cc: Congestion;
+  /** The RTT estimate and the congestion controller of the current path ({@link Connection.newPath}). */
+  private rtt = new RttEstimate(MAX_ACK_DELAY);
+  private cc: Congestion;
   private ptoCount = 0;
   private probes = 0;
   private lossTime = 0;
