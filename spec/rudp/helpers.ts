@@ -1,5 +1,5 @@
 /** Helpers of the rudp specs: a listener with message-collecting accepted users, and a client. */
-import { createRudpSocketProvider, ISocket, SocketOptions } from '../../lib';
+import { createRudpSocketProvider, IInstanceLog, ISocket, LogFlag, SocketOptions } from '../../lib';
 import { guardProvider, RecordingUser } from '../helpers/recording-user';
 
 export const WAIT = 20000;
@@ -40,4 +40,20 @@ export function pattern(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
   return b;
+}
+
+/** A log that keeps the rudp lines (`LogFlag.Rudp`) it is given, in order. */
+export function memoryLog(): IInstanceLog & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, isEnabled: (flag) => flag === LogFlag.Rudp, log: (_flag, message) => lines.push(message) };
+}
+
+/** What a call threw: a `SocketStateError`'s code (or the error as text), 'nothing' if it returned. */
+export function thrown(f: () => void): string {
+  try {
+    f();
+  } catch (err) {
+    return (err as { code?: string }).code ?? String(err);
+  }
+  return 'nothing';
 }

@@ -2,19 +2,14 @@
  * rudp flow control, hardened (issue #20): the receiver enforces the credit it granted against a
  * sender that ignores it, and the sender's queue is bounded (docs/rudp.md, "Bounds").
  */
-import { IInstanceLog, LogFlag, ShutdownReason } from '../../lib';
+import { ShutdownReason } from '../../lib';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
-import { messageUser, rudp, rudpListener, WAIT } from './helpers';
+import { memoryLog, messageUser, rudp, rudpListener, WAIT } from './helpers';
 import { fragmentFrame, rawPeer } from './raw-peer';
 
 afterEach(async () => {
   expect(await cleanupAndCheck(10000)).toEqual([]);
 });
-
-function memoryLog(): IInstanceLog & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, isEnabled: (flag) => flag === LogFlag.Rudp, log: (_flag, message) => lines.push(message) };
-}
 
 /** The bound of the send queue with the default maxMessageSize (docs/rudp.md). */
 const QUEUE_LIMIT = 4 * 1024 * 1024;

@@ -5,23 +5,14 @@
  * leaves its accepted connections working; the mode-lock throws not covered by rudp.spec.ts.
  */
 import * as dgram from 'node:dgram';
-import { IInstanceLog, ISocket, LogFlag, ShutdownReason, SocketErrorCode, SocketStateError } from '../../lib';
+import { ISocket, ShutdownReason, SocketErrorCode } from '../../lib';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
-import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
+import { memoryLog, messageUser, pattern, rudp, rudpListener, thrown, WAIT } from './helpers';
 import { startRelay } from './relay';
 
 afterEach(async () => {
   expect(await cleanupAndCheck(10000)).toEqual([]);
 });
-
-function thrown(f: () => void): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof SocketStateError ? e.code : String(e);
-  }
-  return undefined;
-}
 
 /** Whether a UDP socket can be bound to 127.0.0.1:`port` now (tried, then closed). */
 function bindable(port: number): Promise<boolean> {
@@ -33,11 +24,6 @@ function bindable(port: number): Promise<boolean> {
     });
     probe.bind(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
-}
-
-function memoryLog(): IInstanceLog & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, isEnabled: (flag) => flag === LogFlag.Rudp, log: (_flag, message) => lines.push(message) };
 }
 
 describe('rudp lifecycle', () => {

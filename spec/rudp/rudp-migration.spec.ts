@@ -4,11 +4,11 @@
  * every message still arrives; a replayed or forged packet from another source does not move
  * the connection, and that source gets at most 3× the bytes it sent.
  */
-import { IInstanceLog, ISocket, LogFlag } from '../../lib';
+import { ISocket } from '../../lib';
 import { kRebind } from '../../lib/core/rudp/migration';
 import { HEADER, PacketType, readHeader } from '../../lib/core/rudp/wire';
 import { cleanupAndCheck, unwrap } from '../helpers/recording-user';
-import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
+import { memoryLog, messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
 import { startRelay, stranger } from './relay';
 
 afterEach(async () => {
@@ -18,11 +18,6 @@ afterEach(async () => {
 /** Moves a connected rudp client to a new local port, on `localAddress` if given (the internal test hook). */
 function rebind(c: ISocket, localAddress?: string): Promise<void> {
   return new Promise((resolve) => (unwrap(c) as unknown as Record<symbol, (done: () => void, localAddress?: string) => void>)[kRebind](resolve, localAddress));
-}
-
-function memoryLog(): IInstanceLog & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, isEnabled: (flag) => flag === LogFlag.Rudp, log: (_flag, message) => lines.push(message) };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

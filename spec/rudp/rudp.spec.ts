@@ -5,20 +5,11 @@
 import * as dgram from 'dgram';
 import { ShutdownReason, SocketErrorCode } from '../../lib';
 import { cleanupAndCheck, RecordingUser } from '../helpers/recording-user';
-import { messageUser, pattern, rudp, rudpListener, WAIT } from './helpers';
+import { messageUser, pattern, rudp, rudpListener, thrown, WAIT } from './helpers';
 
 afterEach(async () => {
   expect(await cleanupAndCheck(10000)).toEqual([]);
 });
-
-function thrown(f: () => void): string {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err);
-  }
-  return 'nothing';
-}
 
 describe('rudp', () => {
   it('echo of messages 0 B … 512 KiB: intact, in order, one per recv; shutdown delivers them and the peer sees BY_PEER', async () => {
